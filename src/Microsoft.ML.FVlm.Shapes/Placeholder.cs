@@ -1,0 +1,1 @@
+namespace Microsoft.ML.FVlm.Shapes; internal static class Placeholder {}

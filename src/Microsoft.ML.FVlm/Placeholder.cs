@@ -1,0 +1,1 @@
+namespace Microsoft.ML.FVlm; internal static class Placeholder {}

@@ -1,0 +1,36 @@
+using Spectre.Console;
+
+namespace Microsoft.ML.FVlm.Cli;
+
+/// <summary>
+/// Exit codes scripts can rely on, and the one place where user errors become a message.
+/// 0 success, 1 a user error (bad option, missing or malformed file), 2 command-line syntax, 70 an internal error.
+/// </summary>
+internal static class CliErrors
+{
+    public const int Success = 0;
+    public const int UserError = 1;
+    public const int InternalError = 70;
+
+    public static int Run(Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return UserError;
+        }
+        catch (Exception e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]internal error:[/] {e}");
+            return InternalError;
+        }
+    }
+
+    private static bool IsUserError(Exception e) =>
+        e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
+          or InvalidDataException or FormatException or System.Text.Json.JsonException or UnauthorizedAccessException;
+}

@@ -1,0 +1,25 @@
+using System.CommandLine;
+
+namespace Microsoft.ML.FVlm.Cli.Commands;
+
+// Microsoft.ML declares a namespace named Command; this alias, inside our namespace, wins over it.
+using Command = System.CommandLine.Command;
+
+/// <summary><c>fvlm shapes</c>: render a split of the Shapes world as COCO / LVIS JSON and PNG files.</summary>
+internal static class ShapesCommand
+{
+    public static Command Create()
+    {
+        var split = new Option<string>("--split") { Description = "train-base, train-all, val or captions", Required = true };
+        var images = new Option<int>("--images") { Description = "number of images", DefaultValueFactory = _ => 100 };
+        var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
+        var size = new Option<int>("--size") { Description = "image side in pixels", DefaultValueFactory = _ => 320 };
+        var output = new Option<DirectoryInfo>("--out") { Description = "output folder", Required = true };
+        var command = new Command("shapes", "Render a split of the Shapes open-vocabulary world (COCO / LVIS JSON and PNG files).")
+        {
+            split, images, seed, size, output,
+        };
+        command.SetAction((Func<ParseResult, int>)(parse => throw new NotImplementedException("the Shapes generator is being written")));
+        return command;
+    }
+}

@@ -10,6 +10,7 @@ internal static class CliErrors
 {
     public const int Success = 0;
     public const int UserError = 1;
+    public const int SyntaxError = 2;
     public const int InternalError = 70;
 
     public static int Run(Func<int> action)

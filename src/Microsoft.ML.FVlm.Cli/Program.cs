@@ -13,6 +13,13 @@ public static class Program
             root.Subcommands.Add(command);
         // Exceptions reach CliErrors, which maps user errors to exit code 1 with a one-line message.
         var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
-        return CliErrors.Run(() => root.Parse(args).Invoke(invocation));
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // Let System.CommandLine print the errors and the verb's help, but keep syntax errors apart from user errors.
+            parsed.Invoke(invocation);
+            return CliErrors.SyntaxError;
+        }
+        return CliErrors.Run(() => parsed.Invoke(invocation));
     }
 }

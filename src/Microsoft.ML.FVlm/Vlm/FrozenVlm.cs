@@ -1,0 +1,206 @@
+using Microsoft.ML.FVlm.Ops;
+using Microsoft.ML.OnnxRuntime;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Vlm;
+
+/// <summary>
+/// A frozen vision-language model behind the project's contract (docs/vlm-contract.md): the image
+/// encoder's feature maps, region embeddings, and text embeddings, computed by ONNX Runtime into
+/// TorchSharp tensors. Opening a folder validates the manifest and every graph's tensors.
+/// Thread-safe: ONNX Runtime sessions may run concurrently.
+/// </summary>
+public sealed class FrozenVlm : IDisposable
+{
+    /// <summary>RoIAlign samples per bin per side for region embeddings (torchvision's <c>sampling_ratio</c>).</summary>
+    public const int RegionSamplingRatio = 2;
+
+    private readonly OnnxGraph _image;
+    private readonly OnnxGraph _pooler;
+    private readonly OnnxGraph _text;
+    private readonly string[] _featureNames;
+
+    private FrozenVlm(string folder, VlmManifest manifest, OnnxGraph image, OnnxGraph pooler, OnnxGraph text, ClipTokenizer tokenizer, IReadOnlyList<string> templates)
+    {
+        Folder = folder;
+        Manifest = manifest;
+        _image = image;
+        _pooler = pooler;
+        _text = text;
+        Tokenizer = tokenizer;
+        PromptTemplates = templates;
+        _featureNames = manifest.ImageEncoder.FeatureLevels.Select(l => l.Name).ToArray();
+        Preprocessor = new ImagePreprocessor(manifest);
+        TextEmbeddings = new TextEmbeddingCache(this);
+    }
+
+    /// <summary>The folder the model was read from.</summary>
+    public string Folder { get; }
+
+    public VlmManifest Manifest { get; }
+
+    public ClipTokenizer Tokenizer { get; }
+
+    /// <summary>Prompt templates for class names (<c>{}</c> is the name): the folder's templates file, or just <c>{}</c>.</summary>
+    public IReadOnlyList<string> PromptTemplates { get; }
+
+    public ImagePreprocessor Preprocessor { get; }
+
+    /// <summary>Prompt-ensembled, normalised class-name embeddings, cached per name.</summary>
+    public TextEmbeddingCache TextEmbeddings { get; }
+
+    /// <summary>True when the graphs run on a CUDA device.</summary>
+    public bool RunsOnGpu => _image.RunsOnGpu;
+
+    /// <summary>Opens and validates a VLM folder.</summary>
+    /// <exception cref="FileNotFoundException">A file named by the contract or the manifest is missing.</exception>
+    /// <exception cref="InvalidDataException">The manifest or a graph does not match the contract; the message names the file and tensor.</exception>
+    public static FrozenVlm Load(string folder, VlmSessionOptions? options = null)
+    {
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"VLM folder '{folder}' does not exist.");
+        options ??= new VlmSessionOptions();
+        var manifest = VlmManifest.Load(Path.Combine(folder, "manifest.json"));
+        string mergesPath = Path.Combine(folder, manifest.Tokenizer.MergesFile);
+        var tokenizer = ClipTokenizer.FromMergesFile(mergesPath, manifest.Tokenizer.MergeCount);
+        var templates = LoadTemplates(folder, manifest);
+
+        var graphs = new List<OnnxGraph>();
+        try
+        {
+            var image = Open(manifest.ImageEncoder.File);
+            var pooler = Open(manifest.RegionPooler.File);
+            var text = Open(manifest.TextEncoder.File);
+            Validate(manifest, image, pooler, text);
+            return new FrozenVlm(folder, manifest, image, pooler, text, tokenizer, templates);
+        }
+        catch
+        {
+            foreach (var graph in graphs) graph.Dispose();
+            throw;
+        }
+
+        OnnxGraph Open(string file)
+        {
+            var graph = OnnxGraph.Open(Path.Combine(folder, file), options);
+            graphs.Add(graph);
+            return graph;
+        }
+    }
+
+    private static IReadOnlyList<string> LoadTemplates(string folder, VlmManifest manifest)
+    {
+        if (manifest.TextEncoder.PromptTemplatesFile is not { } file) return ["{}"];
+        string path = Path.Combine(folder, file);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Prompt templates file '{path}' named by the manifest does not exist.", path);
+        var templates = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).ToArray();
+        for (int i = 0; i < templates.Length; i++)
+            if (!templates[i].Contains("{}", StringComparison.Ordinal))
+                throw new InvalidDataException($"Prompt templates file '{path}': template {i + 1} ('{templates[i]}') has no {{}} for the class name.");
+        if (templates.Length == 0) throw new InvalidDataException($"Prompt templates file '{path}' has no templates.");
+        return templates;
+    }
+
+    private static void Validate(VlmManifest manifest, OnnxGraph image, OnnxGraph pooler, OnnxGraph text)
+    {
+        image.ExpectInput(manifest.ImageEncoder.Input, TensorElementType.Float, null, 3, null, null);
+        foreach (var level in manifest.ImageEncoder.FeatureLevels)
+            image.ExpectOutput(level.Name, TensorElementType.Float, null, level.Channels, null, null);
+        var region = manifest.RegionLevel;
+        int g = manifest.RegionPooler.RoiOutputSize;
+        pooler.ExpectInput(manifest.RegionPooler.Input, TensorElementType.Float, null, region.Channels, g, g);
+        pooler.ExpectOutput(manifest.RegionPooler.Output, TensorElementType.Float, null, manifest.EmbeddingDim);
+        text.ExpectInput(manifest.TextEncoder.Input, TensorElementType.Int64, null, manifest.TextEncoder.ContextLength);
+        text.ExpectOutput(manifest.TextEncoder.Output, TensorElementType.Float, null, manifest.EmbeddingDim);
+    }
+
+    /// <summary>Runs the image encoder.</summary>
+    /// <param name="pixelValues">[N, 3, H, W] float32 on the CPU, normalised; H and W multiples of the size multiple.</param>
+    /// <returns>One tensor per feature level, fine to coarse: [N, channels, H / stride, W / stride].</returns>
+    public Tensor[] EncodeImages(Tensor pixelValues)
+    {
+        var shape = pixelValues.shape;
+        int multiple = Manifest.ImageEncoder.SizeMultiple;
+        if (shape.Length != 4 || shape[1] != 3 || shape[2] % multiple != 0 || shape[3] % multiple != 0)
+            throw new ArgumentException($"pixel_values must be [N, 3, H, W] with H and W multiples of {multiple}; got [{string.Join(", ", shape)}].", nameof(pixelValues));
+        pixelValues = pixelValues.contiguous();
+        var levels = Manifest.ImageEncoder.FeatureLevels;
+        var outputs = levels.Select(l => empty(shape[0], l.Channels, shape[2] / l.Stride, shape[3] / l.Stride)).ToArray();
+        Run(_image, Manifest.ImageEncoder.Input, pixelValues, _featureNames, outputs);
+        return outputs;
+    }
+
+    /// <summary>Runs the region pooler on RoIAlign outputs.</summary>
+    /// <param name="roiFeatures">[R, C, g, g] float32 on the CPU.</param>
+    /// <returns>[R, D] region embeddings, not normalised.</returns>
+    public Tensor PoolRegions(Tensor roiFeatures)
+    {
+        int g = Manifest.RegionPooler.RoiOutputSize;
+        int channels = Manifest.RegionLevel.Channels;
+        var shape = roiFeatures.shape;
+        if (shape.Length != 4 || shape[1] != channels || shape[2] != g || shape[3] != g)
+            throw new ArgumentException($"roi_features must be [R, {channels}, {g}, {g}]; got [{string.Join(", ", shape)}].", nameof(roiFeatures));
+        var output = empty(shape[0], Manifest.EmbeddingDim);
+        if (shape[0] > 0) Run(_pooler, Manifest.RegionPooler.Input, roiFeatures.contiguous(), [Manifest.RegionPooler.Output], [output]);
+        return output;
+    }
+
+    /// <summary>Region embeddings of boxes in one image: RoIAlign on the region level, then the pooler.</summary>
+    /// <param name="regionLevel">[1, C, h, w] or [C, h, w]: the region level's map of the image.</param>
+    /// <param name="boxes">[R, 4] x0 y0 x1 y1 in encoder-input pixels.</param>
+    /// <returns>[R, D], not normalised.</returns>
+    public Tensor EmbedRegions(Tensor regionLevel, Tensor boxes)
+    {
+        using var scope = NewDisposeScope();
+        var level = Manifest.RegionLevel;
+        var pooled = RoiAlign.Forward(regionLevel, boxes, Manifest.RegionPooler.RoiOutputSize, 1.0 / level.Stride, RegionSamplingRatio);
+        return PoolRegions(pooled).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Runs the text encoder on token ids.</summary>
+    /// <param name="inputIds">[K, L] int64 on the CPU, L the context length.</param>
+    /// <returns>[K, D] text embeddings, not normalised.</returns>
+    public Tensor EncodeTokenIds(Tensor inputIds)
+    {
+        int length = Manifest.TextEncoder.ContextLength;
+        var shape = inputIds.shape;
+        if (shape.Length != 2 || shape[1] != length || inputIds.dtype != ScalarType.Int64)
+            throw new ArgumentException($"input_ids must be int64 [K, {length}]; got {inputIds.dtype} [{string.Join(", ", shape)}].", nameof(inputIds));
+        var output = empty(shape[0], Manifest.EmbeddingDim);
+        if (shape[0] > 0) Run(_text, Manifest.TextEncoder.Input, inputIds.contiguous(), [Manifest.TextEncoder.Output], [output]);
+        return output;
+    }
+
+    /// <summary>Tokenizes and encodes texts as they are (no templates).</summary>
+    /// <returns>[K, D] text embeddings, not normalised.</returns>
+    public Tensor EncodeTexts(IReadOnlyList<string> texts)
+    {
+        int length = Manifest.TextEncoder.ContextLength;
+        using var ids = tensor(Tokenizer.EncodeBatch(texts, length), [texts.Count, length]);
+        return EncodeTokenIds(ids);
+    }
+
+    private static void Run(OnnxGraph graph, string inputName, Tensor input, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs)
+    {
+        using var inputValue = OrtTensorBridge.View(input);
+        var outputValues = outputs.Select(OrtTensorBridge.View).ToArray();
+        try
+        {
+            using var runOptions = new RunOptions();
+            graph.Session.Run(runOptions, [inputName], [inputValue], outputNames.ToArray(), outputValues);
+        }
+        finally
+        {
+            foreach (var value in outputValues) value.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        _image.Dispose();
+        _pooler.Dispose();
+        _text.Dispose();
+    }
+}

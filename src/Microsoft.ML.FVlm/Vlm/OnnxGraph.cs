@@ -1,0 +1,100 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Microsoft.ML.FVlm.Vlm;
+
+/// <summary>
+/// One ONNX graph of the VLM contract: an ONNX Runtime session plus checks of its declared inputs
+/// and outputs against what the manifest says, with errors that name the file and the tensor.
+/// </summary>
+internal sealed class OnnxGraph : IDisposable
+{
+    private OnnxGraph(string path, InferenceSession session, bool onGpu)
+    {
+        FilePath = path;
+        Session = session;
+        RunsOnGpu = onGpu;
+    }
+
+    public string FilePath { get; }
+
+    public InferenceSession Session { get; }
+
+    public bool RunsOnGpu { get; }
+
+    public static OnnxGraph Open(string path, VlmSessionOptions options)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"VLM graph '{path}' does not exist.", path);
+        if (options.GpuDeviceId is int device)
+        {
+            try
+            {
+                using var gpuOptions = SessionOptions.MakeSessionOptionWithCudaProvider(device);
+                Configure(gpuOptions, options);
+                return new OnnxGraph(path, Load(path, gpuOptions), onGpu: true);
+            }
+            catch (OnnxRuntimeException e) when (options.FallbackToCpu)
+            {
+                System.Diagnostics.Trace.TraceWarning($"CUDA device {device} unavailable for '{path}' ({e.Message}); running on the CPU.");
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new InvalidOperationException(
+                    $"Could not run '{path}' on CUDA device {device}: {e.Message} Install the CUDA 13 runtime, or set FallbackToCpu to run on the CPU.", e);
+            }
+        }
+        using var cpuOptions = new SessionOptions();
+        Configure(cpuOptions, options);
+        return new OnnxGraph(path, Load(path, cpuOptions), onGpu: false);
+    }
+
+    private static void Configure(SessionOptions sessionOptions, VlmSessionOptions options)
+    {
+        sessionOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+        if (options.IntraOpThreads is int intra) sessionOptions.IntraOpNumThreads = intra;
+        if (options.InterOpThreads is int inter) sessionOptions.InterOpNumThreads = inter;
+    }
+
+    private static InferenceSession Load(string path, SessionOptions sessionOptions)
+    {
+        try
+        {
+            return new InferenceSession(path, sessionOptions);
+        }
+        catch (OnnxRuntimeException e) when (!e.Message.Contains("CUDA", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException($"VLM graph '{path}' is not a valid ONNX model: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Checks an input; a <see langword="null"/> dimension may be anything, a fixed one must match (or be dynamic in the graph).</summary>
+    public void ExpectInput(string name, TensorElementType type, params long?[] dimensions) =>
+        Expect("input", Session.InputMetadata, name, type, dimensions);
+
+    /// <summary>Checks an output, as <see cref="ExpectInput"/>.</summary>
+    public void ExpectOutput(string name, TensorElementType type, params long?[] dimensions) =>
+        Expect("output", Session.OutputMetadata, name, type, dimensions);
+
+    private void Expect(string role, IReadOnlyDictionary<string, NodeMetadata> declared, string name, TensorElementType type, long?[] dimensions)
+    {
+        if (!declared.TryGetValue(name, out var metadata))
+            throw new InvalidDataException(
+                $"VLM graph '{FilePath}' has no {role} tensor '{name}'; its {role}s are: {string.Join(", ", declared.Keys)}.");
+        if (!metadata.IsTensor || metadata.ElementDataType != type)
+            throw new InvalidDataException(
+                $"VLM graph '{FilePath}', {role} '{name}': expected a {type} tensor, found {(metadata.IsTensor ? metadata.ElementDataType.ToString() : metadata.OnnxValueType.ToString())}.");
+        int[] actual = metadata.Dimensions;
+        bool matches = actual.Length == dimensions.Length;
+        for (int i = 0; matches && i < actual.Length; i++)
+            matches = dimensions[i] is not long expected || actual[i] < 0 || actual[i] == expected;
+        if (!matches)
+            throw new InvalidDataException(
+                $"VLM graph '{FilePath}', {role} '{name}': expected shape {Describe(dimensions)}, found {Describe(actual.Select(d => d < 0 ? null : (long?)d).ToArray())}.");
+    }
+
+    private static string Describe(long?[] dimensions) =>
+        "[" + string.Join(", ", dimensions.Select(d => d?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?")) + "]";
+
+    public void Dispose() => Session.Dispose();
+}

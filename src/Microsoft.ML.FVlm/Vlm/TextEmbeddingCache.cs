@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Vlm;
+
+/// <summary>
+/// Class-name embeddings by prompt ensembling, as CLIP and F-VLM compute them: every template is
+/// filled with the name and encoded, each embedding L2-normalised, the mean taken and normalised
+/// again. Results are kept per (templates, name), so a new vocabulary only encodes names not seen
+/// before; the cache belongs to one model, so the model is part of its key by construction.
+/// </summary>
+public sealed class TextEmbeddingCache
+{
+    private readonly FrozenVlm _vlm;
+    private readonly ConcurrentDictionary<(string Templates, string Name), float[]> _embeddings = new();
+
+    internal TextEmbeddingCache(FrozenVlm vlm) => _vlm = vlm;
+
+    /// <summary>Number of cached (templates, name) embeddings.</summary>
+    public int Count => _embeddings.Count;
+
+    /// <summary>Embeddings of <paramref name="classNames"/> with the model's templates (or <paramref name="templates"/>).</summary>
+    /// <returns>[C, D] float32, each row of unit length.</returns>
+    public Tensor Get(IReadOnlyList<string> classNames, IReadOnlyList<string>? templates = null)
+    {
+        templates ??= _vlm.PromptTemplates;
+        if (templates.Count == 0) throw new ArgumentException("At least one prompt template is needed.", nameof(templates));
+        string templateKey = string.Join("\n", templates);
+        var missing = classNames.Distinct(StringComparer.Ordinal).Where(n => !_embeddings.ContainsKey((templateKey, n))).ToList();
+        if (missing.Count > 0) Compute(missing, templates, templateKey);
+
+        int dim = _vlm.Manifest.EmbeddingDim;
+        var result = new float[classNames.Count * dim];
+        for (int c = 0; c < classNames.Count; c++)
+            _embeddings[(templateKey, classNames[c])].CopyTo(result, c * dim);
+        return tensor(result, [classNames.Count, dim]);
+    }
+
+    private void Compute(List<string> names, IReadOnlyList<string> templates, string templateKey)
+    {
+        const int maxTextsPerRun = 256;
+        int dim = _vlm.Manifest.EmbeddingDim;
+        using var scope = NewDisposeScope();
+        var prompts = new List<string>(names.Count * templates.Count);
+        foreach (string name in names)
+        {
+            if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("Class names must not be empty.", nameof(names));
+            foreach (string template in templates) prompts.Add(template.Replace("{}", name, StringComparison.Ordinal));
+        }
+        var chunks = new List<Tensor>();
+        for (int start = 0; start < prompts.Count; start += maxTextsPerRun)
+            chunks.Add(_vlm.EncodeTexts(prompts.GetRange(start, Math.Min(maxTextsPerRun, prompts.Count - start))));
+        var embeddings = cat(chunks, 0).reshape(names.Count, templates.Count, dim);
+        embeddings = nn.functional.normalize(embeddings, dim: -1).mean([1]);
+        embeddings = nn.functional.normalize(embeddings, dim: -1).contiguous();
+        float[] values = embeddings.data<float>().ToArray();
+        for (int i = 0; i < names.Count; i++)
+            _embeddings[(templateKey, names[i])] = values.AsSpan(i * dim, dim).ToArray();
+    }
+}

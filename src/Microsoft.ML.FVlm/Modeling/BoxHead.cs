@@ -1,0 +1,53 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.FVlm.Modeling;
+
+/// <summary>
+/// The RoI box head of F-VLM: four 3x3 convs (batch norm, ReLU) and one fully connected layer on
+/// pooled region features, then two outputs: a region embedding in the text embedding space
+/// (linear, no bias) for open-vocabulary classification, and class-agnostic box deltas.
+/// </summary>
+public sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas)>
+{
+    private readonly Sequential convs;
+    private readonly Linear fc;
+    private readonly Linear embedding;
+    private readonly Linear deltas;
+
+    /// <param name="channels">Channels of the pooled features (the pyramid's).</param>
+    /// <param name="poolSize">Side of the pooled features (7).</param>
+    /// <param name="convChannels">Channels of the four convs.</param>
+    /// <param name="fcDim">Width of the fully connected layer.</param>
+    /// <param name="embeddingDim">D: the text embedding dimension.</param>
+    public BoxHead(int channels, int poolSize, int convChannels, int fcDim, int embeddingDim) : base(nameof(BoxHead))
+    {
+        var layers = new List<Module<Tensor, Tensor>>();
+        int inChannels = channels;
+        for (int i = 0; i < 4; i++)
+        {
+            layers.Add(Conv2d(inChannels, convChannels, 3, padding: 1, bias: false));
+            layers.Add(BatchNorm2d(convChannels));
+            layers.Add(ReLU());
+            inChannels = convChannels;
+        }
+        convs = Sequential(layers);
+        fc = Linear(convChannels * poolSize * poolSize, fcDim);
+        embedding = Linear(fcDim, embeddingDim, hasBias: false);
+        deltas = Linear(fcDim, 4);
+        init.normal_(deltas.weight!, std: 0.001);
+        init.zeros_(deltas.bias!);
+        RegisterComponents();
+    }
+
+    /// <param name="pooled">[R, channels, poolSize, poolSize].</param>
+    /// <returns>Region embeddings [R, D] (not normalised) and deltas [R, 4].</returns>
+    public override (Tensor Embeddings, Tensor Deltas) forward(Tensor pooled)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = functional.relu(fc.forward(convs.forward(pooled).flatten(1)));
+        return (embedding.forward(hidden).MoveToOuterDisposeScope(), deltas.forward(hidden).MoveToOuterDisposeScope());
+    }
+}

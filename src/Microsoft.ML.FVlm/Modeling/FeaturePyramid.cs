@@ -1,0 +1,56 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.FVlm.Modeling;
+
+/// <summary>
+/// Feature pyramid network (Lin et al., 2017) on the frozen tower's C2..C5: 1x1 lateral convs,
+/// a top-down path with nearest-neighbour upsampling, 3x3 output convs, each followed by batch
+/// norm as in F-VLM, and P6 as a stride-2 subsampling of P5. Output: P2..P6, all of
+/// <c>channels</c> channels, strides 4, 8, 16, 32, 64.
+/// </summary>
+public sealed class FeaturePyramid : Module<Tensor[], Tensor[]>
+{
+    private readonly ModuleList<Sequential> lateral = new();
+    private readonly ModuleList<Sequential> output = new();
+
+    /// <param name="inChannels">Channels of C2..C5, fine to coarse.</param>
+    /// <param name="channels">Channels of every pyramid level.</param>
+    public FeaturePyramid(IReadOnlyList<int> inChannels, int channels) : base(nameof(FeaturePyramid))
+    {
+        foreach (int c in inChannels)
+        {
+            lateral.Add(Sequential(Conv2d(c, channels, 1, bias: false), BatchNorm2d(channels)));
+            output.Add(Sequential(Conv2d(channels, channels, 3, padding: 1, bias: false), BatchNorm2d(channels)));
+        }
+        Channels = channels;
+        RegisterComponents();
+    }
+
+    /// <summary>Channels of every output level.</summary>
+    public int Channels { get; }
+
+    /// <param name="features">C2..C5: [N, C_i, H / s_i, W / s_i].</param>
+    /// <returns>P2..P6: [N, channels, H / s, W / s] for s = 4, 8, 16, 32, 64.</returns>
+    public override Tensor[] forward(Tensor[] features)
+    {
+        if (features.Length != lateral.Count)
+            throw new ArgumentException($"The pyramid expects {lateral.Count} feature maps; got {features.Length}.", nameof(features));
+        using var scope = NewDisposeScope();
+        var results = new Tensor[features.Length + 1];
+        Tensor topDown = lateral[^1].forward(features[^1]);
+        results[features.Length - 1] = output[^1].forward(topDown);
+        for (int i = features.Length - 2; i >= 0; i--)
+        {
+            var lat = lateral[i].forward(features[i]);
+            var upsampled = functional.interpolate(topDown, size: [lat.shape[2], lat.shape[3]], mode: InterpolationMode.Nearest);
+            topDown = lat + upsampled;
+            results[i] = output[i].forward(topDown);
+        }
+        results[^1] = functional.max_pool2d(results[^2], kernel_size: 1, stride: 2);
+        foreach (var r in results) r.MoveToOuterDisposeScope();
+        return results;
+    }
+}

@@ -11,5 +11,7 @@ internal static class CommandList
     public static IEnumerable<Command> All()
     {
         yield return ShapesCommand.Create();
+        yield return EvaluateCommand.Create();
+        yield return BenchEvaluateCommand.Create();
     }
 }

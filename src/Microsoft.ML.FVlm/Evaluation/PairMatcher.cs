@@ -33,8 +33,13 @@ internal sealed class PairMatcher
         int areaCount = _parameters.AreaRangeCount, thresholdCount = _parameters.IouThresholdCount;
         EnsureCapacity(dn, gn);
 
+        if (gn == 0)
+        {
+            MatchWithoutGroundTruth(set, pair, outcomes, relevantGroundTruth);
+            return;
+        }
         var iou = _iou.AsSpan(0, dn * gn);
-        if (dn > 0 && gn > 0)
+        if (dn > 0)
             overlap.Compute(set, pair, iou);
 
         for (int a = 0; a < areaCount; a++)
@@ -79,6 +84,23 @@ internal sealed class PairMatcher
                         outcome = Ignored;
                     outcomes[((d0 + d) * areaCount + a) * thresholdCount + t] = outcome;
                 }
+            }
+        }
+    }
+
+    /// <summary>No ground truth: every detection is a false positive, or ignored outside the area range.</summary>
+    private void MatchWithoutGroundTruth(EvaluationSet set, int pair, byte[] outcomes, int[] relevantGroundTruth)
+    {
+        int d0 = set.PairDetectionStart[pair], dn = set.PairDetectionCount[pair];
+        int areaCount = _parameters.AreaRangeCount, thresholdCount = _parameters.IouThresholdCount;
+        for (int a = 0; a < areaCount; a++)
+        {
+            relevantGroundTruth[pair * areaCount + a] = 0;
+            var (low, high) = _parameters.AreaRanges[a];
+            for (int d = 0; d < dn; d++)
+            {
+                byte outcome = IgnoreUnmatched(set, pair, d0 + d, low, high) ? Ignored : FalsePositive;
+                outcomes.AsSpan(((d0 + d) * areaCount + a) * thresholdCount, thresholdCount).Fill(outcome);
             }
         }
     }

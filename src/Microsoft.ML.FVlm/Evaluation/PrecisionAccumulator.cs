@@ -56,7 +56,7 @@ internal sealed class PrecisionAccumulator
                 entries[n] = (-set.DetectionScore[start + j], n, start + j, j);
         }
         Array.Sort(entries);
-        scratch.Ensure(total);
+        scratch.Ensure(total, thresholdCount);
 
         for (int area = 0; area < areaCount; area++)
         {
@@ -65,38 +65,25 @@ internal sealed class PrecisionAccumulator
                 relevant += relevantGroundTruth[pair * areaCount + area];
             if (relevant == 0)
                 continue;
+            // The outcomes of this area range in score order, threshold-major, so each curve reads contiguous bytes.
+            var sorted = scratch.Outcomes;
+            for (int e = 0; e < total; e++)
+            {
+                int offset = (entries[e].Detection * areaCount + area) * thresholdCount;
+                for (int th = 0; th < thresholdCount; th++)
+                    sorted[th * total + e] = outcomes[offset + th];
+            }
             for (int md = 0; md < maxDetCount; md++)
             {
                 int maxDet = p.MaxDetections[md];
                 for (int th = 0; th < thresholdCount; th++)
                 {
-                    // Cumulative TP / FP over the kept detections; ignored ones take a place but count as neither.
-                    int count = 0;
-                    double tp = 0, fp = 0;
-                    for (int e = 0; e < total; e++)
-                    {
-                        if (entries[e].Rank >= maxDet)
-                            continue;
-                        byte outcome = outcomes[(entries[e].Detection * areaCount + area) * thresholdCount + th];
-                        if (outcome == PairMatcher.TruePositive)
-                            tp++;
-                        else if (outcome == PairMatcher.FalsePositive)
-                            fp++;
-                        scratch.Recall[count] = tp / relevant;
-                        scratch.Precision[count] = tp / (fp + tp + NumPySpacingOfOne);
-                        count++;
-                    }
+                    int count = Curve(entries, sorted.AsSpan(th * total, total), maxDet, relevant, scratch);
                     int recallIndex = ((th * categoryCount + category) * areaCount + area) * maxDetCount + md;
                     recall[recallIndex] = count > 0 ? scratch.Recall[count - 1] : 0;
-
-                    var pr = scratch.Precision;
-                    for (int i = count - 1; i > 0; i--)
-                    {
-                        if (pr[i] > pr[i - 1])
-                            pr[i - 1] = pr[i];
-                    }
                     // For each recall point, the first index whose recall reaches it (searchsorted, side='left');
                     // points beyond the last recall get precision 0.
+                    var pr = scratch.Precision;
                     int index = 0;
                     for (int ri = 0; ri < recallCount; ri++)
                     {
@@ -111,17 +98,52 @@ internal sealed class PrecisionAccumulator
         }
     }
 
+    /// <summary>
+    /// Recall and enveloped precision at each kept detection (rank within its image below <paramref name="maxDet"/>);
+    /// ignored detections take a place but count as neither TP nor FP. Returns the number of kept detections.
+    /// </summary>
+    private static int Curve((double, int, int, int Rank)[] entries, ReadOnlySpan<byte> outcomes, int maxDet, int relevant, Scratch scratch)
+    {
+        var rc = scratch.Recall;
+        var pr = scratch.Precision;
+        int count = 0;
+        double tp = 0, fp = 0;
+        for (int e = 0; e < outcomes.Length; e++)
+        {
+            if (entries[e].Rank >= maxDet)
+                continue;
+            byte outcome = outcomes[e];
+            if (outcome == PairMatcher.TruePositive)
+                tp++;
+            else if (outcome == PairMatcher.FalsePositive)
+                fp++;
+            rc[count] = tp / relevant;
+            pr[count] = tp / (fp + tp + NumPySpacingOfOne);
+            count++;
+        }
+        for (int i = count - 1; i > 0; i--)
+        {
+            if (pr[i] > pr[i - 1])
+                pr[i - 1] = pr[i];
+        }
+        return count;
+    }
+
     private sealed class Scratch
     {
         public double[] Recall = new double[256];
         public double[] Precision = new double[256];
+        public byte[] Outcomes = new byte[2560];
 
-        public void Ensure(int size)
+        public void Ensure(int size, int thresholds)
         {
-            if (Recall.Length >= size)
-                return;
-            Recall = new double[size];
-            Precision = new double[size];
+            if (Recall.Length < size)
+            {
+                Recall = new double[size];
+                Precision = new double[size];
+            }
+            if (Outcomes.Length < size * thresholds)
+                Outcomes = new byte[size * thresholds];
         }
     }
 }

@@ -106,6 +106,11 @@ public class CocoCatalogTests
         File.Delete(Path.Combine(_folder, "a.png"));
         IDataView view = Load();
         Assert.That(ReadRows(view), Has.Count.EqualTo(3));
+        using DataViewRowCursor cursor = view.GetRowCursor([view.Schema[CocoColumnNames.Image]]);
+        ValueGetter<MLImage> getImage = cursor.GetGetter<MLImage>(view.Schema[CocoColumnNames.Image]);
+        Assert.That(cursor.MoveNext(), Is.True);
+        MLImage image = null!;
+        Assert.Catch(() => getImage(ref image));
     }
 
     [Test]

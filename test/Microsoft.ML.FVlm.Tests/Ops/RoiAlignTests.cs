@@ -101,3 +101,36 @@ public class RoiAlignTests
         return hy * hx * At(yLow, xLow) + hy * lx * At(yLow, xHigh) + ly * hx * At(yHigh, xLow) + ly * lx * At(yHigh, xHigh);
     }
 }
+
+public class MultiScaleRoiAlignTests
+{
+    [Test]
+    public void BoxesGoToTheLevelOfTheirSize()
+    {
+        using var scope = NewDisposeScope();
+        var pooler = new MultiScaleRoiAlign([4, 8, 16, 32], outputSize: 7);
+        // sqrt(area) 50 -> 4 + log2(50 / 224) = 1.8 -> P2; 112 -> P3; 224 -> P4; 448 -> P5; 2000 -> clamped to P5.
+        var boxes = tensor(new float[] { 0, 0, 50, 50, 0, 0, 112, 112, 0, 0, 224, 224, 0, 0, 448, 448, 0, 0, 2000, 2000 }, [5, 4]);
+        Assert.That(pooler.AssignLevels(boxes).data<long>().ToArray(), Is.EqualTo(new long[] { 0, 1, 2, 3, 3 }));
+    }
+
+    [Test]
+    public void PoolsEachBoxFromItsLevelInInputOrder()
+    {
+        TorchSharp.torch.manual_seed(9);
+        using var scope = NewDisposeScope();
+        var levels = new[] { randn(1, 2, 64, 64), randn(1, 2, 32, 32), randn(1, 2, 16, 16), randn(1, 2, 8, 8) };
+        var boxes = tensor(new float[] { 10, 10, 230, 240, 5, 5, 40, 30, 100, 100, 210, 200 }, [3, 4]);
+        var pooler = new MultiScaleRoiAlign([4, 8, 16, 32], outputSize: 7);
+
+        var pooled = pooler.Forward(levels, boxes);
+
+        long[] assigned = pooler.AssignLevels(boxes).data<long>().ToArray();
+        int[] strides = [4, 8, 16, 32];
+        for (int i = 0; i < 3; i++)
+        {
+            var expected = RoiAlign.Forward(levels[assigned[i]], boxes[i..(i + 1)], 7, 1.0 / strides[assigned[i]]);
+            Assert.That((pooled[i..(i + 1)] - expected).abs().max().item<float>(), Is.EqualTo(0f), $"box {i}");
+        }
+    }
+}

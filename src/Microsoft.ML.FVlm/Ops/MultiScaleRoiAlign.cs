@@ -1,0 +1,64 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Ops;
+
+/// <summary>
+/// RoIAlign over a feature pyramid: each box is pooled from one level, chosen by its size as in
+/// the FPN paper, <c>k = floor(4 + log2(sqrt(area) / 224))</c> clamped to the available levels
+/// (P2..P5 for strides 4..32), the way torchvision's <c>MultiScaleRoIAlign</c> assigns them.
+/// </summary>
+public sealed class MultiScaleRoiAlign
+{
+    private const double CanonicalSize = 224, CanonicalLevel = 4;
+    private readonly int[] _strides;
+    private readonly int _outputSize, _samplingRatio;
+
+    /// <param name="strides">Strides of the levels to pool from, fine to coarse (e.g. 4, 8, 16, 32).</param>
+    /// <param name="outputSize">Output bins per side (7 for boxes, 14 for masks).</param>
+    /// <param name="samplingRatio">Samples per bin per side.</param>
+    public MultiScaleRoiAlign(IReadOnlyList<int> strides, int outputSize, int samplingRatio = 2)
+    {
+        if (strides.Count == 0) throw new ArgumentException("At least one level is needed.", nameof(strides));
+        _strides = strides.ToArray();
+        (_outputSize, _samplingRatio) = (outputSize, samplingRatio);
+    }
+
+    /// <summary>Index into the levels for each box: [R] int64.</summary>
+    public Tensor AssignLevels(Tensor boxes)
+    {
+        using var scope = NewDisposeScope();
+        int minLevel = (int)Math.Round(Math.Log2(_strides[0]));
+        int maxLevel = (int)Math.Round(Math.Log2(_strides[^1]));
+        var size = BoxOps.Area(boxes).clamp(min: 1e-6).sqrt();
+        // A small epsilon as torchvision, so that exact powers of two land on the intended level.
+        var level = floor(CanonicalLevel + log2(size / CanonicalSize + 1e-6)).clamp(minLevel, maxLevel);
+        return (level - minLevel).to(ScalarType.Int64).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Pools boxes of one image.</summary>
+    /// <param name="levels">Per level: [1, C, H / s, W / s] (or [C, H / s, W / s]).</param>
+    /// <param name="boxes">[R, 4] x0 y0 x1 y1 input pixels.</param>
+    /// <returns>[R, C, outputSize, outputSize], in the order of <paramref name="boxes"/>.</returns>
+    public Tensor Forward(IReadOnlyList<Tensor> levels, Tensor boxes)
+    {
+        if (levels.Count != _strides.Length)
+            throw new ArgumentException($"Expected {_strides.Length} levels; got {levels.Count}.", nameof(levels));
+        using var scope = NewDisposeScope();
+        long channels = levels[0].shape[levels[0].dim() - 3];
+        if (boxes.shape[0] == 0)
+            return zeros(0, channels, _outputSize, _outputSize, dtype: levels[0].dtype, device: levels[0].device).MoveToOuterDisposeScope();
+        var assigned = AssignLevels(boxes);
+        var pooledParts = new List<Tensor>();
+        var indexParts = new List<Tensor>();
+        for (int l = 0; l < levels.Count; l++)
+        {
+            var index = nonzero(assigned == l).view(-1);
+            if (index.shape[0] == 0) continue;
+            pooledParts.Add(RoiAlign.Forward(levels[l], boxes[index], _outputSize, 1.0 / _strides[l], _samplingRatio));
+            indexParts.Add(index);
+        }
+        // Put the boxes back in their input order (a gather keeps gradients simple).
+        var result = cat(pooledParts, 0)[argsort(cat(indexParts, 0))];
+        return result.MoveToOuterDisposeScope();
+    }
+}

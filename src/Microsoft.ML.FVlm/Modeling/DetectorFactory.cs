@@ -1,0 +1,52 @@
+using Microsoft.ML.FVlm.Ops;
+using Microsoft.ML.FVlm.Vlm;
+
+namespace Microsoft.ML.FVlm.Modeling;
+
+/// <summary>The detector's architecture: the only place where settings turn into modules.</summary>
+public sealed record DetectorArchitecture
+{
+    /// <summary>Channels of the feature pyramid.</summary>
+    public int PyramidChannels { get; init; } = 256;
+
+    /// <summary>Channels of the box head's and the mask head's convs.</summary>
+    public int HeadConvChannels { get; init; } = 256;
+
+    /// <summary>Width of the box head's fully connected layer.</summary>
+    public int BoxHeadFcDim { get; init; } = 1024;
+
+    /// <summary>Anchor sizes for P2..P6, in pixels.</summary>
+    public IReadOnlyList<double> AnchorSizes { get; init; } = [32, 64, 128, 256, 512];
+
+    /// <summary>Anchor aspect ratios (height / width).</summary>
+    public IReadOnlyList<double> AspectRatios { get; init; } = [0.5, 1.0, 2.0];
+
+    public RpnSettings Rpn { get; init; } = new();
+
+    public RoiHeadsSettings RoiHeads { get; init; } = new();
+}
+
+/// <summary>Builds a <see cref="DetectorHead"/> for a frozen VLM's feature levels from a <see cref="DetectorArchitecture"/>.</summary>
+public static class DetectorFactory
+{
+    public static DetectorHead Create(VlmManifest vlm, DetectorArchitecture architecture)
+    {
+        var levels = vlm.ImageEncoder.FeatureLevels;
+        if (levels.Length != 4)
+            throw new ArgumentException($"The detector needs four feature levels (C2..C5); VLM '{vlm.Name}' has {levels.Length}.");
+        if (architecture.AnchorSizes.Count != 5)
+            throw new ArgumentException($"AnchorSizes needs one size per pyramid level P2..P6 (5); got {architecture.AnchorSizes.Count}.");
+        int[] strides = levels.Select(l => l.Stride).ToArray();
+        int[] pyramidStrides = [.. strides, strides[^1] * 2];
+
+        var fpn = new FeaturePyramid(levels.Select(l => l.Channels).ToArray(), architecture.PyramidChannels);
+        var anchors = new AnchorGenerator(architecture.AnchorSizes, architecture.AspectRatios);
+        var rpn = new RegionProposalNetwork(new RpnHead(architecture.PyramidChannels, anchors.AnchorsPerLocation), anchors, pyramidStrides, architecture.Rpn);
+        var roiHeads = new RoiHeads(
+            new BoxHead(architecture.PyramidChannels, 7, architecture.HeadConvChannels, architecture.BoxHeadFcDim, vlm.EmbeddingDim),
+            new MaskHead(architecture.PyramidChannels, architecture.HeadConvChannels),
+            new RegionTextClassifier(vlm.EmbeddingDim),
+            strides, architecture.RoiHeads);
+        return new DetectorHead(fpn, rpn, roiHeads);
+    }
+}

@@ -1,0 +1,57 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.FVlm.Modeling;
+
+/// <summary>
+/// Everything F-VLM trains, on top of the frozen tower's feature maps: the feature pyramid, the
+/// region proposal network and the RoI heads. Training forward returns a dictionary of named
+/// losses; inference forward returns proposals with their region embeddings and box deltas.
+/// </summary>
+public sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
+{
+    private readonly FeaturePyramid fpn;
+    private readonly RegionProposalNetwork rpn;
+    private readonly RoiHeads roi_heads;
+
+    public DetectorHead(FeaturePyramid fpn, RegionProposalNetwork rpn, RoiHeads roiHeads) : base(nameof(DetectorHead))
+    {
+        this.fpn = fpn;
+        this.rpn = rpn;
+        roi_heads = roiHeads;
+        RegisterComponents();
+    }
+
+    /// <summary>The second stage, for classification and masks after <see cref="forward"/>.</summary>
+    public RoiHeads RoiHeads => roi_heads;
+
+    public override DetectorOutput forward(DetectorInput input)
+    {
+        var levels = fpn.forward(input.Features);
+        var proposals = rpn.forward(new RpnInput(levels, input.ImageSizes, input.Targets, input.Generator));
+        var second = roi_heads.forward(new RoiHeadsInput(levels, proposals.Proposals, input.TextEmbeddings, input.Targets, input.Generator));
+        if (!training || input.Targets is null)
+            return new DetectorOutput(levels, proposals.Proposals, second.Embeddings, second.Deltas, null);
+        var losses = new Dictionary<string, Tensor>
+        {
+            ["rpn_objectness"] = proposals.ObjectnessLoss!,
+            ["rpn_box"] = proposals.BoxLoss!,
+            ["classification"] = second.ClassificationLoss!,
+            ["box"] = second.BoxLoss!,
+            ["mask"] = second.MaskLoss!,
+        };
+        return new DetectorOutput(levels, proposals.Proposals, null, null, losses);
+    }
+}
+
+/// <summary>
+/// Input of <see cref="DetectorHead"/>: the frozen feature maps C2..C5 of a padded batch, each
+/// image's size on the canvas, the vocabulary's unit text embeddings [C, D] (base classes in
+/// training), and training targets.
+/// </summary>
+public sealed record DetectorInput(Tensor[] Features, IReadOnlyList<(long Height, long Width)> ImageSizes, Tensor TextEmbeddings,
+    IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null);
+
+/// <summary>Pyramid levels, proposals per image, and either per-image embeddings and deltas (inference) or named losses (training).</summary>
+public sealed record DetectorOutput(Tensor[] Levels, Tensor[] Proposals, Tensor[]? Embeddings, Tensor[]? Deltas, IReadOnlyDictionary<string, Tensor>? Losses);

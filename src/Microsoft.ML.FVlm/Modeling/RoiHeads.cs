@@ -1,0 +1,131 @@
+using Microsoft.ML.FVlm.Ops;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.FVlm.Modeling;
+
+/// <summary>
+/// The second stage: proposals pooled from P2..P5 (7x7 for boxes, 14x14 for masks), the box head's
+/// region embeddings classified against [background; text embeddings], class-agnostic box deltas,
+/// and the class-agnostic mask head. In training, proposals (plus the ground-truth boxes) are
+/// matched at IoU 0.5, 512 sampled per image with at most a quarter positive, and the Fast R-CNN
+/// and mask losses returned.
+/// </summary>
+public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
+{
+    /// <summary>Mask targets and predictions are this many pixels per side.</summary>
+    public const int MaskSize = 28;
+
+    private readonly BoxHead box_head;
+    private readonly MaskHead mask_head;
+    private readonly RegionTextClassifier classifier;
+    private readonly MultiScaleRoiAlign _boxPooler;
+    private readonly MultiScaleRoiAlign _maskPooler;
+    private readonly Matcher _matcher;
+    private readonly BalancedSampler _sampler;
+
+    /// <summary>The box head's delta weights (10, 10, 5, 5).</summary>
+    public BoxCoder BoxCoder { get; } = new(10, 10, 5, 5);
+
+    public RoiHeads(BoxHead boxHead, MaskHead maskHead, RegionTextClassifier classifier, IReadOnlyList<int> strides, RoiHeadsSettings settings) : base(nameof(RoiHeads))
+    {
+        box_head = boxHead;
+        mask_head = maskHead;
+        this.classifier = classifier;
+        _boxPooler = new MultiScaleRoiAlign(strides, 7);
+        _maskPooler = new MultiScaleRoiAlign(strides, MaskSize / 2);
+        _matcher = new Matcher(settings.ForegroundIou, settings.ForegroundIou, allowLowQualityMatches: false);
+        _sampler = new BalancedSampler(settings.SamplesPerImage, settings.PositiveFraction);
+        RegisterComponents();
+    }
+
+    public override RoiHeadsOutput forward(RoiHeadsInput input)
+    {
+        if (training && input.Targets is not null) return Train(input);
+        var embeddings = new Tensor[input.Proposals.Count];
+        var deltas = new Tensor[input.Proposals.Count];
+        for (int i = 0; i < input.Proposals.Count; i++)
+        {
+            var pooled = _boxPooler.Forward(ImageLevels(input.Levels, i), input.Proposals[i]);
+            (embeddings[i], deltas[i]) = box_head.forward(pooled);
+        }
+        return new RoiHeadsOutput(embeddings, deltas, null, null, null);
+    }
+
+    /// <summary>Class logits [R, 1 + C] of region embeddings against the vocabulary's text embeddings.</summary>
+    public Tensor Classify(Tensor regionEmbeddings, Tensor textEmbeddings) => classifier.forward(regionEmbeddings, textEmbeddings);
+
+    /// <summary>Mask logits [R, 28, 28] for boxes of image <paramref name="image"/>.</summary>
+    public Tensor PredictMasks(Tensor[] levels, int image, Tensor boxes) =>
+        mask_head.forward(_maskPooler.Forward(ImageLevels(levels, image), boxes));
+
+    private static Tensor[] ImageLevels(Tensor[] levels, int image) => levels.Take(4).Select(l => l[image..(image + 1)]).ToArray();
+
+    private RoiHeadsOutput Train(RoiHeadsInput input)
+    {
+        var logits = new List<Tensor>();
+        var classes = new List<Tensor>();
+        var positiveDeltas = new List<Tensor>();
+        var positiveTargets = new List<Tensor>();
+        var maskLogits = new List<Tensor>();
+        var maskTargets = new List<Tensor>();
+        for (int i = 0; i < input.Proposals.Count; i++)
+        {
+            var target = input.Targets![i];
+            var proposals = cat([input.Proposals[i], target.Boxes.to(input.Proposals[i].dtype)]);
+            var matches = _matcher.Match(BoxOps.Iou(target.Boxes, proposals));
+            var labels = where(matches >= 0, target.Classes[matches.clamp(min: 0)] + 1, zeros_like(matches));
+            var (positive, negative) = _sampler.Sample(labels, input.Generator);
+            var sampled = cat([positive, negative]);
+            var levels = ImageLevels(input.Levels, i);
+
+            var (embeddings, deltas) = box_head.forward(_boxPooler.Forward(levels, proposals[sampled]));
+            logits.Add(classifier.forward(embeddings, input.TextEmbeddings));
+            classes.Add(labels[sampled]);
+            long positives = positive.shape[0];
+            if (positives == 0) continue;
+            var positiveBoxes = proposals[positive];
+            var positiveTruth = matches[positive];
+            positiveDeltas.Add(deltas[..(int)positives]);
+            positiveTargets.Add(BoxCoder.Encode(positiveBoxes, target.Boxes[positiveTruth]));
+            if (target.Masks is not null)
+            {
+                maskLogits.Add(mask_head.forward(_maskPooler.Forward(levels, positiveBoxes)));
+                maskTargets.Add(MaskTargets(target.Masks, positiveTruth, positiveBoxes));
+            }
+        }
+        var device = input.TextEmbeddings.device;
+        var (classification, box) = DetectionLosses.FastRcnn(cat(logits), cat(classes),
+            positiveDeltas.Count > 0 ? cat(positiveDeltas) : zeros(0, 4, device: device),
+            positiveTargets.Count > 0 ? cat(positiveTargets) : zeros(0, 4, device: device));
+        var mask = maskLogits.Count > 0 ? DetectionLosses.Mask(cat(maskLogits), cat(maskTargets)) : zeros(1, device: device).sum();
+        return new RoiHeadsOutput(null, null, classification, box, mask);
+    }
+
+    /// <summary>Each positive's ground-truth mask resampled into its proposal at 28x28, thresholded at 0.5.</summary>
+    private static Tensor MaskTargets(Tensor masks, Tensor truthIndex, Tensor boxes)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var selected = masks[truthIndex].to(ScalarType.Float32);  // [P, H, W]
+        var targets = new Tensor[boxes.shape[0]];
+        for (int p = 0; p < targets.Length; p++)
+            targets[p] = RoiAlign.Forward(selected[p..(p + 1)], boxes[p..(p + 1)], MaskSize, 1.0, 2)[0, 0];
+        return (stack(targets) >= 0.5).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Input of <see cref="RoiHeads"/>: pyramid levels of the batch, proposals per image, the vocabulary's text embeddings [C, D], training targets.</summary>
+public sealed record RoiHeadsInput(Tensor[] Levels, IReadOnlyList<Tensor> Proposals, Tensor TextEmbeddings, IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null);
+
+/// <summary>In inference, region embeddings [P_i, D] and deltas [P_i, 4] per image; in training, the three losses.</summary>
+public sealed record RoiHeadsOutput(Tensor[]? Embeddings, Tensor[]? Deltas, Tensor? ClassificationLoss, Tensor? BoxLoss, Tensor? MaskLoss);
+
+/// <summary>Second-stage hyper-parameters (defaults as torchvision and detectron2).</summary>
+public sealed record RoiHeadsSettings
+{
+    public double ForegroundIou { get; init; } = 0.5;
+    public int SamplesPerImage { get; init; } = 512;
+    public double PositiveFraction { get; init; } = 0.25;
+}

@@ -1,0 +1,82 @@
+using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Vlm;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Tests.Modeling;
+
+public class DetectorHeadTests
+{
+    internal static readonly VlmManifest SmallVlm = new()
+    {
+        Name = "test",
+        EmbeddingDim = 16,
+        ImageEncoder = new VlmManifest.ImageEncoderSection
+        {
+            SizeMultiple = 32,
+            FeatureLevels =
+            [
+                new() { Name = "c2", Stride = 4, Channels = 8 },
+                new() { Name = "c3", Stride = 8, Channels = 8 },
+                new() { Name = "c4", Stride = 16, Channels = 16 },
+                new() { Name = "c5", Stride = 32, Channels = 16 },
+            ],
+        },
+    };
+
+    internal static readonly DetectorArchitecture TinyArchitecture = new()
+    {
+        PyramidChannels = 16,
+        HeadConvChannels = 16,
+        BoxHeadFcDim = 32,
+        AnchorSizes = [16, 32, 64, 128, 256],
+        Rpn = new RpnSettings { TrainingPreNmsTopK = 200, TrainingPostNmsTopK = 100, InferencePreNmsTopK = 200, InferencePostNmsTopK = 50 },
+        RoiHeads = new RoiHeadsSettings { SamplesPerImage = 64 },
+    };
+
+    [Test]
+    public void TrainingReturnsNamedLossesThatFallOnAFixedBatch()
+    {
+        torch.manual_seed(21);
+        using var scope = NewDisposeScope();
+        using var head = DetectorFactory.Create(SmallVlm, TinyArchitecture);
+        var features = SmallVlm.ImageEncoder.FeatureLevels.Select(l => randn(2, l.Channels, 128 / l.Stride, 128 / l.Stride)).ToArray();
+        var masks = zeros(2, 128, 128, dtype: ScalarType.Byte);
+        masks[0, 20..60, 30..90] = 1;
+        masks[1, 70..120, 10..50] = 1;
+        var targets = new[]
+        {
+            new DetectionTarget(tensor(new float[] { 30, 20, 90, 60 }, [1, 4]), tensor(new long[] { 1 }), masks[0..1]),
+            new DetectionTarget(tensor(new float[] { 10, 70, 50, 120 }, [1, 4]), tensor(new long[] { 0 }), masks[1..2]),
+        };
+        var text = nn.functional.normalize(randn(3, 16), dim: -1);
+        var sizes = new (long, long)[] { (128, 128), (128, 128) };
+        var optimizer = optim.SGD(head.parameters(), 0.02, momentum: 0.9);
+
+        head.train();
+        float first = 0, last = 0;
+        for (int step = 0; step < 40; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            optimizer.zero_grad();
+            var output = head.forward(new DetectorInput(features, sizes, text, targets, new Generator((ulong)step)));
+            Assert.That(output.Losses!.Keys, Is.EquivalentTo(new[] { "rpn_objectness", "rpn_box", "classification", "box", "mask" }));
+            var total = output.Losses.Values.Aggregate((a, b) => a + b);
+            total.backward();
+            optimizer.step();
+            float value = total.item<float>();
+            Assert.That(float.IsFinite(value), Is.True, $"step {step}");
+            if (step == 0) first = value;
+            last = value;
+        }
+        Assert.That(last, Is.LessThan(first * 0.5f), $"total loss should fall: first {first}, last {last}");
+
+        head.eval();
+        using var noGrad = no_grad();
+        var inference = head.forward(new DetectorInput(features, sizes, text));
+        Assert.That(inference.Proposals, Has.Length.EqualTo(2));
+        Assert.That(inference.Embeddings![0].shape, Is.EqualTo(new[] { inference.Proposals[0].shape[0], 16L }));
+        Assert.That(inference.Deltas![1].shape, Is.EqualTo(new[] { inference.Proposals[1].shape[0], 4L }));
+        Assert.That(inference.Proposals[0].shape[0], Is.LessThanOrEqualTo(50));
+    }
+}

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from clip_init import random_clip  # noqa: E402
 from clip_model import PRESETS, ClipConfig, build_from_state_dict, infer_config, load_checkpoint, save_weights  # noqa: E402
-from vlm_folder import OPSET, write_vlm_folder  # noqa: E402
+from vlm_folder import OPSET, write_json, write_vlm_folder  # noqa: E402
 
 EXPORT_INFO = "export.json"
 WEIGHTS_FILE = "weights.pt"
@@ -107,9 +107,7 @@ def main(argv=None) -> None:
         save_weights(model, os.path.join(args.out, WEIGHTS_FILE))
     info = {"name": name, "arch": args.arch, "config": model.config.to_dict(), **source,
             "weights_file": WEIGHTS_FILE if save else None, "opset": OPSET, "torch": torch.__version__}
-    with open(os.path.join(args.out, EXPORT_INFO), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(args.out, EXPORT_INFO), info)
     params = sum(p.numel() for p in model.parameters())
     print(f"{name}: {params / 1e6:.1f} M parameters; weights {built - start:.1f} s, "
           f"ONNX export + checks {exported - built:.1f} s, total {time.time() - start:.1f} s")

@@ -3,7 +3,8 @@
     /usr/bin/python3 eng/clip/make_parity_reference.py --vlm artifacts/clip-rn50-random \\
         --out artifacts/clip-rn50-random-parity --clip-data ../shared/clip
 
-The weights come from the folder's weights.pt (written by export_clip.py for random seeds, or with
+References are computed in float64 from the float32 inputs that are saved, and saved as float32,
+so they are the exact function of the saved inputs up to one final rounding. The weights come from the folder's weights.pt (written by export_clip.py for random seeds, or with
 --save-weights), else from the checkpoint recorded in export.json (or --checkpoint). Each case is a
 set of .npy files indexed by cases.json; a consumer runs the named graph of the VLM folder on the
 inputs and compares every output with max|a - b| / max|b| <= 1e-4. See docs/export-clip.md.
@@ -84,7 +85,8 @@ class CaseWriter:
     def tensors(self, case: str, named: Dict[str, torch.Tensor]) -> Dict[str, dict]:
         entries = {}
         for name, value in named.items():
-            array = value.detach().cpu().numpy()
+            value = value.detach().cpu()
+            array = (value.float() if value.is_floating_point() else value).numpy()
             file = f"{case}.{name}.npy"
             np.save(os.path.join(self.out, file), array)
             entries[name] = {"file": file, "shape": list(array.shape), "dtype": str(array.dtype)}
@@ -113,9 +115,14 @@ def remap_ids(row: List[int], vocab_size: int) -> List[int]:
             else t % ordinary for t in row]
 
 
+def as_saved(x: torch.Tensor) -> torch.Tensor:
+    """The float64 value of what a float32 .npy file holds: graph inputs are computed from this."""
+    return x.float().double()
+
+
 def image_case(writer: CaseWriter, model: Clip, name: str, n: int, h: int, w: int, gen: torch.Generator) -> tuple:
     pixels = torch.randn(n, 3, h, w, generator=gen)
-    features = model.visual.features(pixels)
+    features = model.visual.features(pixels.double())
     writer.add(name, "image_encoder", {"pixel_values": pixels}, dict(zip(("c2", "c3", "c4", "c5"), features)))
     return features
 
@@ -123,7 +130,7 @@ def image_case(writer: CaseWriter, model: Clip, name: str, n: int, h: int, w: in
 def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_grad_enabled(False)
-    model = load_model(args.vlm, args.checkpoint)
+    model = load_model(args.vlm, args.checkpoint).double()    # references in float64, saved as float32
     c = model.config
     gen = torch.Generator().manual_seed(args.seed)
     writer = CaseWriter(args.out)
@@ -134,14 +141,14 @@ def main(argv=None) -> None:
         image_case(writer, model, "image_pretraining", 1, c.image_resolution, c.image_resolution, gen)
     # The image-level embedding: the last map at the pretraining size is already g x g.
     pretraining_case = "image_224" if c.image_resolution == 224 else "image_pretraining"
-    pretraining_c5 = torch.from_numpy(np.load(os.path.join(args.out, f"{pretraining_case}.c5.npy")))
+    pretraining_c5 = torch.from_numpy(np.load(os.path.join(args.out, f"{pretraining_case}.c5.npy"))).double()
     writer.add("image_embedding", "region_pooler", {"roi_features": pretraining_c5},
                {"region_embeddings": model.visual.attnpool(pretraining_c5)},
                source={"case": pretraining_case, "output": "c5"})
 
-    boxes = torch.tensor(BOXES, dtype=torch.float32)
-    rois = roi_align(c5, [boxes], output_size=c.grid, spatial_scale=1 / 32, sampling_ratio=2, aligned=True)
-    writer.add("region", "region_pooler", {"roi_features": rois}, {"region_embeddings": model.visual.attnpool(rois)},
+    boxes = torch.tensor(BOXES, dtype=torch.float64)
+    rois = roi_align(as_saved(c5), [boxes], output_size=c.grid, spatial_scale=1 / 32, sampling_ratio=2, aligned=True)
+    writer.add("region", "region_pooler", {"roi_features": rois}, {"region_embeddings": model.visual.attnpool(as_saved(rois))},
                source={"case": "image_160x256", "output": "c5", "batch_index": 0,
                        "boxes": writer.tensors("region", {"boxes": boxes})["boxes"],
                        "box_format": "x0, y0, x1, y1 in input pixels",
@@ -171,7 +178,8 @@ def main(argv=None) -> None:
         "version": 1,
         "vlm": name,
         "tolerance": {"metric": "max|actual - expected| / max|expected|, per output tensor", "max": TOLERANCE},
-        "generated_by": {"script": "eng/clip/make_parity_reference.py", "torch": torch.__version__, "input_seed": args.seed},
+        "generated_by": {"script": "eng/clip/make_parity_reference.py", "torch": torch.__version__, "input_seed": args.seed,
+                         "precision": "float64 from the saved float32 inputs, saved as float32"},
         "cases": writer.cases,
     }
     write_json(os.path.join(args.out, "cases.json"), index)

@@ -129,6 +129,8 @@ class ExportTests(unittest.TestCase):
             self.assertEqual(ids[0, -1], 599)
             self.assertEqual(ids[0, 0], 598)
             self.assertTrue(cases["text"]["ids_remapped"])
+            import check_parity
+            self.assertEqual(check_parity.main(["--vlm", vlm, "--ref", ref]), 0)   # graphs run at other N, H, W
 
 
 if __name__ == "__main__":

@@ -82,8 +82,9 @@ PRESETS: Dict[str, ClipConfig] = {
     "RN50x64": ClipConfig((3, 15, 36, 10), 128, 1024, 448, 77, 49408, 1024, 16, 12),
 }
 
-# Entries some OpenAI checkpoints carry next to the weights; they are not parameters.
-NON_PARAMETER_KEYS = ("input_resolution", "context_length", "vocab_size")
+# Entries some checkpoints carry next to the weights; they are not parameters. OpenAI's archives
+# hold the first three; a TorchScript archive of this module also holds its non-persistent mask.
+NON_PARAMETER_KEYS = ("input_resolution", "context_length", "vocab_size", "causal_mask")
 
 
 def infer_config(state_dict: Dict[str, torch.Tensor], text_heads: Optional[int] = None,
@@ -301,6 +302,10 @@ class Clip(nn.Module):
         index = end.reshape(-1, 1, 1).expand(-1, 1, x.shape[2])         # [K, 1, W]
         pooled = torch.gather(x, 1, index)[:, 0]
         return pooled @ self.text_projection
+
+    def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Image and text embeddings (not normalised)."""
+        return self.encode_image(pixel_values), self.encode_text(input_ids)
 
     @property
     def logit_temperature(self) -> float:

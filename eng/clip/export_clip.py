@@ -70,7 +70,9 @@ def build_model(args: argparse.Namespace):
             sys.exit("export_clip: --random-seed needs --arch or --config to know the model's sizes")
         return random_clip(config, args.random_seed), {"random_seed": args.random_seed}
     state_dict, saved = load_checkpoint(args.checkpoint)
-    found = saved or infer_config(state_dict)
+    # Head counts are not in the weights: take them from --arch/--config when given, else width / 64.
+    found = saved or infer_config(state_dict, text_heads=config and config.text_heads,
+                                  vision_heads=config and config.vision_heads)
     if config is not None and config != found:
         sys.exit(f"export_clip: {args.checkpoint} holds {found}, not the requested {config}")
     return build_from_state_dict(state_dict, found), {"checkpoint": os.path.abspath(args.checkpoint),
@@ -94,7 +96,10 @@ def main(argv=None) -> None:
         sys.exit("export_clip: give --arch or --config")
     torch.set_grad_enabled(False)
     start = time.time()
-    model, source = build_model(args)
+    try:
+        model, source = build_model(args)
+    except (OSError, ValueError, RuntimeError) as e:
+        sys.exit(f"export_clip: {e}")
     built = time.time()
     name = args.name or default_name(args)
     try:

@@ -17,7 +17,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from clip_init import random_clip  # noqa: E402
-from clip_model import PRESETS, Clip, ClipConfig, infer_config, load_checkpoint, save_weights  # noqa: E402
+from clip_model import PRESETS, Clip, ClipConfig, build_from_state_dict, infer_config, load_checkpoint, save_weights  # noqa: E402
 
 TINY = ClipConfig(vision_layers=(1, 2, 1, 1), vision_width=16, embed_dim=32, image_resolution=64,
                   context_length=12, vocab_size=600, text_width=32, text_heads=4, text_layers=2, vision_heads=4)
@@ -98,6 +98,22 @@ class ModelTests(unittest.TestCase):
             state_dict, config = load_checkpoint(path)
         self.assertEqual(config, TINY)
         torch.testing.assert_close(state_dict["visual.bn1.running_mean"], self.model.visual.bn1.running_mean)
+
+    def test_loads_a_torchscript_fp16_checkpoint_like_openai_ships(self):
+        source = random_clip(TINY, seed=4)
+        for key, value in (("input_resolution", 64), ("context_length", 12), ("vocab_size", 600)):
+            source.register_buffer(key, torch.tensor(value))
+        ids = torch.tensor([[598, 5, 599] + [0] * 9])
+        traced = torch.jit.trace(source, (torch.randn(1, 3, 64, 64), ids), check_trace=False).half()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "tiny.pt")
+            traced.save(path)
+            state_dict, config = load_checkpoint(path)
+        self.assertIsNone(config)
+        self.assertNotIn("vocab_size", state_dict)
+        model = build_from_state_dict(state_dict, infer_config(state_dict, text_heads=4, vision_heads=4))
+        self.assertEqual(model.visual.conv1.weight.dtype, torch.float32)
+        torch.testing.assert_close(model.visual.conv1.weight, source.visual.conv1.weight.half().float())
 
 
 @unittest.skipUnless(os.path.isdir(SHARED_CLIP), "needs ../shared/clip")

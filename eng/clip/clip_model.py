@@ -333,7 +333,10 @@ def load_checkpoint(path: str) -> Tuple[Dict[str, torch.Tensor], Optional[ClipCo
     try:
         state_dict = torch.jit.load(path, map_location="cpu").state_dict()
     except RuntimeError:
-        state_dict = torch.load(path, map_location="cpu")
+        try:
+            state_dict = torch.load(path, map_location="cpu")
+        except Exception as e:  # pickle raises many types on a file that is not a checkpoint
+            raise ValueError(f"{path}: neither a TorchScript archive nor a torch.save file ({e})") from e
         if isinstance(state_dict, dict) and "config" in state_dict and "state_dict" in state_dict:
             config = ClipConfig(**state_dict["config"])
             state_dict = state_dict["state_dict"]

@@ -44,6 +44,8 @@ class ModelTests(unittest.TestCase):
             self.assertIn(key, keys)
         self.assertNotIn("visual.layer1.1.downsample.0.weight", keys)   # only the first block of a stage
         self.assertEqual(tuple(model.state_dict()["visual.attnpool.positional_embedding"].shape), (50, 2048))
+        # Published for RN50x4; larger presets are left out to keep the tests quick.
+        self.assertEqual(sum(p.numel() for p in Clip(PRESETS["RN50x4"]).parameters()), 178_300_601)
 
     def test_infer_config_reads_every_preset_shape(self):
         self.assertEqual(infer_config(Clip(PRESETS["RN50"]).state_dict()), PRESETS["RN50"])

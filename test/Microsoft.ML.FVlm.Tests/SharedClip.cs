@@ -11,17 +11,9 @@ internal static class SharedClip
 
     private static string Locate()
     {
-        // Walk up from the test binaries to the repository root (the folder holding the solution).
-        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (System.IO.File.Exists(Path.Combine(dir.FullName, "Microsoft.ML.FVlm.sln")))
-            {
-                string shared = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "clip"));
-                if (!Directory.Exists(shared))
-                    throw new DirectoryNotFoundException($"CLIP reference data expected at '{shared}' (../shared/clip beside the repository).");
-                return shared;
-            }
-        }
-        throw new DirectoryNotFoundException("Could not find the repository root (Microsoft.ML.FVlm.sln) above the test binaries.");
+        string shared = Path.GetFullPath(Path.Combine(RepositoryRoot.Path, "..", "shared", "clip"));
+        if (!Directory.Exists(shared))
+            throw new DirectoryNotFoundException($"CLIP reference data expected at '{shared}' (../shared/clip beside the repository).");
+        return shared;
     }
 }

@@ -38,6 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     src.add_argument("--checkpoint", help="OpenAI CLIP .pt file (TorchScript) or a saved state dict")
     src.add_argument("--random-seed", type=int, help="use seeded random, well-scaled weights (parity tests)")
     p.add_argument("--merges", required=True, help="CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz); copied into the folder")
+    p.add_argument("--templates", help="prompt templates file to ship with the model (e.g. ../shared/clip/prompt-templates.txt)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--name", help="manifest name (default clip-<arch>, with -random-s<seed> for random weights)")
     p.add_argument("--save-weights", action=argparse.BooleanOptionalAction, default=None,
@@ -103,7 +104,7 @@ def main(argv=None) -> None:
     built = time.time()
     name = args.name or default_name(args)
     try:
-        write_vlm_folder(model, args.out, args.merges, name)
+        write_vlm_folder(model, args.out, args.merges, name, args.templates)
     except ValueError as e:
         sys.exit(f"export_clip: {e}")
     exported = time.time()

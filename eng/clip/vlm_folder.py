@@ -148,8 +148,9 @@ def export_graphs(model: Clip, out_dir: str) -> None:
             {"input_ids": {0: "K"}, "text_embeddings": {0: "K"}})
 
 
-def write_vlm_folder(model: Clip, out_dir: str, merges_path: str, name: str) -> dict:
-    """Writes manifest.json, the three graphs and a copy of the merges file. Returns the manifest."""
+def write_vlm_folder(model: Clip, out_dir: str, merges_path: str, name: str, templates_path: str = None) -> dict:
+    """Writes manifest.json, the three graphs, a copy of the merges file and, if given, of the
+    prompt templates file (one template per line, "{}" for the class name). Returns the manifest."""
     merge_count = model.config.vocab_size - 514
     available = count_merges(merges_path)
     if available < merge_count:
@@ -162,5 +163,15 @@ def write_vlm_folder(model: Clip, out_dir: str, merges_path: str, name: str) -> 
     target = os.path.join(out_dir, merges_file)
     if os.path.abspath(target) != os.path.abspath(merges_path):
         shutil.copyfile(merges_path, target)
+    if templates_path is not None:
+        with open(templates_path, encoding="utf-8") as f:
+            templates = [line.strip() for line in f if line.strip()]
+        bad = [t for t in templates if "{}" not in t]
+        if not templates or bad:
+            raise ValueError(f"{templates_path}: every template needs {{}} for the class name; check {bad[:3] or 'the empty file'}")
+        templates_file = os.path.basename(templates_path)
+        if os.path.abspath(os.path.join(out_dir, templates_file)) != os.path.abspath(templates_path):
+            shutil.copyfile(templates_path, os.path.join(out_dir, templates_file))
+        info["text_encoder"]["prompt_templates_file"] = templates_file
     write_json(os.path.join(out_dir, "manifest.json"), info)
     return info

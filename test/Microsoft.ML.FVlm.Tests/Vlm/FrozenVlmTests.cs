@@ -1,0 +1,144 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML.FVlm.Vlm;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Tests.Vlm;
+
+/// <summary>The VLM contract on a tiny random-weight model (eng/clip/make_tiny_vlm.sh).</summary>
+public class FrozenVlmTests
+{
+    internal static string TinyVlmFolder => Path.Combine(RepositoryRoot.Path, "test", "Microsoft.ML.FVlm.Tests", "Assets", "tiny-vlm");
+
+    [Test]
+    public void RunsAllThreeGraphsWithTheManifestsShapes()
+    {
+        using var vlm = FrozenVlm.Load(TinyVlmFolder);
+        using var scope = NewDisposeScope();
+
+        var features = vlm.EncodeImages(randn(2, 3, 64, 96));
+        Assert.That(features.Select(f => f.shape), Is.EqualTo(new[]
+        {
+            new long[] { 2, 32, 16, 24 }, new long[] { 2, 64, 8, 12 }, new long[] { 2, 128, 4, 6 }, new long[] { 2, 256, 2, 3 },
+        }));
+        var regions = vlm.EmbedRegions(features[^1][0], tensor(new float[] { 0, 0, 64, 64, 10, 5, 90, 60 }, [2, 4]));
+        Assert.That(regions.shape, Is.EqualTo(new long[] { 2, 16 }));
+        Assert.That(vlm.EncodeTexts(["a ring.", "circle"]).shape, Is.EqualTo(new long[] { 2, 16 }));
+        Assert.That(vlm.RunsOnGpu, Is.False);
+    }
+
+    [Test]
+    public void ClassEmbeddingsEnsembleTheTemplatesAndAreCached()
+    {
+        using var vlm = FrozenVlm.Load(TinyVlmFolder);
+        using var scope = NewDisposeScope();
+        Assert.That(vlm.PromptTemplates, Is.EqualTo(new[] { "a {}.", "a photo of a {}." }));
+
+        var embeddings = vlm.TextEmbeddings.Get(["ring", "circle"]);
+
+        // By hand: each filled template encoded and normalised, averaged, normalised again.
+        var raw = nn.functional.normalize(vlm.EncodeTexts(["a ring.", "a photo of a ring."]), dim: -1);
+        var expected = nn.functional.normalize(raw.mean([0]), dim: -1);
+        Assert.That((embeddings[0] - expected).abs().max().item<float>(), Is.LessThan(1e-6f));
+        Assert.That(embeddings.norm(1).data<float>().ToArray(), Is.All.EqualTo(1f).Within(1e-5));
+        Assert.That(vlm.TextEmbeddings.Count, Is.EqualTo(2));
+
+        var again = vlm.TextEmbeddings.Get(["circle", "square"]);
+        Assert.That(vlm.TextEmbeddings.Count, Is.EqualTo(3), "only the new name is encoded");
+        Assert.That((again[0] - embeddings[1]).abs().max().item<float>(), Is.EqualTo(0f));
+    }
+
+    [Test]
+    public void MissingGraphIsNamed()
+    {
+        string folder = CopyOfTinyVlm();
+        File.Delete(Path.Combine(folder, "region_pooler.onnx"));
+        var error = Assert.Throws<FileNotFoundException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("region_pooler.onnx"));
+    }
+
+    [Test]
+    public void WrongTensorNameIsNamed()
+    {
+        string folder = CopyOfTinyVlm(m => m["image_encoder"]!["feature_levels"]![0]!["name"] = "c9");
+        var error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("image_encoder.onnx").And.Contain("'c9'").And.Contain("c2"));
+    }
+
+    [Test]
+    public void WrongShapeIsNamed()
+    {
+        string folder = CopyOfTinyVlm(m => m["image_encoder"]!["feature_levels"]![3]!["channels"] = 255);
+        var error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("image_encoder.onnx").And.Contain("'c5'").And.Contain("[?, 255, ?, ?]").And.Contain("[?, 256, ?, ?]"));
+    }
+
+    [Test]
+    public void WrongDtypeIsNamed()
+    {
+        // The text encoder's entry points at the region pooler, whose input is float, not int64 ids.
+        string folder = CopyOfTinyVlm(m =>
+        {
+            m["text_encoder"]!["file"] = "region_pooler.onnx";
+            m["text_encoder"]!["input"] = "roi_features";
+        });
+        var error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("region_pooler.onnx").And.Contain("'roi_features'").And.Contain("Int64").And.Contain("Float"));
+    }
+
+    [Test]
+    public void BadManifestsAreNamed()
+    {
+        string folder = CopyOfTinyVlm(m => m.Remove("embedding_dim"));
+        var error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("manifest.json").And.Contain("'embedding_dim'"));
+
+        folder = CopyOfTinyVlm(m => m["version"] = 2);
+        error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("version 2").And.Contain("up to 1"));
+
+        folder = CopyOfTinyVlm(m => m["tokenizer"]!["end_id"] = 7);
+        error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("'tokenizer.end_id'").And.Contain("523"));
+
+        folder = CopyOfTinyVlm();
+        File.WriteAllText(Path.Combine(folder, "manifest.json"), "{ \"format\": ");
+        error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("manifest.json").And.Contain("not valid"));
+    }
+
+    [Test]
+    public void CudaWithoutFallbackFailsClearlyAndFallbackRunsOnCpu()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => FrozenVlm.Load(TinyVlmFolder, new VlmSessionOptions { GpuDeviceId = 0 }).Dispose());
+        Assert.That(error!.Message, Does.Contain("CUDA device 0").And.Contain("FallbackToCpu"));
+
+        using var vlm = FrozenVlm.Load(TinyVlmFolder, new VlmSessionOptions { GpuDeviceId = 0, FallbackToCpu = true, IntraOpThreads = 1 });
+        Assert.That(vlm.RunsOnGpu, Is.False);
+    }
+
+    private readonly List<string> _copies = [];
+
+    [TearDown]
+    public void DeleteCopies()
+    {
+        foreach (string folder in _copies) Directory.Delete(folder, recursive: true);
+        _copies.Clear();
+    }
+
+    private string CopyOfTinyVlm(Action<JsonObject>? editManifest = null)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"fvlm-tiny-{Guid.NewGuid():N}");
+        _copies.Add(folder);
+        Directory.CreateDirectory(folder);
+        foreach (string file in Directory.GetFiles(TinyVlmFolder))
+            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        if (editManifest is not null)
+        {
+            string path = Path.Combine(folder, "manifest.json");
+            var manifest = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+            editManifest(manifest);
+            File.WriteAllText(path, manifest.ToJsonString());
+        }
+        return folder;
+    }
+}

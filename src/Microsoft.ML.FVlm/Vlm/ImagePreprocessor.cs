@@ -51,14 +51,27 @@ public sealed class ImagePreprocessor
         {
             int plane = canvasHeight * canvasWidth;
             var destination = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(pixels.bytes).Slice(i * 3 * plane, 3 * plane);
-            ResizeNormalise(images[i], sizes[i].Item1, sizes[i].Item2, canvasWidth, plane, destination);
+            Render(images[i], new ImageTransform(scales[i], 0, 0, false), sizes[i].Item1, sizes[i].Item2, canvasWidth, destination);
         });
         return new PreparedBatch(pixels, scales, sizes);
     }
 
-    private int RoundUp(int value) => (value + _sizeMultiple - 1) / _sizeMultiple * _sizeMultiple;
+    /// <summary>
+    /// Renders one image through <paramref name="transform"/> into a [3, canvasHeight, canvasWidth]
+    /// slice: canvas pixel (x, y) shows the scaled (and optionally mirrored) image at
+    /// (x + OffsetX, y + OffsetY). Only the top-left <paramref name="height"/> x <paramref name="width"/>
+    /// pixels are written; the rest keep their value (zero: the mean colour).
+    /// </summary>
+    public void Render(MLImage image, ImageTransform transform, int height, int width, int canvasWidth, Span<float> destination)
+    {
+        int plane = destination.Length / 3;
+        ResizeNormalise(image, transform, height, width, canvasWidth, plane, destination);
+    }
 
-    private void ResizeNormalise(MLImage image, int height, int width, int canvasWidth, int plane, Span<float> destination)
+    /// <summary>Rounds up to the size multiple.</summary>
+    public int RoundUp(int value) => (value + _sizeMultiple - 1) / _sizeMultiple * _sizeMultiple;
+
+    private void ResizeNormalise(MLImage image, ImageTransform transform, int height, int width, int canvasWidth, int plane, Span<float> destination)
     {
         ReadOnlySpan<byte> source = image.Pixels;
         int sourceWidth = image.Width, sourceHeight = image.Height;
@@ -72,20 +85,24 @@ public sealed class ImagePreprocessor
         };
         var scaleR = 1f / (255f * _std[0]); var scaleG = 1f / (255f * _std[1]); var scaleB = 1f / (255f * _std[2]);
         float shiftR = _mean[0] / _std[0], shiftG = _mean[1] / _std[1], shiftB = _mean[2] / _std[2];
-        float stepY = (float)sourceHeight / height, stepX = (float)sourceWidth / width;
+        float inverse = 1f / transform.Scale;
+        float scaledWidth = sourceWidth * transform.Scale;
 
         // Horizontal taps are the same for every row: compute them once.
         var left = new int[width]; var right = new int[width]; var weightRight = new float[width];
         for (int x = 0; x < width; x++)
         {
-            float sx = Math.Clamp((x + 0.5f) * stepX - 0.5f, 0, sourceWidth - 1);
+            // Canvas x -> scaled-image x (mirrored if flipped) -> source x, at pixel centres.
+            float scaledX = x + transform.OffsetX + 0.5f;
+            if (transform.Flip) scaledX = scaledWidth - scaledX;
+            float sx = Math.Clamp(scaledX * inverse - 0.5f, 0, sourceWidth - 1);
             left[x] = (int)sx;
             right[x] = Math.Min(left[x] + 1, sourceWidth - 1);
             weightRight[x] = sx - left[x];
         }
         for (int y = 0; y < height; y++)
         {
-            float sy = Math.Clamp((y + 0.5f) * stepY - 0.5f, 0, sourceHeight - 1);
+            float sy = Math.Clamp((y + transform.OffsetY + 0.5f) * inverse - 0.5f, 0, sourceHeight - 1);
             int top = (int)sy, bottom = Math.Min(top + 1, sourceHeight - 1);
             float wy = sy - top;
             var rowTop = source.Slice(top * sourceWidth * 4, sourceWidth * 4);
@@ -106,3 +123,10 @@ public sealed class ImagePreprocessor
         }
     }
 }
+
+/// <summary>
+/// Where an image lands on the encoder's canvas: scaled by <see cref="Scale"/>, mirrored
+/// left-right if <see cref="Flip"/>, then shifted so that scaled pixel (OffsetX, OffsetY) is at the
+/// canvas origin (a crop when positive). Boxes follow the same map.
+/// </summary>
+public readonly record struct ImageTransform(float Scale, int OffsetX, int OffsetY, bool Flip);

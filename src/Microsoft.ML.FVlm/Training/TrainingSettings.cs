@@ -1,0 +1,56 @@
+namespace Microsoft.ML.FVlm.Training;
+
+/// <summary>How the detector head is trained (built from the estimator's options, read nowhere else).</summary>
+public sealed record TrainingSettings
+{
+    /// <summary>Side of the square training canvas in pixels (a multiple of the VLM's size multiple).</summary>
+    public int ImageSize { get; init; } = 320;
+    public int BatchSize { get; init; } = 8;
+    public int Steps { get; init; } = 1000;
+    /// <summary>Peak learning rate of SGD.</summary>
+    public double LearningRate { get; init; } = 0.02;
+    public double Momentum { get; init; } = 0.9;
+    public double WeightDecay { get; init; } = 1e-4;
+    /// <summary>Steps of linear warm-up from <see cref="WarmupFactor"/> times the peak rate.</summary>
+    public int WarmupSteps { get; init; } = 100;
+    public double WarmupFactor { get; init; } = 0.001;
+    /// <summary>Fractions of <see cref="Steps"/> after which the rate is multiplied by <see cref="DecayFactor"/>.</summary>
+    public IReadOnlyList<double> DecayAt { get; init; } = [0.8, 0.9];
+    public double DecayFactor { get; init; } = 0.1;
+    public double MinJitterScale { get; init; } = 0.1;
+    public double MaxJitterScale { get; init; } = 2.0;
+    public bool HorizontalFlip { get; init; } = true;
+    /// <summary>Fixed augmentations per image, each cached once (see <see cref="LargeScaleJitter"/>).</summary>
+    public int AugmentationVariants { get; init; } = 4;
+    public bool CacheFeatures { get; init; } = true;
+    public long CacheMemoryBytes { get; init; } = 4L << 30;
+    public string? CacheFolder { get; init; }
+    public int Seed { get; init; }
+    /// <summary>Write a checkpoint every this many steps (0: never).</summary>
+    public int CheckpointEvery { get; init; }
+    public string? CheckpointFolder { get; init; }
+    /// <summary>A checkpoint file to resume from.</summary>
+    public string? ResumeFrom { get; init; }
+    /// <summary>TorchSharp device of the head: "cpu" or "cuda[:n]".</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>The learning rate at <paramref name="step"/> (0-based): warm-up, then step decay.</summary>
+    public double LearningRateAt(int step)
+    {
+        double rate = LearningRate;
+        foreach (double fraction in DecayAt)
+            if (step >= fraction * Steps) rate *= DecayFactor;
+        if (step < WarmupSteps)
+            rate *= WarmupFactor + (1 - WarmupFactor) * step / WarmupSteps;
+        return rate;
+    }
+}
+
+/// <summary>A progress report, once per step.</summary>
+/// <param name="Step">Steps done (1-based).</param>
+/// <param name="Steps">Steps in all.</param>
+/// <param name="Losses">The step's named losses.</param>
+/// <param name="ImagesPerSecond">Throughput since the start (or resume).</param>
+/// <param name="Remaining">Estimated time left.</param>
+/// <param name="CacheHitRate">Share of images whose frozen features came from the cache.</param>
+public sealed record TrainingProgress(int Step, int Steps, IReadOnlyDictionary<string, float> Losses, double ImagesPerSecond, TimeSpan Remaining, double CacheHitRate);

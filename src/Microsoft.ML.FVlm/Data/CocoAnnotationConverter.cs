@@ -32,7 +32,7 @@ internal sealed class CocoAnnotationConverter(bool results) : JsonConverter<Coco
                 case "iscrowd": annotation.IsCrowd = ReadCrowd(ref reader); break;
                 case "segmentation": annotation.Segmentation = CocoSegmentationConverter.ReadValue(ref reader, name); break;
                 case "score": annotation.Score = ReadDouble(ref reader, name); break;
-                default: reader.Skip(); break;
+                default: SkipValue(ref reader); break;
             }
             Advance(ref reader);
         }

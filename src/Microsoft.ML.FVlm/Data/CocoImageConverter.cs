@@ -29,7 +29,7 @@ internal sealed class CocoImageConverter : JsonConverter<CocoImage>
                 case "date_captured": image.DateCaptured = ReadOptionalString(ref reader, name); break;
                 case "neg_category_ids": image.NegCategoryIds = ReadInt64s(ref reader, name); break;
                 case "not_exhaustive_category_ids": image.NotExhaustiveCategoryIds = ReadInt64s(ref reader, name); break;
-                default: reader.Skip(); break;
+                default: SkipValue(ref reader); break;
             }
             Advance(ref reader);
         }
@@ -104,7 +104,7 @@ internal sealed class CocoCategoryConverter : JsonConverter<CocoCategory>
                 case "synonyms": category.Synonyms = ReadStrings(ref reader, name); break;
                 case "synset": category.Synset = ReadOptionalString(ref reader, name); break;
                 case "def": category.Definition = ReadOptionalString(ref reader, name); break;
-                default: reader.Skip(); break;
+                default: SkipValue(ref reader); break;
             }
             Advance(ref reader);
         }

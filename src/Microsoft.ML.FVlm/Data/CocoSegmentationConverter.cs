@@ -55,7 +55,7 @@ internal static class CocoSegmentationConverter
             else if (name == "size")
                 size = ReadDoubles(ref reader, $"{field}.size");
             else
-                reader.Skip();
+                SkipValue(ref reader);
             Advance(ref reader);
         }
         if (size is null)

@@ -20,6 +20,17 @@ internal static class JsonFields
             throw new JsonException("Unexpected end of JSON.");
     }
 
+    /// <summary>
+    /// Skips the value at the reader (an unknown field). <see cref="Utf8JsonReader.Skip"/> throws whenever the
+    /// reader is not on the final block, which is the case inside a converter when a file is read from a stream
+    /// larger than one buffer; the serializer has already buffered the whole value there, so TrySkip succeeds.
+    /// </summary>
+    public static void SkipValue(ref Utf8JsonReader reader)
+    {
+        if (!reader.TrySkip())
+            throw new JsonException("Unexpected end of JSON inside a value.");
+    }
+
     public static double ReadDouble(ref Utf8JsonReader reader, string field)
     {
         if (reader.TokenType != JsonTokenType.Number || !reader.TryGetDouble(out double value))

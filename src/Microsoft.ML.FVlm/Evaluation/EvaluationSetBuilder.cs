@@ -38,6 +38,10 @@ internal static class EvaluationSetBuilder
             var g = groundTruth[i];
             if (!imageIndex.TryGetValue(g.ImageId, out int img) || !categoryIndex.TryGetValue(g.CategoryId, out int cat))
                 continue;
+            // lvis-api's get_ann_ids(cat_ids=...) keeps only 0 < area < inf: a zero-area annotation is not
+            // evaluated and does not make its category present in the image.
+            if (parameters.IsLvis && !HasLvisArea(g.Area))
+                continue;
             gtKeys.Add(img * categoryCount + cat);
             gtSources.Add(i);
             presentInImage.Add((g.ImageId, g.CategoryId));
@@ -57,6 +61,10 @@ internal static class EvaluationSetBuilder
             var d = detections[i];
             if (!categoryIndex.TryGetValue(d.CategoryId, out int cat))
                 continue;
+            // Same area filter on the results (after the per-image limit): LVISResults gives a result with a
+            // bbox the area w * h, so a zero-width or zero-height box is dropped rather than counted as a false positive.
+            if (parameters.IsLvis && !HasLvisArea(d.Area))
+                continue;
             // LVIS federated rule: a category neither annotated in the image nor verified absent is not judged there.
             if (parameters.IsLvis && !presentInImage.Contains((d.ImageId, d.CategoryId)) && !federated!.IsNegative(d.ImageId, d.CategoryId))
                 continue;
@@ -69,6 +77,9 @@ internal static class EvaluationSetBuilder
 
         return Assemble(parameters, images, categories, groundTruth, detections, gtKeyArray, gtOrder, dtKeyArray, dtOrder, federated);
     }
+
+    /// <summary>lvis-api's <c>get_ann_ids</c> area test, <c>area &gt; 0 and area &lt; inf</c> (false for NaN).</summary>
+    private static bool HasLvisArea(double area) => area > 0 && area < double.PositiveInfinity;
 
     /// <summary>
     /// Checks image ids and, for LVIS, keeps each image's top detections by score (ties: earlier first),

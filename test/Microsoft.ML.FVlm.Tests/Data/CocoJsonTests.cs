@@ -138,6 +138,33 @@ public class CocoJsonTests
         Assert.That(e.Message, Is.EqualTo("r.json: [0].score: missing required field"));
     }
 
+    [Test]
+    public void SkipsUnknownFieldsBeyondTheFirstStreamBuffer()
+    {
+        // A stream is read in buffers of a few KB; past the first one the reader is not on its final block and
+        // Utf8JsonReader.Skip() throws, so unknown fields (pycocotools' "ignore", keypoints, tool extras) must be
+        // skipped with TrySkip. 2,000 entries of each kind put most of them beyond the first buffer.
+        const int count = 2000;
+        var images = string.Join(",", Enumerable.Range(1, count).Select(i =>
+            $"{{\"id\": {i}, \"file_name\": \"{i}.png\", \"width\": 4, \"height\": 4, \"extra\": {{\"a\": [1, 2]}}}}"));
+        var annotations = string.Join(",", Enumerable.Range(1, count).Select(i =>
+            $"{{\"id\": {i}, \"image_id\": {i}, \"category_id\": 1, \"bbox\": [0, 0, 2, 2], \"area\": 4, \"iscrowd\": 0, "
+            + $"\"ignore\": 1, \"keypoints\": [1, 2, 2], \"segmentation\": {{\"size\": [4, 4], \"counts\": \"02208\", \"note\": \"x\"}}}}"));
+        string json = $"{{\"images\": [{images}], \"annotations\": [{annotations}], \"categories\": [{{\"id\": 1, \"name\": \"a\", \"extra\": true}}]}}";
+
+        CocoDataset dataset = Read(json);
+        Assert.That(dataset.Images, Has.Count.EqualTo(count));
+        Assert.That(dataset.Annotations, Has.Count.EqualTo(count));
+        Assert.That(dataset.Annotations[^1].Id, Is.EqualTo(count));
+        Assert.That(dataset.Annotations[^1].Segmentation!.Rle!.Area, Is.EqualTo(4));
+
+        var results = "[" + string.Join(",", Enumerable.Range(1, count).Select(i =>
+            $"{{\"image_id\": {i}, \"category_id\": 1, \"bbox\": [0, 0, 2, 2], \"score\": 0.5, \"extra\": [\"x\"]}}")) + "]";
+        List<CocoAnnotation> read = CocoJson.ReadResults(new MemoryStream(Encoding.UTF8.GetBytes(results)));
+        Assert.That(read, Has.Count.EqualTo(count));
+        Assert.That(read[^1].ImageId, Is.EqualTo(count));
+    }
+
     private static CocoDataset Read(string json, string name = "test.json") =>
         CocoJson.ReadDataset(new MemoryStream(Encoding.UTF8.GetBytes(json)), name);
 

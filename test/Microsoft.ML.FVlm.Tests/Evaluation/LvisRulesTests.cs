@@ -59,6 +59,27 @@ public class LvisRulesTests
     }
 
     [Test]
+    public void ZeroAreaAnnotationsAndDetectionsAreNotEvaluated()
+    {
+        // lvis-api selects annotations and results with get_ann_ids(cat_ids=...), which keeps 0 < area < inf.
+        // Truth 2 has area 0 and detection 0.9 a zero-width box (area w * h = 0): both are dropped, so
+        // 0.8 is a TP on truth 1 and 0.7 an FP: AP = 1/(1+eps). Were they kept: FP, TP, TP -> AP 2/3.
+        // Expected figures printed by lvis-api LVISEval (bbox) on this input written as JSON.
+        var metrics = new EvaluationScenario()
+            .Image(1).Category(1, "f")
+            .Truth(1, 1, [0, 0, 10, 10]).Truth(1, 1, [20, 0, 10, 10], area: 0)
+            .Detection(1, 1, [0, 0, 10, 0], 0.9)
+            .Detection(1, 1, [0, 0, 10, 10], 0.8)
+            .Detection(1, 1, [20, 0, 10, 10], 0.7)
+            .Lvis();
+
+        Assert.That(metrics.AveragePrecision, Is.EqualTo(0.9999999999999998).Within(1e-15));
+        Assert.That(metrics.AveragePrecision50, Is.EqualTo(0.9999999999999999).Within(1e-15));
+        Assert.That(metrics.AveragePrecisionFrequent, Is.EqualTo(0.9999999999999998).Within(1e-15));
+        Assert.That(metrics["AR@300"], Is.EqualTo(1.0));
+    }
+
+    [Test]
     public void ThreeHundredPerImageAreKeptBeforeTheFederatedDrop()
     {
         // Image 1: 300 detections of category 2 (not annotated, not negative: dropped later) outscore the

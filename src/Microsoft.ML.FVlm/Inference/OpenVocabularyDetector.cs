@@ -1,0 +1,76 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Vlm;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Inference;
+
+/// <summary>A vocabulary: class names (free text) and which of them are novel (never annotated in training).</summary>
+public sealed record Vocabulary(IReadOnlyList<string> Names, IReadOnlyList<bool> IsNovel)
+{
+    /// <summary>A vocabulary with no base/novel split: every class is weighed as novel (beta), as F-VLM does for custom vocabularies.</summary>
+    public static Vocabulary AllNovel(IReadOnlyList<string> names) => new(names, names.Select(_ => true).ToArray());
+
+    /// <summary>Checks names (non-empty, unique) and flags (one per name).</summary>
+    public void Validate()
+    {
+        if (Names.Count == 0) throw new ArgumentException("The vocabulary needs at least one class name.");
+        if (IsNovel.Count != Names.Count) throw new ArgumentException($"The vocabulary has {Names.Count} names but {IsNovel.Count} novel flags.");
+        for (int i = 0; i < Names.Count; i++)
+            if (string.IsNullOrWhiteSpace(Names[i])) throw new ArgumentException($"Class name {i} of the vocabulary is empty.");
+        var duplicate = Names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null) throw new ArgumentException($"Class name '{duplicate.Key}' appears more than once in the vocabulary.");
+    }
+}
+
+/// <summary>
+/// The fitted F-VLM detector without the ML.NET plumbing: the frozen VLM, the trained head, and
+/// inference settings. <see cref="Detect"/> runs a batch of images end to end. Safe to call from
+/// several threads at once (the head is in evaluation mode and holds no per-call state).
+/// </summary>
+public sealed class OpenVocabularyDetector
+{
+    private readonly FrozenVlm _vlm;
+    private readonly DetectorHead _head;
+    private readonly int _imageSize;
+    private readonly Device _device;
+
+    public OpenVocabularyDetector(FrozenVlm vlm, DetectorHead head, int imageSize, string device = "cpu")
+    {
+        if (imageSize % vlm.Manifest.ImageEncoder.SizeMultiple != 0)
+            throw new ArgumentException($"ImageSize ({imageSize}) must be a multiple of {vlm.Manifest.ImageEncoder.SizeMultiple}.");
+        (_vlm, _head, _imageSize, _device) = (vlm, head, imageSize, torch.device(device));
+        _head.to(_device);
+        _head.eval();
+    }
+
+    public FrozenVlm Vlm => _vlm;
+
+    public DetectorHead Head => _head;
+
+    /// <summary>Longest image side on the encoder's canvas, in pixels.</summary>
+    public int ImageSize => _imageSize;
+
+    /// <summary>Detects every class of <paramref name="vocabulary"/> in <paramref name="images"/>.</summary>
+    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, InferenceSettings settings)
+    {
+        vocabulary.Validate();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var batch = _vlm.Preprocessor.Prepare(images, _imageSize);
+        var features = _vlm.EncodeImages(batch.PixelValues);
+        var text = _vlm.TextEmbeddings.Get(vocabulary.Names).to(_device);
+        var sizes = batch.Sizes.Select(s => ((long)s.Height, (long)s.Width)).ToArray();
+        var output = _head.forward(new DetectorInput(features.Select(f => f.to(_device)).ToArray(), sizes, text));
+        var regionIndex = Array.FindIndex(_vlm.Manifest.ImageEncoder.FeatureLevels, l => l.Name == _vlm.Manifest.RegionPooler.RegionLevel);
+        var postProcessor = new DetectionPostProcessor(_head.RoiHeads, _vlm, settings);
+        var results = new ImageDetections[images.Count];
+        for (int i = 0; i < images.Count; i++)
+        {
+            results[i] = postProcessor.Process(output.Levels, i, features[regionIndex][i..(i + 1)], output.Proposals[i], output.Embeddings![i], output.Deltas![i],
+                text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width));
+        }
+        return results;
+    }
+}

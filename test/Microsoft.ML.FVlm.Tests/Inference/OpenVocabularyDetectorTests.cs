@@ -1,0 +1,112 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.FVlm.Data;
+using Microsoft.ML.FVlm.Inference;
+using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Tests.Modeling;
+using Microsoft.ML.FVlm.Tests.Vlm;
+using Microsoft.ML.FVlm.Vlm;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Tests.Inference;
+
+/// <summary>Inference invariants on the tiny random VLM with an untrained head (so many low-confidence detections).</summary>
+public class OpenVocabularyDetectorTests
+{
+    private static readonly Vocabulary Classes = new(["ring", "circle", "square", "star"], [false, false, true, true]);
+
+    [Test]
+    public void DetectionsAreRankedSuppressedAndInsideTheImage()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        var detector = NewDetector(vlm);
+        using var images = new DisposableImages(RandomImage(80, 120, 1), RandomImage(64, 64, 2));
+        var settings = new InferenceSettings { ScoreThreshold = 0.0, MaxDetections = 30 };
+
+        var results = detector.Detect(images.Items, Classes, settings);
+
+        Assert.That(results, Has.Count.EqualTo(2));
+        for (int image = 0; image < 2; image++)
+        {
+            var r = results[image];
+            var (height, width) = (images.Items[image].Height, images.Items[image].Width);
+            Assert.That(r.Count, Is.InRange(1, 30));
+            Assert.That(r.Scores, Is.Ordered.Descending);
+            Assert.That(r.Classes, Is.All.InRange(0, 3));
+            for (int d = 0; d < r.Count; d++)
+            {
+                Assert.That(r.Boxes[d * 4], Is.InRange(0f, r.Boxes[d * 4 + 2]));
+                Assert.That(r.Boxes[d * 4 + 2], Is.LessThanOrEqualTo(width));
+                Assert.That(r.Boxes[d * 4 + 3], Is.LessThanOrEqualTo(height));
+                Assert.That(r.Masks![d].Height, Is.EqualTo(height));
+                Assert.That(r.Masks[d].Width, Is.EqualTo(width));
+                // Fused = det^(1 - w) * vlm^w, w = 0.35 for base classes and 0.65 for novel ones.
+                double w = Classes.IsNovel[r.Classes[d]] ? 0.65 : 0.35;
+                Assert.That(r.Scores[d], Is.EqualTo(Math.Pow(r.DetectionScores[d], 1 - w) * Math.Pow(r.VlmScores[d], w)).Within(1e-5));
+                for (int e = 0; e < d; e++)
+                    if (r.Classes[e] == r.Classes[d])
+                        Assert.That(Iou(r.Boxes.AsSpan(e * 4, 4), r.Boxes.AsSpan(d * 4, 4)), Is.LessThanOrEqualTo(0.5 + 1e-4), "per-class NMS");
+            }
+        }
+    }
+
+    [Test]
+    public void ScoreSourcesRankByTheirOwnProbabilities()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        var detector = NewDetector(vlm);
+        using var images = new DisposableImages(RandomImage(96, 96, 3));
+
+        var detection = detector.Detect(images.Items, Classes, new InferenceSettings { ScoreThreshold = 0, ScoreSource = DetectionScoreSource.Detection, PredictMasks = false })[0];
+        var vlmOnly = detector.Detect(images.Items, Classes, new InferenceSettings { ScoreThreshold = 0, ScoreSource = DetectionScoreSource.Vlm, PredictMasks = false })[0];
+
+        Assert.That(detection.Scores, Is.EqualTo(detection.DetectionScores));
+        Assert.That(vlmOnly.Scores, Is.EqualTo(vlmOnly.VlmScores));
+        Assert.That(detection.Masks, Is.Null);
+        // The tiny VLM's probabilities over four classes sum to one per region, so some exceed a quarter.
+        Assert.That(vlmOnly.Scores.Max(), Is.GreaterThanOrEqualTo(0.25f));
+    }
+
+    [Test]
+    public void BadVocabularyIsRejected()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        var detector = NewDetector(vlm);
+        using var images = new DisposableImages(RandomImage(64, 64, 4));
+        var error = Assert.Throws<ArgumentException>(() => detector.Detect(images.Items, Vocabulary.AllNovel(["ring", "ring"]), new InferenceSettings()));
+        Assert.That(error!.Message, Does.Contain("'ring'").And.Contain("more than once"));
+    }
+
+    internal static OpenVocabularyDetector NewDetector(FrozenVlm vlm)
+    {
+        TorchSharp.torch.manual_seed(5);
+        var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        return new OpenVocabularyDetector(vlm, head, imageSize: 64);
+    }
+
+    internal static MLImage RandomImage(int height, int width, int seed)
+    {
+        var random = new Random(seed);
+        var pixels = new byte[height * width * 4];
+        random.NextBytes(pixels);
+        for (int i = 3; i < pixels.Length; i += 4) pixels[i] = 255;
+        return MLImage.CreateFromPixels(width, height, MLPixelFormat.Bgra32, pixels);
+    }
+
+    private static double Iou(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double w = Math.Min(a[2], b[2]) - Math.Max(a[0], b[0]), h = Math.Min(a[3], b[3]) - Math.Max(a[1], b[1]);
+        if (w <= 0 || h <= 0) return 0;
+        double inter = w * h, union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+        return inter / union;
+    }
+
+    internal sealed class DisposableImages(params MLImage[] images) : IDisposable
+    {
+        public IReadOnlyList<MLImage> Items { get; } = images;
+
+        public void Dispose()
+        {
+            foreach (var image in Items) image.Dispose();
+        }
+    }
+}

@@ -1,0 +1,136 @@
+namespace Microsoft.ML.FVlm;
+
+/// <summary>
+/// Options of <see cref="FVlmEstimator"/>: columns, the frozen VLM, the head's training, and
+/// inference. Defaults follow F-VLM (Kuo et al., ICLR 2023) scaled down for CPU training.
+/// </summary>
+public sealed class FVlmOptions
+{
+    // ---------------------------------------------------------------- columns
+
+    /// <summary>Input: images (<c>MLImage</c>, e.g. from <c>LoadImages</c>).</summary>
+    public string ImageColumnName = "Image";
+
+    /// <summary>Input: variable-length vector of keys, one per instance; the key values (text) are the base class names.</summary>
+    public string LabelColumnName = "Label";
+
+    /// <summary>Input: variable-length float vector, 4 per instance: x0 y0 x1 y1 in pixels.</summary>
+    public string BoundingBoxColumnName = "BoundingBoxes";
+
+    /// <summary>Input (optional): variable-length text vector, one COCO compressed RLE per instance, at image size. Without it the mask head is not trained.</summary>
+    public string? MaskColumnName = "Masks";
+
+    /// <summary>Output: variable-length key vector; key values are the vocabulary.</summary>
+    public string PredictedLabelColumnName = "PredictedLabel";
+
+    /// <summary>Output: variable-length float vector, the fused score of each detection.</summary>
+    public string ScoreColumnName = "Score";
+
+    /// <summary>Output: variable-length float vector, 4 per detection: x0 y0 x1 y1 in pixels, clipped to the image.</summary>
+    public string PredictedBoundingBoxColumnName = "PredictedBoundingBoxes";
+
+    /// <summary>Output: variable-length text vector, one COCO compressed RLE per detection at image size (<see cref="Data.CocoMask"/> decodes it).</summary>
+    public string PredictedMaskColumnName = "PredictedMasks";
+
+    /// <summary>Also output the detector's own probability of each detection's class (column <c>DetectionScore</c>).</summary>
+    public bool AddDetectionScoreColumn;
+
+    /// <summary>Also output the frozen VLM's probability of each detection's class (column <c>VlmScore</c>).</summary>
+    public bool AddVlmScoreColumn;
+
+    // ---------------------------------------------------------------- frozen VLM
+
+    /// <summary>Folder of the frozen VLM (docs/vlm-contract.md): an exported CLIP, or the Shapes VLM.</summary>
+    public string VlmFolder = "";
+
+    /// <summary>Run the VLM's ONNX graphs on this CUDA device; null for the CPU.</summary>
+    public int? GpuDeviceId;
+
+    /// <summary>Run on the CPU when CUDA cannot start instead of failing.</summary>
+    public bool FallbackToCpu;
+
+    /// <summary>TorchSharp device of the head: "cpu", or "cuda" / "cuda:N" where the application references a CUDA libtorch.</summary>
+    public string Device = "cpu";
+
+    // ---------------------------------------------------------------- training
+
+    /// <summary>Longest image side on the encoder's canvas, in pixels; a multiple of the VLM's size multiple (32).</summary>
+    public int ImageSize = 320;
+
+    /// <summary>Training steps (batches).</summary>
+    public int Steps = 2000;
+
+    /// <summary>Images per step.</summary>
+    public int BatchSize = 8;
+
+    /// <summary>Peak SGD learning rate (momentum 0.9), reached after a linear warm-up and cut tenfold at 80% and 90% of the steps.</summary>
+    public double LearningRate = 0.02;
+
+    /// <summary>Weight decay of SGD.</summary>
+    public double WeightDecay = 1e-4;
+
+    /// <summary>Warm-up steps.</summary>
+    public int WarmupSteps = 100;
+
+    /// <summary>Channels of the feature pyramid.</summary>
+    public int PyramidChannels = 128;
+
+    /// <summary>Channels of the box and mask heads' convs.</summary>
+    public int HeadConvChannels = 128;
+
+    /// <summary>Width of the box head's fully connected layer.</summary>
+    public int BoxHeadFcDim = 512;
+
+    /// <summary>Anchor sizes of P2..P6 in pixels (five values).</summary>
+    public double[] AnchorSizes = [16, 32, 64, 128, 256];
+
+    /// <summary>Large-scale jitter range of the training augmentation.</summary>
+    public double MinJitterScale = 0.1, MaxJitterScale = 2.0;
+
+    /// <summary>Fixed augmentations per image; each one's frozen features are computed once and cached.</summary>
+    public int AugmentationVariants = 4;
+
+    /// <summary>Cache the frozen features (F-VLM's training saving). Off: recompute them every step.</summary>
+    public bool CacheFeatures = true;
+
+    /// <summary>Memory for cached features, in bytes (float16).</summary>
+    public long CacheMemoryBytes = 4L << 30;
+
+    /// <summary>Folder to spill cached features that do not fit in memory; null to recompute them instead.</summary>
+    public string? CacheFolder;
+
+    /// <summary>Seed of every random choice in training.</summary>
+    public int Seed;
+
+    /// <summary>Write a checkpoint every this many steps into <see cref="CheckpointFolder"/> (0: never).</summary>
+    public int CheckpointEvery;
+
+    /// <summary>Where checkpoints go.</summary>
+    public string? CheckpointFolder;
+
+    /// <summary>Resume training from this checkpoint file.</summary>
+    public string? ResumeFrom;
+
+    // ---------------------------------------------------------------- inference
+
+    /// <summary>Extra class names to detect besides the base classes, weighed as novel (beta).</summary>
+    public string[] NovelClassNames = [];
+
+    /// <summary>Detections scoring below this are dropped.</summary>
+    public double ScoreThreshold = 0.05;
+
+    /// <summary>Per-class NMS IoU threshold.</summary>
+    public double NmsThreshold = 0.5;
+
+    /// <summary>Detections per image (100 as COCO; 300 for LVIS-style evaluation).</summary>
+    public int MaxDetections = 100;
+
+    /// <summary>alpha: weight of the VLM's score for base classes.</summary>
+    public double BaseVlmWeight = Inference.ScoreFusion.DefaultBaseVlmWeight;
+
+    /// <summary>beta: weight of the VLM's score for novel classes.</summary>
+    public double NovelVlmWeight = Inference.ScoreFusion.DefaultNovelVlmWeight;
+
+    /// <summary>Images scored together by <c>Transform</c>.</summary>
+    public int InferenceBatchSize = 4;
+}

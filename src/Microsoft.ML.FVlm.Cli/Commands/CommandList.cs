@@ -11,5 +11,6 @@ internal static class CommandList
     public static IEnumerable<Command> All()
     {
         yield return ShapesCommand.Create();
+        yield return BenchShapesCommand.Create();
     }
 }

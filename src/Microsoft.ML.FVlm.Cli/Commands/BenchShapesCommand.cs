@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.ML.FVlm.Shapes;
-using Spectre.Console;
 
 namespace Microsoft.ML.FVlm.Cli.Commands;
 
@@ -38,7 +37,7 @@ internal static class BenchShapesCommand
                 double seconds = clock.Elapsed.TotalSeconds;
                 long bytes = Directory.EnumerateFiles(result.ImageFolder).Sum(f => new FileInfo(f).Length) + new FileInfo(result.AnnotationFile).Length;
                 int cores = options.MaxDegreeOfParallelism == -1 ? Environment.ProcessorCount : options.MaxDegreeOfParallelism;
-                AnsiConsole.WriteLine(
+                Console.WriteLine(
                     $"bench-shapes: {result.ImageCount} images of {options.ImageSize} px ({options.Split.ToName()}), {result.AnnotationCount} annotations, " +
                     $"{cores} thread(s): {seconds:F2} s, {result.ImageCount / seconds:F1} images/s, {bytes / 1e6:F1} MB written");
             }

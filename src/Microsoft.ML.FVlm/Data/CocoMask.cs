@@ -61,13 +61,14 @@ public static partial class CocoMask
         for (int j = 0; j < counts.Length; j++)
         {
             long end = position + counts[j];
-            if ((j & 1) == 1)
+            // A run of ones covers the rest of one column, then whole columns, then part of one.
+            for (long p = position; (j & 1) == 1 && p < end;)
             {
-                for (long p = position; p < end; p++)
-                {
-                    int x = (int)(p / h), y = (int)(p - (long)x * h);
-                    rowMajorDestination[y * w + x] = 1;
-                }
+                int x = (int)(p / h), y = (int)(p - (long)x * h);
+                int yEnd = (int)Math.Min(h, y + (end - p));
+                for (int row = y; row < yEnd; row++)
+                    rowMajorDestination[row * w + x] = 1;
+                p += yEnd - y;
             }
             position = end;
         }

@@ -97,10 +97,23 @@ public sealed class ShapesGenerator
         return new ShapesGenerationResult(annotationFile, imageFolder, records.Length, records.Sum(r => r.Annotations.Count));
     }
 
+    /// <summary>
+    /// Renders image <paramref name="index"/>. A training image that carries quota categories is drawn again
+    /// (from the next attempt's generator, at most <see cref="MaxAttempts"/> times) until each of them has a
+    /// visible-enough instance, so a rare category's one or two images really show it.
+    /// </summary>
     private RenderedScene Render(SceneRenderer renderer, int index)
     {
-        var random = ShapesRandom.For(_options.Seed, _planner.Stream, index);
-        var categories = _planner.Plan(index, random, out bool isCrop);
-        return renderer.Render(isCrop ? _options.CropSize : _options.ImageSize, categories, isCrop, random);
+        var planted = _planner.Planted(index);
+        for (int attempt = 0; ; attempt++)
+        {
+            var random = ShapesRandom.For(_options.Seed, _planner.Stream + (ulong)attempt * 0x100, index);
+            var categories = _planner.Plan(index, random, out bool isCrop);
+            var scene = renderer.Render(isCrop ? _options.CropSize : _options.ImageSize, categories, isCrop, random);
+            if (attempt == MaxAttempts - 1 || planted.All(c => scene.Instances.Any(i => i.Category == c && i.IsVisibleEnough)))
+                return scene;
+        }
     }
+
+    private const int MaxAttempts = 8;
 }

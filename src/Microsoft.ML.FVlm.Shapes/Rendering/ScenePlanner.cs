@@ -28,6 +28,9 @@ internal sealed class ScenePlanner
         _ => TrainStream,
     };
 
+    /// <summary>The quota categories planted in training image <paramref name="index"/> (none for other splits).</summary>
+    public IReadOnlyList<ShapesCategory> Planted(int index) => _quotas is null ? [] : _quotas[index];
+
     /// <summary>The categories of image <paramref name="index"/>, drawn from its own generator.</summary>
     public List<ShapesCategory> Plan(int index, ShapesRandom random, out bool isCrop)
     {

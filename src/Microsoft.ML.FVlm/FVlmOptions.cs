@@ -1,7 +1,7 @@
 namespace Microsoft.ML.FVlm;
 
 /// <summary>
-/// Options of <see cref="FVlmEstimator"/>: columns, the frozen VLM, the head's training, and
+/// Options of <c>FVlmEstimator</c> (<c>mlContext.Transforms.DetectObjectsOpenVocabulary</c>): columns, the frozen VLM, the head's training, and
 /// inference. Defaults follow F-VLM (Kuo et al., ICLR 2023) scaled down for CPU training.
 /// </summary>
 public sealed class FVlmOptions

@@ -146,7 +146,9 @@ public sealed class DetectorTrainer
         {
             var levels = encoded.Select(e => e[m..(m + 1)]).ToArray();
             if (_settings.CacheFeatures) cache.Add(batch[misses[m]].RowId, variants[misses[m]], levels);
-            features[misses[m]] = levels.Select(l => l.clone().MoveToOuterDisposeScope()).ToArray();
+            // Always train on float16-rounded features, as the cache holds them: a run's weights then
+            // do not depend on what was cached when (resuming, cache size, cache off).
+            features[misses[m]] = levels.Select(l => l.to(ScalarType.Float16).to(ScalarType.Float32).MoveToOuterDisposeScope()).ToArray();
         }
     }
 

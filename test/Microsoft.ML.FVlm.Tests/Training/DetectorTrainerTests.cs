@@ -1,0 +1,96 @@
+using Microsoft.ML.FVlm.Data;
+using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Shapes;
+using Microsoft.ML.FVlm.Tests.Modeling;
+using Microsoft.ML.FVlm.Tests.Vlm;
+using Microsoft.ML.FVlm.Training;
+using Microsoft.ML.FVlm.Vlm;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Tests.Training;
+
+/// <summary>The training loop on a few Shapes scenes with the tiny random VLM.</summary>
+[NonParallelizable]
+public class DetectorTrainerTests
+{
+    private static string s_folder = "";
+    private static IDataView? s_data;
+    private static string[] s_classes = [];
+
+    [OneTimeSetUp]
+    public void RenderScenes()
+    {
+        s_folder = Path.Combine(Path.GetTempPath(), $"fvlm-trainer-{Guid.NewGuid():N}");
+        new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.TrainBase, ImageCount = 8, Seed = 3, ImageSize = 128, MaxInstances = 4 }).Generate(s_folder);
+        var json = Path.Combine(s_folder, ShapesGenerator.AnnotationFileName(ShapesSplit.TrainBase));
+        var dataset = CocoJson.ReadDataset(json);
+        var baseIds = dataset.Categories.Where(c => c.Frequency != "r").Select(c => c.Id).ToArray();
+        s_classes = dataset.Categories.Where(c => c.Frequency != "r").OrderBy(c => c.Id).Select(c => c.Name).ToArray();
+        s_data = new MLContext(seed: 0).Data.LoadFromCocoDataset(dataset, s_folder, new CocoLoaderOptions { CategoryIds = baseIds });
+    }
+
+    [OneTimeTearDown]
+    public void DeleteScenes() => Directory.Delete(s_folder, recursive: true);
+
+    private static TrainingSettings Settings(int steps) => new()
+    {
+        ImageSize = 128, BatchSize = 4, Steps = steps, LearningRate = 0.01, WarmupSteps = 2, AugmentationVariants = 2, Seed = 11,
+    };
+
+    [Test]
+    public void LossFallsAndFeaturesComeFromTheCache()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        manual_seed(1);
+        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        var reports = new List<TrainingProgress>();
+
+        new DetectorTrainer(vlm, Settings(24), new TrainingColumns()).Train(head, s_data!, s_classes, new SyncProgress(reports.Add));
+
+        Assert.That(reports, Has.Count.EqualTo(24));
+        Assert.That(reports[^1].Losses.Keys, Is.SupersetOf(new[] { "rpn_objectness", "rpn_box", "classification", "box", "mask", "total" }));
+        double first = reports.Take(4).Average(r => r.Losses["total"]), last = reports.TakeLast(4).Average(r => r.Losses["total"]);
+        Assert.That(last, Is.LessThan(first * 0.8), $"mean total loss of the first 4 steps {first}, of the last 4 {last}");
+        // 8 images x 2 variants: at most 16 misses in 96 lookups.
+        Assert.That(reports[^1].CacheHitRate, Is.GreaterThanOrEqualTo(80.0 / 96 - 1e-9));
+    }
+
+    [Test]
+    public void ResumingFromACheckpointGivesTheSameWeights()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        string checkpoints = Path.Combine(s_folder, "checkpoints");
+
+        manual_seed(2);
+        using var uninterrupted = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        new DetectorTrainer(vlm, Settings(6) with { CheckpointEvery = 3, CheckpointFolder = checkpoints }, new TrainingColumns()).Train(uninterrupted, s_data!, s_classes);
+
+        manual_seed(99); // different initial weights: everything must come from the checkpoint
+        using var resumed = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        new DetectorTrainer(vlm, Settings(6) with { ResumeFrom = Path.Combine(checkpoints, "checkpoint-0000003.bin"), CacheFeatures = false }, new TrainingColumns())
+            .Train(resumed, s_data!, s_classes);
+
+        var expected = uninterrupted.state_dict();
+        var actual = resumed.state_dict();
+        Assert.That(actual.Keys, Is.EquivalentTo(expected.Keys));
+        var differing = expected.Where(p => !actual[p.Key].eq(p.Value).all().item<bool>())
+            .Select(p => $"{p.Key} (max |diff| {(actual[p.Key].to(ScalarType.Float64) - p.Value.to(ScalarType.Float64)).abs().max().item<double>():E2})").ToList();
+        Assert.That(differing, Is.Empty, "tensors that differ after resuming");
+    }
+
+    [Test]
+    public void NonFiniteLossStopsWithTheStepAndTheLoss()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        manual_seed(3);
+        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            new DetectorTrainer(vlm, Settings(30) with { LearningRate = 1e12, WarmupSteps = 0 }, new TrainingColumns()).Train(head, s_data!, s_classes));
+        Assert.That(error!.Message, Does.Match(@"at step \d+: loss '\w+' is (NaN|∞|-∞|Infinity|-Infinity)"));
+    }
+
+    private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

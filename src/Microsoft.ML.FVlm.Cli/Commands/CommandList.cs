@@ -12,6 +12,7 @@ internal static class CommandList
     {
         yield return ShapesCommand.Create();
         yield return TokenizeCommand.Create();
+        yield return VlmEvalCommand.Create();
         yield return EvaluateCommand.Create();
         yield return BenchShapesCommand.Create();
         yield return BenchEvaluateCommand.Create();

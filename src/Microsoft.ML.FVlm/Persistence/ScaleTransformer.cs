@@ -21,11 +21,11 @@ internal sealed class ScaleTransformer : ITransformer
     /// <summary>The name ML.NET records in the zip to find <see cref="Create"/> again.</summary>
     internal const string LoaderSignature = "FVlmScaleTransformer";
 
-    /// <summary>The zip entry holding <see cref="Scales"/> and <see cref="Offset"/>.</summary>
+    /// <summary>The zip entry holding the column names, <see cref="Scales"/> and <see cref="Offset"/>.</summary>
     internal const string ParametersEntry = "ScaleParameters.bin";
 
     // Version history of the Model.key stream (ML.NET's VersionInfo):
-    //   0x00010001: input and output column names; parameters in ScaleParameters.bin.
+    //   0x00010001: header only; everything in ScaleParameters.bin.
     private static VersionInfo GetVersionInfo() => ModelComponentVersion.Create(
         modelSignature: "FVLMSCAL",
         written: 0x00010001,
@@ -34,7 +34,7 @@ internal sealed class ScaleTransformer : ITransformer
         loaderSignature: LoaderSignature);
 
     // Version history of the ScaleParameters.bin payload (ModelZipEntries):
-    //   1: int32 count, count float32 scales, float32 offset.
+    //   1: column names, scales, offset (layout at Save).
     private const uint ParametersVersion = 1;
 
     private readonly IHost _host;
@@ -101,19 +101,23 @@ internal sealed class ScaleTransformer : ITransformer
         return LambdaColumnMapper.Create(_host, LoaderSignature, input, InputColumnName, OutputColumnName, ColumnType, ColumnType, map);
     }
 
-    // Model.key, after ML.NET's header:
-    //   int32  string id of the input column name
-    //   int32  string id of the output column name
-    // ScaleParameters.bin: see ParametersVersion.
+    // Model.key holds only ML.NET's header (GetVersionInfo): ML.NET does not checksum it, so every
+    // field goes into the framed entry, where a flipped byte is caught by the entry's SHA-256.
+    // ScaleParameters.bin payload, version 1:
+    //   string  input column name (BinaryWriter: 7-bit length prefix, UTF-8)
+    //   string  output column name
+    //   int32   count
+    //   float32 scales[count]
+    //   float32 offset
     public void Save(ModelSaveContext ctx)
     {
         _host.CheckValue(ctx, nameof(ctx));
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());
-        ctx.SaveNonEmptyString(InputColumnName);
-        ctx.SaveNonEmptyString(OutputColumnName);
         ModelZipEntries.Write(ctx, ParametersEntry, ParametersVersion, writer =>
         {
+            writer.Write(InputColumnName);
+            writer.Write(OutputColumnName);
             writer.Write(Scales.Count);
             foreach (float scale in Scales)
                 writer.Write(scale);
@@ -122,24 +126,27 @@ internal sealed class ScaleTransformer : ITransformer
     }
 
     /// <summary>The loader ML.NET calls through the <c>LoadableClass</c> registration; layout as in <see cref="Save"/>.</summary>
+    /// <remarks>
+    /// ML.NET calls this by reflection, so <c>mlContext.Model.Load</c> surfaces an exception thrown
+    /// here as the <see cref="Exception.InnerException"/> of a <see cref="System.Reflection.TargetInvocationException"/>.
+    /// </remarks>
     private static ScaleTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(ctx);
         ModelComponentVersion.CheckAtModel(ctx, GetVersionInfo(), "scale transformer");
-        string input = ctx.LoadNonEmptyString();
-        string output = ctx.LoadNonEmptyString();
-        (float[] scales, float offset) = ModelZipEntries.Read(ctx, ParametersEntry, ParametersVersion, (reader, version) =>
+        return ModelZipEntries.Read(ctx, ParametersEntry, ParametersVersion, (reader, version) =>
         {
+            string input = reader.ReadString();
+            string output = reader.ReadString();
             int count = reader.ReadInt32();
             if (count <= 0 || count > 1 << 20)
                 throw new InvalidDataException($"'{ParametersEntry}' declares {count} scales; expected between 1 and {1 << 20}.");
-            var values = new float[count];
+            var scales = new float[count];
             for (int i = 0; i < count; i++)
-                values[i] = reader.ReadSingle();
-            return (values, reader.ReadSingle());
+                scales[i] = reader.ReadSingle();
+            return new ScaleTransformer(env, input, output, scales, reader.ReadSingle());
         });
-        return new ScaleTransformer(env, input, output, scales, offset);
     }
 
     private void CheckInput(DataViewSchema schema)

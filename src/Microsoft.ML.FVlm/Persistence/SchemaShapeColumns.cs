@@ -30,6 +30,13 @@ internal static class SchemaShapeColumns
         return Create(name, kind, itemType, isKey, annotations);
     }
 
+    /// <summary>The shape of every column of <paramref name="schema"/>, hidden columns excluded, as ML.NET's internal <c>SchemaShape.Create</c> gives it.</summary>
+    public static SchemaShape FromSchema(DataViewSchema schema)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        return SchemaShape.Create(schema);
+    }
+
     /// <summary>A scalar column.</summary>
     public static SchemaShape.Column Scalar(string name, DataViewType itemType, bool isKey = false, SchemaShape? annotations = null)
         => Create(name, VectorKind.Scalar, itemType, isKey, annotations);

@@ -6,9 +6,10 @@
 // the visibility checks for accesses into the named assemblies.
 //
 // Verified with Microsoft.ML 5.0.1 on .NET 10: without the two assembly-level attributes below, the
-// first internal call (e.g. `new ModelSaveContext(...)`'s internal members used by Model.Save) throws
-// System.MethodAccessException ("Attempt by method '...' to access method '...' failed"); with them,
-// save and load round-trip (test/Microsoft.ML.FVlm.Tests/Persistence/).
+// first call into an internal member fails at run time, e.g. ModelSaveLoadTests throws
+// "System.MethodAccessException: Attempt by method 'Microsoft.ML.FVlm.Persistence.ScaleTransformer.Save(
+// Microsoft.ML.ModelSaveContext)' to access method 'Microsoft.ML.Runtime.Contracts.CheckValue<...>' failed."
+// With them, save and load round-trip (test/Microsoft.ML.FVlm.Tests/Persistence/).
 //
 // Only code in the Persistence/ folder may rely on this; keep every use of ML.NET internals there.
 [assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Core")]

@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.Json;
+
+namespace Microsoft.ML.FVlm.Tests.Persistence;
+
+/// <summary>
+/// Runs test/Microsoft.ML.FVlm.ModelLoadProbe in a new process: it loads a model zip and prints the
+/// transformed rows. The test project builds the probe (a ProjectReference without its assembly)
+/// and records its path as assembly metadata.
+/// </summary>
+internal static class ModelLoadProbe
+{
+    public sealed record Result(int ExitCode, string StandardOutput, string StandardError);
+
+    public static string DllPath { get; } = typeof(ModelLoadProbe).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "ModelLoadProbePath").Value!;
+
+    /// <summary>Runs the probe on <paramref name="zipPath"/> with one input row per element of <paramref name="rows"/>.</summary>
+    public static Result Run(string zipPath, params float[][] rows)
+    {
+        Assert.That(File.Exists(DllPath), Is.True, $"The model-load probe was not built at {DllPath}.");
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(DllPath);
+        start.ArgumentList.Add(zipPath);
+        foreach (float[] row in rows)
+            start.ArgumentList.Add(string.Join(',', row.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+
+        using Process process = Process.Start(start)!;
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return new Result(process.ExitCode, output, error.Result);
+    }
+
+    /// <summary>The values of <paramref name="column"/> in each printed row.</summary>
+    public static float[][] Column(Result result, string column)
+    {
+        Assert.That(result.ExitCode, Is.EqualTo(0), "The probe failed: " + result.StandardError);
+        var rows = JsonSerializer.Deserialize<List<Dictionary<string, float[]>>>(result.StandardOutput)!;
+        return rows.Select(r => r[column]).ToArray();
+    }
+}

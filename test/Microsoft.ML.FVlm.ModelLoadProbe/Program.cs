@@ -1,4 +1,8 @@
 // Usage: Microsoft.ML.FVlm.ModelLoadProbe <model.zip> <row>...
+//        Microsoft.ML.FVlm.ModelLoadProbe detect <model.zip> <image.png>...
+//
+// detect: loads an image model (an F-VLM transformer) and prints, per image, the PredictedLabel key
+// values, Score, PredictedBoundingBoxes and PredictedMasks columns as one JSON array.
 //
 // Loads the model with mlContext.Model.Load, feeds it one row per argument (comma-separated floats,
 // invariant culture) in the model's single input column, which must be a fixed-size Single vector,
@@ -17,6 +21,8 @@ if (args.Length < 1)
 }
 
 var mlContext = new MLContext(seed: 0);
+if (args[0] == "detect")
+    return DetectProbe.Run(mlContext, args[1], args.Skip(2).ToArray());
 ITransformer model;
 DataViewSchema inputSchema;
 try

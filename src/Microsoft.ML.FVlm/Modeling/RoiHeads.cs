@@ -75,7 +75,10 @@ public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
             var target = input.Targets![i];
             var proposals = cat([input.Proposals[i], target.Boxes.to(input.Proposals[i].dtype)]);
             var matches = _matcher.Match(BoxOps.Iou(target.Boxes, proposals));
-            var labels = where(matches >= 0, target.Classes[matches.clamp(min: 0)] + 1, zeros_like(matches));
+            // An image may have no ground truth (only novel objects, or all cropped away by the jitter): all background.
+            var labels = target.Boxes.shape[0] == 0
+                ? zeros_like(matches)
+                : where(matches >= 0, target.Classes[matches.clamp(min: 0)] + 1, zeros_like(matches));
             var (positive, negative) = _sampler.Sample(labels, input.Generator);
             var sampled = cat([positive, negative]);
             var levels = ImageLevels(input.Levels, i);

@@ -57,4 +57,37 @@ public sealed class TextEmbeddingCache
         for (int i = 0; i < names.Count; i++)
             _embeddings[(templateKey, names[i])] = values.AsSpan(i * dim, dim).ToArray();
     }
+
+    /// <summary>Writes the embeddings of <paramref name="classNames"/> with the model's templates (computing missing ones).</summary>
+    internal void Write(BinaryWriter writer, IReadOnlyList<string> classNames)
+    {
+        using (var scope = NewDisposeScope()) Get(classNames);
+        string templateKey = string.Join("\n", _vlm.PromptTemplates);
+        writer.Write(templateKey);
+        writer.Write(_vlm.Manifest.EmbeddingDim);
+        var names = classNames.Distinct(StringComparer.Ordinal).ToArray();
+        writer.Write(names.Length);
+        foreach (string name in names)
+        {
+            writer.Write(name);
+            foreach (float value in _embeddings[(templateKey, name)]) writer.Write(value);
+        }
+    }
+
+    /// <summary>Adds embeddings written by <see cref="Write"/> to the cache.</summary>
+    internal void Read(BinaryReader reader)
+    {
+        string templateKey = reader.ReadString();
+        int dim = reader.ReadInt32();
+        if (dim != _vlm.Manifest.EmbeddingDim)
+            throw new InvalidDataException($"Saved text embeddings have dimension {dim}; the VLM's is {_vlm.Manifest.EmbeddingDim}.");
+        int count = reader.ReadInt32();
+        for (int i = 0; i < count; i++)
+        {
+            string name = reader.ReadString();
+            var values = new float[dim];
+            for (int d = 0; d < dim; d++) values[d] = reader.ReadSingle();
+            _embeddings[(templateKey, name)] = values;
+        }
+    }
 }

@@ -80,3 +80,23 @@ public class DetectorHeadTests
         Assert.That(inference.Proposals[0].shape[0], Is.LessThanOrEqualTo(50));
     }
 }
+
+public class DetectorHeadEdgeCaseTests
+{
+    [Test]
+    public void ImagesWithoutGroundTruthTrainAsBackground()
+    {
+        TorchSharp.torch.manual_seed(22);
+        using var scope = NewDisposeScope();
+        using var head = DetectorFactory.Create(DetectorHeadTests.SmallVlm, DetectorHeadTests.TinyArchitecture);
+        var features = DetectorHeadTests.SmallVlm.ImageEncoder.FeatureLevels.Select(l => randn(1, l.Channels, 64 / l.Stride, 64 / l.Stride)).ToArray();
+        var empty = new DetectionTarget(zeros(0, 4), zeros(0, dtype: ScalarType.Int64), zeros(0, 64, 64, dtype: ScalarType.Byte));
+        head.train();
+
+        var losses = head.forward(new DetectorInput(features, [(64L, 64L)], nn.functional.normalize(randn(2, 16), dim: -1), [empty], new Generator(1))).Losses!;
+
+        Assert.That(losses["box"].item<float>(), Is.EqualTo(0f), "no positives, no box loss");
+        Assert.That(losses["mask"].item<float>(), Is.EqualTo(0f));
+        Assert.That(losses["classification"].item<float>(), Is.GreaterThan(0f).And.LessThan(float.PositiveInfinity));
+    }
+}

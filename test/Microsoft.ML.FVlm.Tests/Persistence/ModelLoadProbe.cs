@@ -17,8 +17,14 @@ internal static class ModelLoadProbe
         .GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "ModelLoadProbePath").Value!;
 
+    /// <summary>Runs the probe's <c>detect</c> mode: an image model on image files.</summary>
+    public static Result RunDetect(string zipPath, IEnumerable<string> images) => Start(["detect", zipPath, .. images]);
+
     /// <summary>Runs the probe on <paramref name="zipPath"/> with one input row per element of <paramref name="rows"/>.</summary>
-    public static Result Run(string zipPath, params float[][] rows)
+    public static Result Run(string zipPath, params float[][] rows) =>
+        Start([zipPath, .. rows.Select(row => string.Join(',', row.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))))]);
+
+    private static Result Start(IReadOnlyList<string> arguments)
     {
         Assert.That(File.Exists(DllPath), Is.True, $"The model-load probe was not built at {DllPath}.");
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
@@ -29,9 +35,8 @@ internal static class ModelLoadProbe
         };
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(DllPath);
-        start.ArgumentList.Add(zipPath);
-        foreach (float[] row in rows)
-            start.ArgumentList.Add(string.Join(',', row.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+        foreach (string argument in arguments)
+            start.ArgumentList.Add(argument);
 
         using Process process = Process.Start(start)!;
         Task<string> error = process.StandardError.ReadToEndAsync();

@@ -1,0 +1,74 @@
+using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Training;
+
+namespace Microsoft.ML.FVlm;
+
+/// <summary>
+/// Checks <see cref="FVlmOptions"/> (errors name the option and the accepted range) and turns them
+/// into the settings of the modules and the trainer: the one place that reads the options.
+/// </summary>
+internal static class FVlmOptionsValidator
+{
+    public static void Validate(FVlmOptions o)
+    {
+        if (string.IsNullOrWhiteSpace(o.VlmFolder)) Fail(nameof(o.VlmFolder), "the folder of a frozen VLM (docs/vlm-contract.md)", o.VlmFolder);
+        Require(o.ImageSize is >= 32 and <= 4096 && o.ImageSize % 32 == 0, nameof(o.ImageSize), "a multiple of 32 from 32 to 4096", o.ImageSize);
+        Require(o.Steps > 0, nameof(o.Steps), "positive", o.Steps);
+        Require(o.BatchSize > 0, nameof(o.BatchSize), "positive", o.BatchSize);
+        Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), "a positive number", o.LearningRate);
+        Require(o.WeightDecay >= 0, nameof(o.WeightDecay), "zero or more", o.WeightDecay);
+        Require(o.WarmupSteps >= 0, nameof(o.WarmupSteps), "zero or more", o.WarmupSteps);
+        Require(o.PyramidChannels > 0 && o.HeadConvChannels > 0 && o.BoxHeadFcDim > 0, "PyramidChannels, HeadConvChannels and BoxHeadFcDim", "positive",
+            $"{o.PyramidChannels}, {o.HeadConvChannels}, {o.BoxHeadFcDim}");
+        Require(o.AnchorSizes is { Length: 5 } && o.AnchorSizes.All(s => s > 0), nameof(o.AnchorSizes), "five positive sizes (P2..P6)", string.Join(", ", o.AnchorSizes ?? []));
+        Require(o.MinJitterScale > 0 && o.MaxJitterScale >= o.MinJitterScale, "MinJitterScale and MaxJitterScale", "0 < min <= max", $"{o.MinJitterScale}, {o.MaxJitterScale}");
+        Require(o.AugmentationVariants > 0, nameof(o.AugmentationVariants), "positive", o.AugmentationVariants);
+        Require(o.CacheMemoryBytes >= 0, nameof(o.CacheMemoryBytes), "zero or more", o.CacheMemoryBytes);
+        Require(o.CheckpointEvery >= 0, nameof(o.CheckpointEvery), "zero or more", o.CheckpointEvery);
+        Require(o.CheckpointEvery == 0 || !string.IsNullOrWhiteSpace(o.CheckpointFolder), nameof(o.CheckpointFolder), "set when CheckpointEvery is", o.CheckpointFolder);
+        Require(o.ScoreThreshold is >= 0 and < 1, nameof(o.ScoreThreshold), "in [0, 1)", o.ScoreThreshold);
+        Require(o.NmsThreshold is > 0 and <= 1, nameof(o.NmsThreshold), "in (0, 1]", o.NmsThreshold);
+        Require(o.MaxDetections > 0, nameof(o.MaxDetections), "positive", o.MaxDetections);
+        Require(o.BaseVlmWeight is >= 0 and <= 1, nameof(o.BaseVlmWeight), "in [0, 1]", o.BaseVlmWeight);
+        Require(o.NovelVlmWeight is >= 0 and <= 1, nameof(o.NovelVlmWeight), "in [0, 1]", o.NovelVlmWeight);
+        Require(o.InferenceBatchSize > 0, nameof(o.InferenceBatchSize), "positive", o.InferenceBatchSize);
+        Require(o.NovelClassNames is not null && o.NovelClassNames.All(n => !string.IsNullOrWhiteSpace(n)), nameof(o.NovelClassNames), "non-empty names", "an empty name");
+    }
+
+    public static DetectorArchitecture Architecture(FVlmOptions o) => new()
+    {
+        PyramidChannels = o.PyramidChannels,
+        HeadConvChannels = o.HeadConvChannels,
+        BoxHeadFcDim = o.BoxHeadFcDim,
+        AnchorSizes = o.AnchorSizes.ToArray(),
+    };
+
+    public static TrainingSettings Training(FVlmOptions o) => new()
+    {
+        ImageSize = o.ImageSize,
+        BatchSize = o.BatchSize,
+        Steps = o.Steps,
+        LearningRate = o.LearningRate,
+        WeightDecay = o.WeightDecay,
+        WarmupSteps = o.WarmupSteps,
+        MinJitterScale = o.MinJitterScale,
+        MaxJitterScale = o.MaxJitterScale,
+        AugmentationVariants = o.AugmentationVariants,
+        CacheFeatures = o.CacheFeatures,
+        CacheMemoryBytes = o.CacheMemoryBytes,
+        CacheFolder = o.CacheFolder,
+        Seed = o.Seed,
+        CheckpointEvery = o.CheckpointEvery,
+        CheckpointFolder = o.CheckpointFolder,
+        ResumeFrom = o.ResumeFrom,
+        Device = o.Device,
+    };
+
+    private static void Require(bool condition, string option, string expected, object? actual)
+    {
+        if (!condition) Fail(option, expected, actual);
+    }
+
+    private static void Fail(string option, string expected, object? actual) =>
+        throw new ArgumentOutOfRangeException(option, $"FVlmOptions.{option} must be {expected}; got {(actual is null or "" ? "nothing" : actual)}.");
+}

@@ -1,0 +1,103 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.FVlm.Inference;
+using Microsoft.ML.FVlm.Persistence;
+
+namespace Microsoft.ML.FVlm;
+
+/// <summary>
+/// The fitted F-VLM detector as an ML.NET transformer: it adds, for every image of the input,
+/// <c>PredictedLabel</c> (variable-length key vector whose key values are the vocabulary),
+/// <c>Score</c> (fused scores), <c>PredictedBoundingBoxes</c> (x0 y0 x1 y1 pixels, 4 per detection)
+/// and <c>PredictedMasks</c> (one COCO compressed RLE per detection, at image size). Scoring is lazy
+/// and batched; the vocabulary can change without retraining (<see cref="WithVocabulary"/>).
+/// Thread-safe. Saved and loaded with <c>mlContext.Model.Save</c> / <c>Load</c>.
+/// </summary>
+public sealed class FVlmTransformer : ITransformer, IDisposable
+{
+    private readonly FVlmModel _model;
+    private readonly FVlmOptions _options;
+    private readonly InferenceSettings _settings;
+    private bool _disposed;
+
+    internal FVlmTransformer(FVlmModel model, FVlmOptions options, Vocabulary vocabulary)
+    {
+        vocabulary.Validate();
+        _model = model.Share();
+        _options = options;
+        Vocabulary = vocabulary;
+        _settings = new InferenceSettings
+        {
+            ScoreThreshold = options.ScoreThreshold,
+            NmsThreshold = options.NmsThreshold,
+            MaxDetections = options.MaxDetections,
+            BaseVlmWeight = options.BaseVlmWeight,
+            NovelVlmWeight = options.NovelVlmWeight,
+        };
+    }
+
+    /// <summary>The class names this transformer detects, and which are novel (weighed by beta).</summary>
+    public Vocabulary Vocabulary { get; }
+
+    /// <summary>The classes whose annotations trained the head.</summary>
+    public IReadOnlyList<string> BaseClassNames => _model.BaseClassNames;
+
+    internal FVlmModel Model => _model;
+
+    internal FVlmOptions Options => _options;
+
+    /// <summary>
+    /// A transformer for another vocabulary, sharing this one's model (no retraining, and text
+    /// embeddings already computed are reused).
+    /// </summary>
+    /// <param name="classNames">Free-text class names.</param>
+    /// <param name="isNovel">Per name, whether it is novel; by default a name is novel unless it is a base class.</param>
+    public FVlmTransformer WithVocabulary(IReadOnlyList<string> classNames, IReadOnlyList<bool>? isNovel = null)
+    {
+        ArgumentNullException.ThrowIfNull(classNames);
+        var baseNames = new HashSet<string>(_model.BaseClassNames, StringComparer.Ordinal);
+        isNovel ??= classNames.Select(n => !baseNames.Contains(n)).ToArray();
+        return new FVlmTransformer(_model, _options, new Vocabulary(classNames.ToArray(), isNovel.ToArray()));
+    }
+
+    /// <summary>Detects the vocabulary in a batch of images directly, outside an IDataView.</summary>
+    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images) => Detect(images, _settings);
+
+    internal IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceSettings settings)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _model.Detector.Detect(images, Vocabulary, settings);
+    }
+
+    /// <inheritdoc/>
+    public bool IsRowToRowMapper => true;
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Columns(inputSchema).OutputSchema;
+
+    /// <inheritdoc/>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new DetectionDataView(input, Columns(input.Schema), images => Detect(images), _options.InferenceBatchSize);
+    }
+
+    /// <inheritdoc/>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new DetectionRowMapper(Columns(inputSchema), images => Detect(images));
+
+    /// <inheritdoc/>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => FVlmModelFormat.Save(ctx, this);
+
+    private DetectionColumns Columns(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return new DetectionColumns(inputSchema, _options, Vocabulary.Names);
+    }
+
+    /// <summary>Releases this transformer's share of the model (ONNX sessions and head weights go with the last share).</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _model.Release();
+    }
+}

@@ -1,0 +1,189 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.FVlm;
+using Microsoft.ML.FVlm.Inference;
+using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Persistence;
+using Microsoft.ML.FVlm.Vlm;
+using Microsoft.ML.Runtime;
+
+[assembly: LoadableClass(typeof(FVlmTransformer), typeof(FVlmModelFormat), null, typeof(SignatureLoadModel),
+    "F-VLM open-vocabulary detector", FVlmModelFormat.LoaderSignature)]
+
+namespace Microsoft.ML.FVlm.Persistence;
+
+/// <summary>
+/// How an <see cref="FVlmTransformer"/> is stored in the ML.NET model zip, and how it comes back.
+/// Everything the transformer needs travels in the zip: the frozen VLM's files, the head's weights,
+/// the vocabulary with its text embeddings, and the options. Each entry is framed by
+/// <see cref="ModelZipEntries"/> (length and SHA-256), so truncation and corruption are detected.
+/// </summary>
+internal static class FVlmModelFormat
+{
+    /// <summary>The name ML.NET records in the zip to find <see cref="Create"/> again.</summary>
+    internal const string LoaderSignature = "FVlmTransformer";
+
+    // Version history of Model.key (ML.NET's VersionInfo; the header only, the content is in the entries):
+    //   0x00010001: first version (entries Options.json, Vocabulary.json, Vlm.bin, Head.bin, TextEmbeddings.bin, all payload version 1).
+    private static VersionInfo GetVersionInfo() => ModelComponentVersion.Create(
+        modelSignature: "FVLMXFRM",
+        written: 0x00010001,
+        oldestReaderThatCanRead: 0x00010001,
+        oldestReadable: 0x00010001,
+        loaderSignature: LoaderSignature);
+
+    private const uint PayloadVersion = 1;
+
+    // Entries (payload version 1):
+    //   Options.json        int32 length, UTF-8 JSON of SavedOptions: column names, inference options, image size,
+    //                       devices, and the head's architecture.
+    //   Vocabulary.json     int32 length, UTF-8 JSON: names, novel flags, base class names.
+    //   Vlm.bin             int32 file count, then per file: string name (BinaryWriter), int64 length,
+    //                       bytes. The files of the VLM folder that the manifest names (manifest.json first).
+    //   Head.bin            the head's state dictionary (TorchSharp's Module.save format).
+    //   TextEmbeddings.bin  string templates key, int32 dim, int32 count, then per class: string name,
+    //                       float32[dim] unit embedding.
+    public static void Save(ModelSaveContext ctx, FVlmTransformer transformer)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        var model = transformer.Model;
+        WriteJson(ctx, "Options.json", SavedOptions.From(transformer.Options, model));
+        WriteJson(ctx, "Vocabulary.json", new SavedVocabulary(transformer.Vocabulary.Names.ToArray(), transformer.Vocabulary.IsNovel.ToArray(), model.BaseClassNames.ToArray()));
+        ModelZipEntries.Write(ctx, "Vlm.bin", PayloadVersion, writer => WriteVlmFiles(writer, model.Vlm));
+        ModelZipEntries.Write(ctx, "Head.bin", PayloadVersion, writer => model.Head.save(writer));
+        ModelZipEntries.Write(ctx, "TextEmbeddings.bin", PayloadVersion, writer => model.Vlm.TextEmbeddings.Write(writer, transformer.Vocabulary.Names));
+    }
+
+    /// <summary>The loader ML.NET calls through <c>LoadableClass</c>; the layout is at <see cref="Save"/>.</summary>
+    /// <remarks>ML.NET calls it by reflection: its errors reach the caller as the inner exception of a TargetInvocationException.</remarks>
+    private static FVlmTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(ctx);
+        ModelComponentVersion.CheckAtModel(ctx, GetVersionInfo(), "F-VLM transformer");
+        var saved = ReadJson<SavedOptions>(ctx, "Options.json");
+        var vocabulary = ReadJson<SavedVocabulary>(ctx, "Vocabulary.json");
+        string folder = ModelZipEntries.Read(ctx, "Vlm.bin", PayloadVersion, (reader, _) => ExtractVlmFiles(reader));
+        var vlm = FrozenVlm.Load(folder, new VlmSessionOptions { GpuDeviceId = saved.GpuDeviceId, FallbackToCpu = saved.FallbackToCpu });
+        try
+        {
+            var head = DetectorFactory.Create(vlm.Manifest, saved.Architecture());
+            ModelZipEntries.Read(ctx, "Head.bin", PayloadVersion, (reader, _) => head.load(reader));
+            ModelZipEntries.Read(ctx, "TextEmbeddings.bin", PayloadVersion, (reader, _) => { vlm.TextEmbeddings.Read(reader); return true; });
+            var options = saved.ToOptions(folder);
+            var model = new FVlmModel(vlm, head, saved.Architecture(), vocabulary.BaseClassNames, saved.ImageSize, saved.Device);
+            return new FVlmTransformer(model, options, new Vocabulary(vocabulary.Names, vocabulary.IsNovel));
+        }
+        catch
+        {
+            vlm.Dispose();
+            throw;
+        }
+    }
+
+    private static void WriteJson<T>(ModelSaveContext ctx, string name, T value) =>
+        ModelZipEntries.Write(ctx, name, PayloadVersion, writer =>
+        {
+            byte[] json = JsonSerializer.SerializeToUtf8Bytes(value);
+            writer.Write(json.Length);
+            writer.Write(json);
+        });
+
+    private static T ReadJson<T>(ModelLoadContext ctx, string name) =>
+        ModelZipEntries.Read(ctx, name, PayloadVersion, (reader, _) =>
+        {
+            int length = reader.ReadInt32();
+            if (length is < 2 or > 64 << 20) throw new InvalidDataException($"Model zip entry '{name}' declares {length} bytes of JSON.");
+            return JsonSerializer.Deserialize<T>(reader.ReadBytes(length)) ?? throw new InvalidDataException($"Model zip entry '{name}' is empty.");
+        });
+
+    private static void WriteVlmFiles(BinaryWriter writer, FrozenVlm vlm)
+    {
+        var m = vlm.Manifest;
+        var files = new List<string> { "manifest.json", m.ImageEncoder.File, m.RegionPooler.File, m.TextEncoder.File, m.Tokenizer.MergesFile };
+        if (m.TextEncoder.PromptTemplatesFile is { } templates) files.Add(templates);
+        writer.Write(files.Count);
+        foreach (string file in files)
+        {
+            using var source = File.OpenRead(Path.Combine(vlm.Folder, file));
+            writer.Write(file);
+            writer.Write(source.Length);
+            writer.Flush();
+            source.CopyTo(writer.BaseStream);
+        }
+    }
+
+    /// <summary>
+    /// Writes the VLM's files into a folder named by their SHA-256 under the temporary folder (ONNX
+    /// Runtime and the tokenizer read files), reusing it when the same model was extracted before.
+    /// </summary>
+    private static string ExtractVlmFiles(BinaryReader reader)
+    {
+        int count = reader.ReadInt32();
+        if (count is < 1 or > 64) throw new InvalidDataException($"Model zip entry 'Vlm.bin' declares {count} files; expected 1 to 64.");
+        var files = new List<(string Name, byte[] Bytes)>();
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        for (int i = 0; i < count; i++)
+        {
+            string name = reader.ReadString();
+            if (name.Length == 0 || name != Path.GetFileName(name))
+                throw new InvalidDataException($"Model zip entry 'Vlm.bin' names a file '{name}' outside the VLM folder.");
+            long length = reader.ReadInt64();
+            if (length is < 0 or > int.MaxValue) throw new InvalidDataException($"Model zip entry 'Vlm.bin': file '{name}' declares {length} bytes.");
+            byte[] bytes = reader.ReadBytes((int)length);
+            if (bytes.Length != length) throw new InvalidDataException($"Model zip entry 'Vlm.bin' is truncated in file '{name}'.");
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
+            hash.AppendData(bytes);
+            files.Add((name, bytes));
+        }
+        string folder = Path.Combine(Path.GetTempPath(), "Microsoft.ML.FVlm", "vlm", Convert.ToHexString(hash.GetHashAndReset())[..32]);
+        if (File.Exists(Path.Combine(folder, ".complete"))) return folder;
+        string staging = folder + "." + Guid.NewGuid().ToString("N");
+        Directory.CreateDirectory(staging);
+        foreach (var (name, bytes) in files) File.WriteAllBytes(Path.Combine(staging, name), bytes);
+        File.WriteAllText(Path.Combine(staging, ".complete"), "");
+        try
+        {
+            Directory.Move(staging, folder);
+        }
+        catch (IOException) when (File.Exists(Path.Combine(folder, ".complete")))
+        {
+            Directory.Delete(staging, recursive: true); // another process extracted the same model first
+        }
+        return folder;
+    }
+
+    /// <summary>The options a loaded transformer needs (training-only options are not kept).</summary>
+    private sealed record SavedOptions(
+        string ImageColumnName, string PredictedLabelColumnName, string ScoreColumnName, string PredictedBoundingBoxColumnName, string PredictedMaskColumnName,
+        bool AddDetectionScoreColumn, bool AddVlmScoreColumn, double ScoreThreshold, double NmsThreshold, int MaxDetections,
+        double BaseVlmWeight, double NovelVlmWeight, int InferenceBatchSize, int ImageSize, string Device, int? GpuDeviceId, bool FallbackToCpu,
+        int PyramidChannels, int HeadConvChannels, int BoxHeadFcDim, double[] AnchorSizes)
+    {
+        public static SavedOptions From(FVlmOptions o, FVlmModel model) => new(
+            o.ImageColumnName, o.PredictedLabelColumnName, o.ScoreColumnName, o.PredictedBoundingBoxColumnName, o.PredictedMaskColumnName,
+            o.AddDetectionScoreColumn, o.AddVlmScoreColumn, o.ScoreThreshold, o.NmsThreshold, o.MaxDetections,
+            o.BaseVlmWeight, o.NovelVlmWeight, o.InferenceBatchSize, model.Detector.ImageSize, o.Device, o.GpuDeviceId, o.FallbackToCpu,
+            model.Architecture.PyramidChannels, model.Architecture.HeadConvChannels, model.Architecture.BoxHeadFcDim, model.Architecture.AnchorSizes.ToArray());
+
+        public DetectorArchitecture Architecture() => new()
+        {
+            PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
+        };
+
+        public FVlmOptions ToOptions(string vlmFolder) => new()
+        {
+            VlmFolder = vlmFolder, ImageColumnName = ImageColumnName, PredictedLabelColumnName = PredictedLabelColumnName, ScoreColumnName = ScoreColumnName,
+            PredictedBoundingBoxColumnName = PredictedBoundingBoxColumnName, PredictedMaskColumnName = PredictedMaskColumnName,
+            AddDetectionScoreColumn = AddDetectionScoreColumn, AddVlmScoreColumn = AddVlmScoreColumn, ScoreThreshold = ScoreThreshold,
+            NmsThreshold = NmsThreshold, MaxDetections = MaxDetections, BaseVlmWeight = BaseVlmWeight, NovelVlmWeight = NovelVlmWeight,
+            InferenceBatchSize = InferenceBatchSize, ImageSize = ImageSize, Device = Device, GpuDeviceId = GpuDeviceId, FallbackToCpu = FallbackToCpu,
+            PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
+        };
+    }
+
+    private sealed record SavedVocabulary(string[] Names, bool[] IsNovel, string[] BaseClassNames);
+}

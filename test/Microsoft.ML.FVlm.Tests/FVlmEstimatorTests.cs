@@ -1,0 +1,220 @@
+using System.Text.Json;
+using Microsoft.ML.Data;
+using Microsoft.ML.FVlm.Data;
+using Microsoft.ML.FVlm.Shapes;
+using Microsoft.ML.FVlm.Tests.Persistence;
+using Microsoft.ML.FVlm.Tests.Vlm;
+
+namespace Microsoft.ML.FVlm.Tests;
+
+/// <summary>
+/// The estimator and transformer as an ML.NET user meets them (after ML.NET's TestEstimatorCore):
+/// schema propagation, bad input, fit, transform, save, load in another process, same output.
+/// Tiny random VLM and a tiny head on a few Shapes scenes, so the figures are not the point.
+/// </summary>
+[NonParallelizable]
+public class FVlmEstimatorTests
+{
+    private static readonly string[] Novel = ["hexagon", "gear"];
+    private string _folder = "";
+    private MLContext _ml = null!;
+    private IDataView _train = null!;
+    private FVlmTransformer _model = null!;
+
+    [OneTimeSetUp]
+    public void FitOnce()
+    {
+        _folder = Path.Combine(Path.GetTempPath(), $"fvlm-estimator-{Guid.NewGuid():N}");
+        new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.TrainBase, ImageCount = 6, Seed = 4, ImageSize = 96, MaxInstances = 3 }).Generate(_folder);
+        var dataset = CocoJson.ReadDataset(Path.Combine(_folder, "train-base.json"));
+        _ml = new MLContext(seed: 1);
+        _train = _ml.Data.LoadFromCocoDataset(dataset, _folder, new CocoLoaderOptions
+        {
+            CategoryIds = dataset.Categories.Where(c => c.Frequency != "r").Select(c => c.Id).ToArray(),
+        });
+        _model = Estimator().Fit(_train);
+    }
+
+    [OneTimeTearDown]
+    public void Clean()
+    {
+        _model?.Dispose();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private FVlmEstimator Estimator(Action<FVlmOptions>? edit = null)
+    {
+        var options = new FVlmOptions
+        {
+            VlmFolder = FrozenVlmTests.TinyVlmFolder, ImageSize = 96, Steps = 4, BatchSize = 3, WarmupSteps = 1,
+            PyramidChannels = 16, HeadConvChannels = 16, BoxHeadFcDim = 32, AnchorSizes = [16, 32, 64, 128, 256],
+            NovelClassNames = Novel, ScoreThreshold = 0.0, MaxDetections = 20, InferenceBatchSize = 2,
+        };
+        edit?.Invoke(options);
+        return _ml.Transforms.DetectObjectsOpenVocabulary(options);
+    }
+
+    [Test]
+    public void OutputSchemaOfEstimatorMatchesTheTransformersOutput()
+    {
+        var shape = Estimator().GetOutputSchema(Microsoft.ML.FVlm.Persistence.SchemaShapeColumns.FromSchema(_train.Schema));
+        var actual = _model.GetOutputSchema(_train.Schema);
+        foreach (string name in new[] { "PredictedLabel", "Score", "PredictedBoundingBoxes", "PredictedMasks", "Image", "Label" })
+        {
+            var column = shape.Last(c => c.Name == name);
+            var expected = Microsoft.ML.FVlm.Persistence.SchemaShapeColumns.FromSchema(actual).First(c => c.Name == name);
+            Assert.That(column.Kind, Is.EqualTo(expected.Kind), name);
+            Assert.That(column.IsKey, Is.EqualTo(expected.IsKey), name);
+            Assert.That(column.ItemType, Is.EqualTo(expected.ItemType), name);
+        }
+    }
+
+    [Test]
+    public void BadInputIsNamedInMLNetsWording()
+    {
+        var withoutLabel = _ml.Transforms.DropColumns("Label").Fit(_train).Transform(_train);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator().GetOutputSchema(Microsoft.ML.FVlm.Persistence.SchemaShapeColumns.FromSchema(withoutLabel.Schema)));
+        Assert.That(error!.Message, Does.Contain("Could not find label column 'Label'"));
+
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.BoundingBoxColumnName = "ImagePath").Fit(_train));
+        Assert.That(error!.Message, Does.Contain("Schema mismatch for bounding box column 'ImagePath': expected vector of Single, got String"));
+
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.ImageSize = 100));
+        Assert.That(error!.Message, Does.Contain("FVlmOptions.ImageSize must be a multiple of 32"));
+    }
+
+    [Test]
+    public void TransformGivesTheVocabularyAsKeyValuesAndConsistentColumns()
+    {
+        var output = _model.Transform(_train);
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        output.Schema["PredictedLabel"].GetKeyValues(ref names);
+        var vocabulary = names.DenseValues().Select(n => n.ToString()).ToArray();
+        Assert.That(vocabulary[^2..], Is.EqualTo(Novel));
+        Assert.That(vocabulary.Length, Is.EqualTo(_model.BaseClassNames.Count + 2));
+        Assert.That(_model.Vocabulary.IsNovel.Count(n => n), Is.EqualTo(2));
+
+        var rows = Read(output);
+        Assert.That(rows, Has.Count.EqualTo(6));
+        foreach (var row in rows)
+        {
+            Assert.That(row.Boxes, Has.Length.EqualTo(row.Labels.Length * 4));
+            Assert.That(row.Scores, Has.Length.EqualTo(row.Labels.Length));
+            Assert.That(row.Masks, Has.Length.EqualTo(row.Labels.Length));
+            Assert.That(row.Labels, Is.All.InRange(1u, (uint)vocabulary.Length));
+            foreach (string mask in row.Masks) Assert.That(CocoMask.FromCompressedString(mask, 96, 96).Height, Is.EqualTo(96));
+        }
+    }
+
+    [Test]
+    public void SavedModelLoadsInAnotherProcessWithIdenticalOutputs()
+    {
+        string zip = Path.Combine(_folder, "model.zip");
+        _ml.Model.Save(_model, _train.Schema, zip);
+        var images = Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").OrderBy(p => p).ToArray();
+
+        var probe = ModelLoadProbe.RunDetect(zip, images);
+
+        Assert.That(probe.ExitCode, Is.EqualTo(0), probe.StandardError);
+        using var json = JsonDocument.Parse(probe.StandardOutput);
+        var expected = _model.Detect(images.Select(MLImage.CreateFromFile).ToArray());
+        var rows = json.RootElement.EnumerateArray().ToArray();
+        Assert.That(rows, Has.Length.EqualTo(images.Length));
+        for (int i = 0; i < rows.Length; i++)
+        {
+            Assert.That(rows[i].GetProperty("labels").EnumerateArray().Select(e => e.GetString()),
+                Is.EqualTo(expected[i].Classes.Select(c => _model.Vocabulary.Names[c])), $"image {i} labels");
+            Assert.That(rows[i].GetProperty("scores").EnumerateArray().Select(e => e.GetSingle()), Is.EqualTo(expected[i].Scores), $"image {i} scores");
+            Assert.That(rows[i].GetProperty("boxes").EnumerateArray().Select(e => e.GetSingle()), Is.EqualTo(expected[i].Boxes), $"image {i} boxes");
+            Assert.That(rows[i].GetProperty("masks").EnumerateArray().Select(e => e.GetString()),
+                Is.EqualTo(expected[i].Masks!.Select(CocoMask.ToCompressedString)), $"image {i} masks");
+        }
+    }
+
+    [Test]
+    public void LoadedModelAcceptsANewVocabularyAndWorksInAPredictionEngine()
+    {
+        string zip = Path.Combine(_folder, "model-vocabulary.zip");
+        _ml.Model.Save(_model, _train.Schema, zip);
+        using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
+        Assert.That(loaded.Vocabulary.Names, Is.EqualTo(_model.Vocabulary.Names));
+
+        using var custom = loaded.WithVocabulary(["circle", "lightning bolt", "red arrow"]);
+        Assert.That(custom.Vocabulary.IsNovel, Is.EqualTo(new[] { false, true, true }), "base names stay base; the rest are novel");
+        var rows = Read(custom.Transform(_train));
+        Assert.That(rows.SelectMany(r => r.Labels), Is.All.InRange(1u, 3u));
+
+        var engine = _ml.Model.CreatePredictionEngine<ImageInput, Prediction>(custom);
+        using var image = MLImage.CreateFromFile(Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").Order().First());
+        var prediction = engine.Predict(new ImageInput { Image = image });
+        var direct = custom.Detect([image])[0];
+        Assert.That(prediction.Score, Is.EqualTo(direct.Scores));
+    }
+
+    [Test]
+    public void FlippedByteFailsWithAClearError()
+    {
+        string zip = Path.Combine(_folder, "model-flipped.zip");
+        _ml.Model.Save(_model, _train.Schema, zip);
+        // Flip a byte inside the head's weights (a stored entry: ML.NET's zip does not compress it much).
+        byte[] bytes = File.ReadAllBytes(zip);
+        int offset = FindEntryData(bytes, "Head.bin") + 200;
+        bytes[offset] ^= 0x5A;
+        File.WriteAllBytes(zip, bytes);
+
+        var error = Assert.Catch(() => _ml.Model.Load(zip, out _));
+        var messages = string.Join(" | ", Chain(error!).Select(e => e.Message));
+        Assert.That(messages, Does.Contain("Head.bin").And.Contain("corrupt").IgnoreCase.Or.Contain("CRC").IgnoreCase, messages);
+    }
+
+    private static int FindEntryData(byte[] zip, string name)
+    {
+        byte[] needle = System.Text.Encoding.ASCII.GetBytes(name);
+        for (int i = 0; i + 30 < zip.Length; i++)
+        {
+            // Local file header: PK\x03\x04, name length at 26, extra length at 28, name at 30.
+            if (zip[i] != 0x50 || zip[i + 1] != 0x4B || zip[i + 2] != 3 || zip[i + 3] != 4) continue;
+            int nameLength = BitConverter.ToUInt16(zip, i + 26), extraLength = BitConverter.ToUInt16(zip, i + 28);
+            if (System.Text.Encoding.ASCII.GetString(zip, i + 30, nameLength).EndsWith(name, StringComparison.Ordinal))
+                return i + 30 + nameLength + extraLength;
+        }
+        throw new InvalidOperationException($"No zip entry ending in {name}.");
+    }
+
+    private static IEnumerable<Exception> Chain(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException) yield return x;
+    }
+
+    private sealed record Row(uint[] Labels, float[] Scores, float[] Boxes, string[] Masks);
+
+    private static List<Row> Read(IDataView output)
+    {
+        var rows = new List<Row>();
+        using var cursor = output.GetRowCursor(output.Schema.Where(c => c.Name is "PredictedLabel" or "Score" or "PredictedBoundingBoxes" or "PredictedMasks"));
+        var labels = cursor.GetGetter<VBuffer<uint>>(output.Schema["PredictedLabel"]);
+        var scores = cursor.GetGetter<VBuffer<float>>(output.Schema["Score"]);
+        var boxes = cursor.GetGetter<VBuffer<float>>(output.Schema["PredictedBoundingBoxes"]);
+        var masks = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(output.Schema["PredictedMasks"]);
+        VBuffer<uint> l = default;
+        VBuffer<float> s = default, b = default;
+        VBuffer<ReadOnlyMemory<char>> m = default;
+        while (cursor.MoveNext())
+        {
+            labels(ref l); scores(ref s); boxes(ref b); masks(ref m);
+            rows.Add(new Row(l.DenseValues().ToArray(), s.DenseValues().ToArray(), b.DenseValues().ToArray(), m.DenseValues().Select(v => v.ToString()).ToArray()));
+        }
+        return rows;
+    }
+
+    public sealed class ImageInput
+    {
+        [Microsoft.ML.Transforms.Image.ImageType(96, 96)]
+        public MLImage Image { get; set; } = null!;
+    }
+
+    public sealed class Prediction
+    {
+        public float[] Score { get; set; } = [];
+    }
+}

@@ -11,6 +11,8 @@ internal static class CommandList
     public static IEnumerable<Command> All()
     {
         yield return ShapesCommand.Create();
+        yield return TrainCommand.Create();
+        yield return EvalCommand.Create();
         yield return TokenizeCommand.Create();
         yield return VlmEvalCommand.Create();
         yield return EvaluateCommand.Create();

@@ -26,7 +26,7 @@ public sealed record Vocabulary(IReadOnlyList<string> Names, IReadOnlyList<bool>
 
 /// <summary>
 /// The fitted F-VLM detector without the ML.NET plumbing: the frozen VLM, the trained head, and
-/// inference settings. <see cref="Detect"/> runs a batch of images end to end. Safe to call from
+/// inference settings. <c>Detect</c> runs a batch of images end to end. Safe to call from
 /// several threads at once (the head is in evaluation mode and holds no per-call state).
 /// </summary>
 public sealed class OpenVocabularyDetector
@@ -53,7 +53,15 @@ public sealed class OpenVocabularyDetector
     public int ImageSize => _imageSize;
 
     /// <summary>Detects every class of <paramref name="vocabulary"/> in <paramref name="images"/>.</summary>
-    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, InferenceSettings settings)
+    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, InferenceSettings settings) =>
+        Detect(images, vocabulary, [settings])[0];
+
+    /// <summary>
+    /// Detects with several post-processing settings at the cost of one forward pass (e.g. fused,
+    /// detection-only and VLM-only rankings for an evaluation).
+    /// </summary>
+    /// <returns>Per settings, per image.</returns>
+    public IReadOnlyList<IReadOnlyList<ImageDetections>> Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, IReadOnlyList<InferenceSettings> settings)
     {
         vocabulary.Validate();
         using var scope = NewDisposeScope();
@@ -64,12 +72,17 @@ public sealed class OpenVocabularyDetector
         var sizes = batch.Sizes.Select(s => ((long)s.Height, (long)s.Width)).ToArray();
         var output = _head.forward(new DetectorInput(features.Select(f => f.to(_device)).ToArray(), sizes, text));
         var regionIndex = Array.FindIndex(_vlm.Manifest.ImageEncoder.FeatureLevels, l => l.Name == _vlm.Manifest.RegionPooler.RegionLevel);
-        var postProcessor = new DetectionPostProcessor(_head.RoiHeads, _vlm, settings);
-        var results = new ImageDetections[images.Count];
-        for (int i = 0; i < images.Count; i++)
+        var results = new IReadOnlyList<ImageDetections>[settings.Count];
+        for (int s = 0; s < settings.Count; s++)
         {
-            results[i] = postProcessor.Process(output.Levels, i, features[regionIndex][i..(i + 1)], output.Proposals[i], output.Embeddings![i], output.Deltas![i],
-                text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width));
+            var postProcessor = new DetectionPostProcessor(_head.RoiHeads, _vlm, settings[s]);
+            var perImage = new ImageDetections[images.Count];
+            for (int i = 0; i < images.Count; i++)
+            {
+                perImage[i] = postProcessor.Process(output.Levels, i, features[regionIndex][i..(i + 1)], output.Proposals[i], output.Embeddings![i], output.Deltas![i],
+                    text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width));
+            }
+            results[s] = perImage;
         }
         return results;
     }

@@ -1,0 +1,27 @@
+using System.Reflection;
+
+namespace Microsoft.ML.FVlm.Cli.Commands;
+
+/// <summary>Loads an F-VLM model zip, turning ML.NET's reflection wrapper into the loader's own message.</summary>
+internal static class ModelFile
+{
+    public static FVlmTransformer Load(MLContext mlContext, FileInfo zip)
+    {
+        if (!zip.Exists) throw new FileNotFoundException($"--model: '{zip.FullName}' does not exist.", zip.FullName);
+        ITransformer loaded;
+        try
+        {
+            loaded = mlContext.Model.Load(zip.FullName, out _);
+        }
+        catch (TargetInvocationException e) when (e.InnerException is { } inner)
+        {
+            throw new InvalidDataException($"--model: '{zip.FullName}' could not be loaded: {inner.Message}", inner);
+        }
+        catch (Exception e) when (e is not InvalidDataException)
+        {
+            throw new InvalidDataException($"--model: '{zip.FullName}' is not a readable ML.NET model zip: {e.Message}", e);
+        }
+        return loaded as FVlmTransformer
+            ?? throw new InvalidDataException($"--model: '{zip.FullName}' holds a {loaded.GetType().Name}, not an F-VLM detector.");
+    }
+}

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Microsoft.ML.FVlm.Cli;
+using Microsoft.ML.FVlm.Data;
+using Microsoft.ML.FVlm.Training;
+using Spectre.Console;
+
+namespace Microsoft.ML.FVlm.Cli.Commands;
+
+// Microsoft.ML declares a namespace named Command; this alias, inside our namespace, wins over it.
+using Command = System.CommandLine.Command;
+
+/// <summary><c>fvlm train</c>: fit the detector head on a COCO / LVIS training set and save the ML.NET model zip.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var vlm = new Option<DirectoryInfo>("--vlm") { Description = "frozen VLM folder (docs/vlm-contract.md)", Required = true };
+        var data = new Option<FileSystemInfo>("--data") { Description = "COCO / LVIS JSON file, or a folder written by 'fvlm shapes' (uses train-base.json)", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "the model zip to write", Required = true };
+        var steps = new Option<int?>("--steps") { Description = "training steps (default 2000; 40 with --quick)" };
+        var quick = new Option<bool>("--quick") { Description = "a short run to check the set-up" };
+        var batch = new Option<int>("--batch-size") { Description = "images per step", DefaultValueFactory = _ => 8 };
+        var size = new Option<int>("--image-size") { Description = "longest image side on the encoder's canvas (multiple of 32)", DefaultValueFactory = _ => 320 };
+        var rate = new Option<double>("--learning-rate") { Description = "peak SGD learning rate", DefaultValueFactory = _ => 0.02 };
+        var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
+        var noCache = new Option<bool>("--no-cache") { Description = "recompute the frozen features every step instead of caching them" };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "write a checkpoint every N steps next to --out (0: never)", DefaultValueFactory = _ => 0 };
+        var resume = new Option<FileInfo?>("--resume") { Description = "resume from this checkpoint" };
+        var command = new Command("train", "Train the F-VLM detector head on base-category annotations and save the fitted model as an ML.NET zip.")
+        {
+            vlm, data, output, steps, quick, batch, size, rate, seed, noCache, checkpointEvery, resume,
+        };
+        command.SetAction(parse =>
+        {
+            var (json, images) = DatasetArgument.Resolve(parse.GetValue(data)!, "train-base");
+            var dataset = DatasetArgument.Read(json);
+            // Base classes: the categories the training file annotates; the others are detected as novel.
+            var annotated = dataset.Annotations.Select(a => a.CategoryId).ToHashSet();
+            var baseIds = dataset.Categories.Where(c => annotated.Contains(c.Id)).Select(c => c.Id).ToArray();
+            if (baseIds.Length == 0) throw new InvalidDataException($"--data: '{json}' has no annotations to train on.");
+            string zip = parse.GetValue(output)!.FullName;
+            var options = new FVlmOptions
+            {
+                VlmFolder = parse.GetValue(vlm)!.FullName,
+                Steps = parse.GetValue(steps) ?? (parse.GetValue(quick) ? 40 : 2000),
+                BatchSize = parse.GetValue(batch),
+                ImageSize = parse.GetValue(size),
+                LearningRate = parse.GetValue(rate),
+                Seed = parse.GetValue(seed),
+                CacheFeatures = !parse.GetValue(noCache),
+                CheckpointEvery = parse.GetValue(checkpointEvery),
+                CheckpointFolder = Path.ChangeExtension(zip, ".checkpoints"),
+                ResumeFrom = parse.GetValue(resume)?.FullName,
+                NovelClassNames = dataset.Categories.Where(c => !annotated.Contains(c.Id)).Select(c => c.Name).ToArray(),
+            };
+            options.WarmupSteps = Math.Min(options.WarmupSteps, options.Steps / 5);
+
+            var mlContext = new MLContext(seed: options.Seed);
+            var trainData = mlContext.Data.LoadFromCocoDataset(dataset, images, new CocoLoaderOptions { CategoryIds = baseIds });
+            var estimator = mlContext.Transforms.DetectObjectsOpenVocabulary(options);
+            FVlmTransformer model = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(context =>
+                {
+                    var task = context.AddTask("training", maxValue: options.Steps);
+                    estimator.Progress = new TrainingProgressReporter(p =>
+                    {
+                        task.Value = p.Step;
+                        task.Description = $"step {p.Step}/{p.Steps}  loss {p.Losses["total"]:F3}  {p.ImagesPerSecond:F1} img/s  cache {p.CacheHitRate:P0}";
+                    });
+                    model = estimator.Fit(trainData);
+                });
+            using (model)
+                mlContext.Model.Save(model, trainData.Schema, zip);
+            AnsiConsole.MarkupLineInterpolated($"saved {zip} ({new FileInfo(zip).Length / (1024.0 * 1024):F1} MB): {baseIds.Length} base classes, {options.NovelClassNames.Length} novel");
+            return CliErrors.Success;
+        });
+        return command;
+    }
+
+    private sealed class TrainingProgressReporter(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

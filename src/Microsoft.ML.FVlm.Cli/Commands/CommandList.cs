@@ -13,6 +13,7 @@ internal static class CommandList
         yield return ShapesCommand.Create();
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();
+        yield return PredictCommand.Create();
         yield return TokenizeCommand.Create();
         yield return VlmEvalCommand.Create();
         yield return EvaluateCommand.Create();

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using System.Text.Json;
+using Microsoft.ML.Data;
+using Microsoft.ML.FVlm.Data;
+using Microsoft.ML.FVlm.Evaluation;
+using Spectre.Console;
+
+namespace Microsoft.ML.FVlm.Cli.Commands;
+
+// Microsoft.ML declares a namespace named Command; this alias, inside our namespace, wins over it.
+using Command = System.CommandLine.Command;
+
+/// <summary><c>fvlm predict</c>: detect a free-text vocabulary in a folder of images; COCO results and annotated PNGs.</summary>
+internal static class PredictCommand
+{
+    private static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".bmp", ".webp"];
+
+    public static Command Create()
+    {
+        var model = new Option<FileInfo>("--model") { Description = "model zip written by 'fvlm train' or mlContext.Model.Save", Required = true };
+        var images = new Option<DirectoryInfo>("--images") { Description = "folder of images (png, jpg, bmp, webp)", Required = true };
+        var classes = new Option<string?>("--classes") { Description = "comma-separated class names (default: the model's vocabulary); names that are not base classes are novel" };
+        var output = new Option<DirectoryInfo>("--out") { Description = "output folder: results.json (COCO results), images.json, and one annotated PNG per image", Required = true };
+        var threshold = new Option<double>("--threshold") { Description = "draw detections scoring at least this", DefaultValueFactory = _ => 0.3 };
+        var command = new Command("predict", "Detect a free-text vocabulary in a folder of images: COCO results JSON and annotated PNGs (boxes, masks, labels, scores).")
+        {
+            model, images, classes, output, threshold,
+        };
+        command.SetAction(parse =>
+        {
+            var folder = parse.GetValue(images)!;
+            if (!folder.Exists) throw new DirectoryNotFoundException($"--images: '{folder.FullName}' does not exist.");
+            var files = folder.EnumerateFiles().Where(f => ImageExtensions.Contains(f.Extension.ToLowerInvariant())).OrderBy(f => f.Name, StringComparer.Ordinal).ToArray();
+            if (files.Length == 0) throw new FileNotFoundException($"--images: '{folder.FullName}' has no png, jpg, bmp or webp files.");
+            string outFolder = parse.GetValue(output)!.FullName;
+            Directory.CreateDirectory(outFolder);
+
+            var mlContext = new MLContext();
+            using var loaded = ModelFile.Load(mlContext, parse.GetValue(model)!);
+            string[]? names = parse.GetValue(classes)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            using var detector = names is null ? loaded.WithVocabulary(loaded.Vocabulary.Names, loaded.Vocabulary.IsNovel) : loaded.WithVocabulary(names);
+            var categories = detector.Vocabulary.Names.Select((n, i) => new CocoCategory { Id = i + 1, Name = n }).ToArray();
+            var results = new List<CocoAnnotation>();
+            double minimum = parse.GetValue(threshold);
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(context =>
+                {
+                    var task = context.AddTask("predict", maxValue: files.Length);
+                    for (int i = 0; i < files.Length; i++)
+                    {
+                        using var image = MLImage.CreateFromFile(files[i].FullName);
+                        var detections = detector.Detect([image])[0];
+                        results.AddRange(OpenVocabularyEvaluator.ToResults(i + 1, detections, categories));
+                        DetectionPainter.Paint(files[i].FullName, detections, detector.Vocabulary, minimum,
+                            Path.Combine(outFolder, Path.GetFileNameWithoutExtension(files[i].Name) + ".png"));
+                        task.Increment(1);
+                    }
+                });
+            CocoJson.WriteResults(results, Path.Combine(outFolder, "results.json"));
+            File.WriteAllText(Path.Combine(outFolder, "images.json"), JsonSerializer.Serialize(new
+            {
+                images = files.Select((f, i) => new { id = i + 1, file_name = f.Name }),
+                categories = categories.Select(c => new { id = c.Id, name = c.Name, novel = detector.Vocabulary.IsNovel[(int)c.Id - 1] }),
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLineInterpolated($"{results.Count} detections in {files.Length} images: {outFolder}");
+            return CliErrors.Success;
+        });
+        return command;
+    }
+}

@@ -19,5 +19,6 @@ internal static class CommandList
         yield return EvaluateCommand.Create();
         yield return BenchShapesCommand.Create();
         yield return BenchEvaluateCommand.Create();
+        yield return BenchTrainCommand.Create();
     }
 }

@@ -111,11 +111,9 @@ public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var selected = masks[truthIndex].to(ScalarType.Float32);  // [P, H, W]
-        var targets = new Tensor[boxes.shape[0]];
-        for (int p = 0; p < targets.Length; p++)
-            targets[p] = RoiAlign.Forward(selected[p..(p + 1)], boxes[p..(p + 1)], MaskSize, 1.0, 2)[0, 0];
-        return (stack(targets) >= 0.5).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        var selected = masks[truthIndex].to(ScalarType.Float32).unsqueeze(1);  // [P, 1, H, W]
+        var targets = RoiAlign.ForwardPerBox(selected, boxes.to(ScalarType.Float32), MaskSize, 1.0, 2)[.., 0];
+        return (targets >= 0.5).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }
 

@@ -41,8 +41,9 @@ public sealed class ProposalSelector
             var keep = BoxOps.IsLargeEnough(boxes, _minSize) & isfinite(top);
             boxes = boxes[keep].contiguous();
             top = top[keep].contiguous();
-            levelBoxes.AddRange(boxes.data<float>());
-            levelScores.AddRange(top.data<float>());
+            if (top.shape[0] == 0) continue;
+            levelBoxes.AddRange(boxes.data<float>().ToArray());
+            levelScores.AddRange(top.data<float>().ToArray());
             levelIds.AddRange(Enumerable.Repeat(level, (int)top.shape[0]));
         }
         var boxArray = levelBoxes.ToArray();

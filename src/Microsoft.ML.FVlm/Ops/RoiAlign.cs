@@ -39,13 +39,48 @@ public static class RoiAlign
 
         using var scope = NewDisposeScope();
         int samples = outputSize * samplingRatio;
-        var scaled = boxes.to(features.dtype) * spatialScale - 0.5;
+        var (grid, valid) = SamplingGrid(boxes.to(features.dtype), outputSize, spatialScale, samplingRatio, height, width);
+        // All boxes at once: stack them along the output height of one grid_sample call.
+        var sampled = nn.functional.grid_sample(features, grid.reshape(1, roiCount * samples, samples, 2),
+            mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Zeros, align_corners: true);
+        sampled = sampled.reshape(channels, roiCount, samples, samples).permute(1, 0, 2, 3);
+        var pooled = nn.functional.avg_pool2d(sampled * valid, samplingRatio);
+        return pooled.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Pools box r from its own map r (e.g. each proposal's ground-truth mask), in one call.</summary>
+    /// <param name="features">[R, C, H, W]: one map per box.</param>
+    /// <param name="boxes">[R, 4] x0 y0 x1 y1 input pixels.</param>
+    /// <param name="outputSize">Output bins per side.</param>
+    /// <param name="spatialScale">Map cells per input pixel.</param>
+    /// <param name="samplingRatio">Samples per bin per side.</param>
+    /// <returns>[R, C, outputSize, outputSize].</returns>
+    public static Tensor ForwardPerBox(Tensor features, Tensor boxes, int outputSize, double spatialScale, int samplingRatio = 2)
+    {
+        if (features.dim() != 4 || boxes.dim() != 2 || features.shape[0] != boxes.shape[0])
+            throw new ArgumentException($"features must be [R, C, H, W] and boxes [R, 4] with the same R; got [{string.Join(", ", features.shape)}] and [{string.Join(", ", boxes.shape)}].");
+        if (boxes.shape[0] == 0) return zeros(0, features.shape[1], outputSize, outputSize, dtype: features.dtype, device: features.device);
+        using var scope = NewDisposeScope();
+        var (grid, valid) = SamplingGrid(boxes.to(features.dtype), outputSize, spatialScale, samplingRatio, features.shape[2], features.shape[3]);
+        var sampled = nn.functional.grid_sample(features, grid, mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Zeros, align_corners: true);
+        return nn.functional.avg_pool2d(sampled * valid, samplingRatio).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The normalised sampling grid [R, S, S, 2] (x, y) of every box, S = outputSize x samplingRatio,
+    /// and [R, 1, S, S] weights that zero the samples torchvision treats as outside the map.
+    /// </summary>
+    private static (Tensor Grid, Tensor Valid) SamplingGrid(Tensor boxes, int outputSize, double spatialScale, int samplingRatio, long height, long width)
+    {
+        long roiCount = boxes.shape[0];
+        int samples = outputSize * samplingRatio;
+        var scaled = boxes * spatialScale - 0.5;
         var x0 = scaled[.., 0..1];
         var y0 = scaled[.., 1..2];
         var binWidth = (scaled[.., 2..3] - x0) / outputSize;
         var binHeight = (scaled[.., 3..4] - y0) / outputSize;
         // Sample centres: bin b, sample s -> b + (s + 0.5) / samplingRatio bins from the box corner.
-        var offsets = (arange(samples, dtype: features.dtype, device: features.device) + 0.5) / samplingRatio;
+        var offsets = (arange(samples, dtype: boxes.dtype, device: boxes.device) + 0.5) / samplingRatio;
         var xs = x0 + offsets.unsqueeze(0) * binWidth;   // [R, S]
         var ys = y0 + offsets.unsqueeze(0) * binHeight;  // [R, S]
 
@@ -59,13 +94,8 @@ public static class RoiAlign
         var gy = height > 1 ? ys / (height - 1) * 2 - 1 : zeros_like(ys);
         var grid = stack([
             gx.unsqueeze(1).expand(roiCount, samples, samples),
-            gy.unsqueeze(2).expand(roiCount, samples, samples)], dim: -1);  // [R, S, S, 2], (x, y)
-        // All boxes at once: stack them along the output height of one grid_sample call.
-        var sampled = nn.functional.grid_sample(features, grid.reshape(1, roiCount * samples, samples, 2),
-            mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Zeros, align_corners: true);
-        sampled = sampled.reshape(channels, roiCount, samples, samples).permute(1, 0, 2, 3);
-        var valid = (yValid.unsqueeze(2) & xValid.unsqueeze(1)).unsqueeze(1).to(features.dtype); // [R, 1, S, S]
-        var pooled = nn.functional.avg_pool2d(sampled * valid, samplingRatio);
-        return pooled.MoveToOuterDisposeScope();
+            gy.unsqueeze(2).expand(roiCount, samples, samples)], dim: -1);
+        var valid = (yValid.unsqueeze(2) & xValid.unsqueeze(1)).unsqueeze(1).to(boxes.dtype);
+        return (grid, valid);
     }
 }

@@ -18,6 +18,7 @@ public sealed class DetectorTrainer
     private readonly TrainingSettings _settings;
     private readonly TrainingColumns _columns;
     private readonly Dictionary<ulong, (int Height, int Width)> _imageSizes = new();
+    private long _featuresFromCache, _featuresComputed;
 
     public DetectorTrainer(FrozenVlm vlm, TrainingSettings settings, TrainingColumns columns)
     {
@@ -61,7 +62,7 @@ public sealed class DetectorTrainer
                 progressed = true;
                 images += batch.Count;
                 position = position with { Step = position.Step + 1, RowsConsumed = position.RowsConsumed + batch.Count };
-                Report(progress, position.Step, losses, images, clock, startStep, cache);
+                Report(progress, position.Step, losses, images, clock, startStep);
                 if (_settings.CheckpointEvery > 0 && position.Step % _settings.CheckpointEvery == 0 && _settings.CheckpointFolder is { } folder)
                     Checkpoint.Save(Path.Combine(folder, $"checkpoint-{position.Step:D7}.bin"), head, optimizer, position);
                 if (position.Step >= _settings.Steps) break;
@@ -89,6 +90,8 @@ public sealed class DetectorTrainer
             features[i] = batch[i].Image is null ? cache.TryGet(batch[i].RowId, variants[i])! : null!;
             if (features[i] is null) misses.Add(i);
         }
+        _featuresFromCache += batch.Count - misses.Count;
+        _featuresComputed += misses.Count;
         if (misses.Count > 0) ComputeFeatures(batch, misses, variants, jitter, cache, features);
 
         for (int i = 0; i < batch.Count; i++)
@@ -175,14 +178,14 @@ public sealed class DetectorTrainer
         // The last partial batch of an epoch is dropped, so every step sees a full batch.
     }
 
-    private void Report(IProgress<TrainingProgress>? progress, int step, Dictionary<string, float> losses, int images, Stopwatch clock, int startStep, FeatureCache cache)
+    private void Report(IProgress<TrainingProgress>? progress, int step, Dictionary<string, float> losses, int images, Stopwatch clock, int startStep)
     {
         if (progress is null) return;
         double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         double stepsPerSecond = (step - startStep) / seconds;
         var remaining = stepsPerSecond > 0 ? TimeSpan.FromSeconds((_settings.Steps - step) / stepsPerSecond) : TimeSpan.Zero;
-        long lookups = cache.Hits + cache.Misses;
-        progress.Report(new TrainingProgress(step, _settings.Steps, losses, images / seconds, remaining, lookups == 0 ? 0 : (double)cache.Hits / lookups));
+        long lookups = _featuresFromCache + _featuresComputed;
+        progress.Report(new TrainingProgress(step, _settings.Steps, losses, images / seconds, remaining, lookups == 0 ? 0 : (double)_featuresFromCache / lookups));
     }
 }
 

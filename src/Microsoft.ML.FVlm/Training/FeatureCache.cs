@@ -29,9 +29,6 @@ internal sealed class FeatureCache : IDisposable
         if (folder is not null) Directory.CreateDirectory(folder);
     }
 
-    public long Hits { get; private set; }
-    public long Misses { get; private set; }
-
     /// <summary>True when (row, variant) is held in memory or on disk.</summary>
     public bool Contains(ulong row, int variant)
     {
@@ -47,18 +44,15 @@ internal sealed class FeatureCache : IDisposable
             {
                 _recency.Remove(node);
                 _recency.AddFirst(node);
-                Hits++;
                 return node.Value.Levels.Select(l => l.to(ScalarType.Float32)).ToArray();
             }
             if (_onDisk.Contains((row, variant)))
             {
-                Hits++;
                 var levels = ReadFromDisk(row, variant);
                 var result = levels.Select(l => l.to(ScalarType.Float32)).ToArray();
                 Store((row, variant), levels);
                 return result;
             }
-            Misses++;
             return null;
         }
     }

@@ -1,5 +1,3 @@
-using Spectre.Console;
-
 namespace Microsoft.ML.FVlm.Cli;
 
 /// <summary>
@@ -21,12 +19,13 @@ internal static class CliErrors
         }
         catch (Exception e) when (IsUserError(e))
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            // Plain text on standard error, so that scripts can read it whatever the terminal.
+            Console.Error.WriteLine($"error: {e.Message}");
             return UserError;
         }
         catch (Exception e)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]internal error:[/] {e}");
+            Console.Error.WriteLine($"internal error: {e}");
             return InternalError;
         }
     }

@@ -24,16 +24,7 @@ public sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas)>
     /// <param name="embeddingDim">D: the text embedding dimension.</param>
     public BoxHead(int channels, int poolSize, int convChannels, int fcDim, int embeddingDim) : base(nameof(BoxHead))
     {
-        var layers = new List<Module<Tensor, Tensor>>();
-        int inChannels = channels;
-        for (int i = 0; i < 4; i++)
-        {
-            layers.Add(Conv2d(inChannels, convChannels, 3, padding: 1, bias: false));
-            layers.Add(BatchNorm2d(convChannels));
-            layers.Add(ReLU());
-            inChannels = convChannels;
-        }
-        convs = Sequential(layers);
+        convs = ConvStack.Create(channels, convChannels);
         fc = Linear(convChannels * poolSize * poolSize, fcDim);
         embedding = Linear(fcDim, embeddingDim, hasBias: false);
         deltas = Linear(fcDim, 4);

@@ -17,16 +17,7 @@ public sealed class MaskHead : Module<Tensor, Tensor>
 
     public MaskHead(int channels, int convChannels) : base(nameof(MaskHead))
     {
-        var layers = new List<Module<Tensor, Tensor>>();
-        int inChannels = channels;
-        for (int i = 0; i < 4; i++)
-        {
-            layers.Add(Conv2d(inChannels, convChannels, 3, padding: 1, bias: false));
-            layers.Add(BatchNorm2d(convChannels));
-            layers.Add(ReLU());
-            inChannels = convChannels;
-        }
-        convs = Sequential(layers);
+        convs = ConvStack.Create(channels, convChannels);
         upsample = ConvTranspose2d(convChannels, convChannels, 2, stride: 2);
         logits = Conv2d(convChannels, 1, 1);
         RegisterComponents();

@@ -110,3 +110,40 @@ public class OpenVocabularyDetectorTests
         }
     }
 }
+
+public class OpenVocabularyDetectorConcurrencyTests
+{
+    [Test]
+    public void EightThreadsGiveTheSameOutputsAsOne()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        var detector = OpenVocabularyDetectorTests.NewDetector(vlm);
+        var vocabulary = new Vocabulary(["ring", "circle", "square"], [false, false, true]);
+        var settings = new InferenceSettings { ScoreThreshold = 0.0, MaxDetections = 25 };
+        using var images = new OpenVocabularyDetectorTests.DisposableImages(
+            Enumerable.Range(0, 4).Select(i => OpenVocabularyDetectorTests.RandomImage(64 + 16 * i, 96, 30 + i)).ToArray());
+        var expected = images.Items.Select(image => detector.Detect([image], vocabulary, settings)[0]).ToArray();
+
+        var actual = new ImageDetections[8][];
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, thread =>
+        {
+            // Each thread walks the images in its own order, so calls really overlap on different inputs.
+            var results = new ImageDetections[images.Items.Count];
+            for (int k = 0; k < images.Items.Count; k++)
+            {
+                int i = (k + thread) % images.Items.Count;
+                results[i] = detector.Detect([images.Items[i]], vocabulary, settings)[0];
+            }
+            actual[thread] = results;
+        });
+
+        for (int thread = 0; thread < 8; thread++)
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.That(actual[thread][i].Classes, Is.EqualTo(expected[i].Classes), $"thread {thread}, image {i}");
+                Assert.That(actual[thread][i].Scores, Is.EqualTo(expected[i].Scores), $"thread {thread}, image {i}");
+                Assert.That(actual[thread][i].Boxes, Is.EqualTo(expected[i].Boxes), $"thread {thread}, image {i}");
+                Assert.That(actual[thread][i].Masks!.Select(CocoMask.ToCompressedString), Is.EqualTo(expected[i].Masks!.Select(CocoMask.ToCompressedString)));
+            }
+    }
+}

@@ -20,5 +20,6 @@ internal static class CommandList
         yield return BenchShapesCommand.Create();
         yield return BenchEvaluateCommand.Create();
         yield return BenchTrainCommand.Create();
+        yield return BenchTransformCommand.Create();
     }
 }

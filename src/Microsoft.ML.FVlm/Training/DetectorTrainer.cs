@@ -19,6 +19,7 @@ public sealed class DetectorTrainer
     private readonly TrainingColumns _columns;
     private readonly Dictionary<ulong, (int Height, int Width)> _imageSizes = new();
     private long _featuresFromCache, _featuresComputed;
+    private int _rowsInLastEpoch;
 
     public DetectorTrainer(FrozenVlm vlm, TrainingSettings settings, TrainingColumns columns)
     {
@@ -68,7 +69,9 @@ public sealed class DetectorTrainer
                 if (position.Step >= _settings.Steps) break;
             }
             if (!progressed && position.RowsConsumed == 0)
-                throw new InvalidOperationException("The training data has no rows.");
+                throw new InvalidOperationException(_rowsInLastEpoch == 0
+                    ? "The training data has no rows."
+                    : $"BatchSize ({_settings.BatchSize}) is larger than the number of training rows ({_rowsInLastEpoch}); lower it.");
             if (position.Step < _settings.Steps) position = new TrainingPosition(position.Step, position.Epoch + 1, 0);
         }
         head.eval();
@@ -165,8 +168,10 @@ public sealed class DetectorTrainer
         int index = 0;
         // Images are decoded only for rows whose (row, variant) features are not cached yet.
         bool NeedsImage(ulong rowId) => !_settings.CacheFeatures || !cache.Contains(rowId, VariantOf(rowId, epoch));
+        _rowsInLastEpoch = 0;
         foreach (var row in reader.Read(new Random(unchecked(_settings.Seed * 1_000_003 + epoch)), epoch, NeedsImage))
         {
+            _rowsInLastEpoch++;
             if (index++ < skip) continue;
             batch.Add(row);
             if (batch.Count == _settings.BatchSize)

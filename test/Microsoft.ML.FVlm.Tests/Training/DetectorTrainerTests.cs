@@ -89,6 +89,16 @@ public class DetectorTrainerTests
         Assert.That(error!.Message, Does.Match(@"at step \d+: loss '\w+' is (NaN|∞|-∞|Infinity|-Infinity)"));
     }
 
+    [Test]
+    public void BatchLargerThanTheDataIsNamed()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            new DetectorTrainer(vlm, Settings(2) with { BatchSize = 9 }, new TrainingColumns()).Train(head, s_data!, s_classes));
+        Assert.That(error!.Message, Does.Contain("BatchSize (9)").And.Contain("(8)"));
+    }
+
     private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => report(value);

@@ -81,6 +81,16 @@ public sealed class FVlmOptions
     /// <summary>Width of the box head's fully connected layer.</summary>
     public int BoxHeadFcDim = 512;
 
+    /// <summary>
+    /// Proposals sampled per training image for the box and mask heads (a quarter positive at most).
+    /// detectron2 uses 512; the box head's four convs run on every sampled RoI, which dominates the
+    /// cost of a training step on a CPU.
+    /// </summary>
+    public int RoiSamplesPerImage = 256;
+
+    /// <summary>Proposals kept per image at inference (after NMS); the heads and the VLM score each one.</summary>
+    public int InferenceProposalCount = 1000;
+
     /// <summary>Anchor sizes of P2..P6 in pixels (five values).</summary>
     public double[] AnchorSizes = [16, 32, 64, 128, 256];
 

@@ -20,6 +20,8 @@ internal static class FVlmOptionsValidator
         Require(o.WarmupSteps >= 0, nameof(o.WarmupSteps), "zero or more", o.WarmupSteps);
         Require(o.PyramidChannels > 0 && o.HeadConvChannels > 0 && o.BoxHeadFcDim > 0, "PyramidChannels, HeadConvChannels and BoxHeadFcDim", "positive",
             $"{o.PyramidChannels}, {o.HeadConvChannels}, {o.BoxHeadFcDim}");
+        Require(o.RoiSamplesPerImage > 0, nameof(o.RoiSamplesPerImage), "positive", o.RoiSamplesPerImage);
+        Require(o.InferenceProposalCount > 0, nameof(o.InferenceProposalCount), "positive", o.InferenceProposalCount);
         Require(o.AnchorSizes is { Length: 5 } && o.AnchorSizes.All(s => s > 0), nameof(o.AnchorSizes), "five positive sizes (P2..P6)", string.Join(", ", o.AnchorSizes ?? []));
         Require(o.MinJitterScale > 0 && o.MaxJitterScale >= o.MinJitterScale, "MinJitterScale and MaxJitterScale", "0 < min <= max", $"{o.MinJitterScale}, {o.MaxJitterScale}");
         Require(o.AugmentationVariants > 0, nameof(o.AugmentationVariants), "positive", o.AugmentationVariants);
@@ -41,6 +43,8 @@ internal static class FVlmOptionsValidator
         HeadConvChannels = o.HeadConvChannels,
         BoxHeadFcDim = o.BoxHeadFcDim,
         AnchorSizes = o.AnchorSizes.ToArray(),
+        Rpn = new RpnSettings { InferencePostNmsTopK = o.InferenceProposalCount },
+        RoiHeads = new RoiHeadsSettings { SamplesPerImage = o.RoiSamplesPerImage },
     };
 
     public static TrainingSettings Training(FVlmOptions o) => new()

@@ -161,17 +161,19 @@ internal static class FVlmModelFormat
         string ImageColumnName, string PredictedLabelColumnName, string ScoreColumnName, string PredictedBoundingBoxColumnName, string PredictedMaskColumnName,
         bool AddDetectionScoreColumn, bool AddVlmScoreColumn, double ScoreThreshold, double NmsThreshold, int MaxDetections,
         double BaseVlmWeight, double NovelVlmWeight, int InferenceBatchSize, int ImageSize, string Device, int? GpuDeviceId, bool FallbackToCpu,
-        int PyramidChannels, int HeadConvChannels, int BoxHeadFcDim, double[] AnchorSizes)
+        int PyramidChannels, int HeadConvChannels, int BoxHeadFcDim, double[] AnchorSizes, int InferenceProposalCount)
     {
         public static SavedOptions From(FVlmOptions o, FVlmModel model) => new(
             o.ImageColumnName, o.PredictedLabelColumnName, o.ScoreColumnName, o.PredictedBoundingBoxColumnName, o.PredictedMaskColumnName,
             o.AddDetectionScoreColumn, o.AddVlmScoreColumn, o.ScoreThreshold, o.NmsThreshold, o.MaxDetections,
             o.BaseVlmWeight, o.NovelVlmWeight, o.InferenceBatchSize, model.Detector.ImageSize, o.Device, o.GpuDeviceId, o.FallbackToCpu,
-            model.Architecture.PyramidChannels, model.Architecture.HeadConvChannels, model.Architecture.BoxHeadFcDim, model.Architecture.AnchorSizes.ToArray());
+            model.Architecture.PyramidChannels, model.Architecture.HeadConvChannels, model.Architecture.BoxHeadFcDim, model.Architecture.AnchorSizes.ToArray(),
+            model.Architecture.Rpn.InferencePostNmsTopK);
 
         public DetectorArchitecture Architecture() => new()
         {
             PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
+            Rpn = new RpnSettings { InferencePostNmsTopK = InferenceProposalCount },
         };
 
         public FVlmOptions ToOptions(string vlmFolder) => new()
@@ -182,6 +184,7 @@ internal static class FVlmModelFormat
             NmsThreshold = NmsThreshold, MaxDetections = MaxDetections, BaseVlmWeight = BaseVlmWeight, NovelVlmWeight = NovelVlmWeight,
             InferenceBatchSize = InferenceBatchSize, ImageSize = ImageSize, Device = Device, GpuDeviceId = GpuDeviceId, FallbackToCpu = FallbackToCpu,
             PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
+            InferenceProposalCount = InferenceProposalCount,
         };
     }
 

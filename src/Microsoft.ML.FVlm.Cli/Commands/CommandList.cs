@@ -12,5 +12,6 @@ internal static class CommandList
     {
         yield return ShapesCommand.Create();
         yield return TokenizeCommand.Create();
+        yield return BenchShapesCommand.Create();
     }
 }

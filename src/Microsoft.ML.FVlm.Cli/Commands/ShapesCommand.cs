@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Microsoft.ML.FVlm.Shapes;
+using Spectre.Console;
 
 namespace Microsoft.ML.FVlm.Cli.Commands;
 
@@ -19,7 +21,26 @@ internal static class ShapesCommand
         {
             split, images, seed, size, output,
         };
-        command.SetAction((Func<ParseResult, int>)(parse => throw new NotImplementedException("the Shapes generator is being written")));
+        command.SetAction(parse =>
+        {
+            var options = ShapesCliOptions.Create(
+                parse.GetValue(split)!, parse.GetValue(images), parse.GetValue(seed), parse.GetValue(size), threads: -1);
+            var generator = new ShapesGenerator(options);
+            string folder = parse.GetValue(output)!.FullName;
+            ShapesGenerationResult result = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(context =>
+                {
+                    var task = context.AddTask($"shapes {options.Split.ToName()}", maxValue: options.ImageCount);
+                    // Reports arrive from worker threads, possibly out of order: keep the largest.
+                    var progress = new SynchronousProgress(done => { lock (task) task.Value = Math.Max(task.Value, done); });
+                    result = generator.Generate(folder, progress);
+                });
+            AnsiConsole.MarkupLineInterpolated(
+                $"wrote {result.ImageCount} images to {result.ImageFolder} and {result.AnnotationCount} annotations to {result.AnnotationFile}");
+            return CliErrors.Success;
+        });
         return command;
     }
 }

@@ -1,1 +1,0 @@
-namespace Microsoft.ML.FVlm.Shapes; internal static class Placeholder {}

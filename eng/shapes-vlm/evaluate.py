@@ -51,7 +51,7 @@ def normalizer(manifest: dict):
 
 
 @torch.no_grad()
-def evaluate(model: Clip, vlm_dir: str, data_dir: str, batch: int = 256) -> dict:
+def evaluate(model: Clip, vlm_dir: str, data_dir: str, batch: int = 256, max_images: int = 0) -> dict:
     with open(os.path.join(vlm_dir, "manifest.json"), encoding="utf-8") as f:
         manifest = json.load(f)
     tok_info = manifest["tokenizer"]
@@ -61,7 +61,7 @@ def evaluate(model: Clip, vlm_dir: str, data_dir: str, batch: int = 256) -> dict
     size = manifest["image_encoder"]["pretraining_image_size"]
     multiple = manifest["image_encoder"]["size_multiple"]
     norm = normalizer(manifest)
-    split = load_split(data_dir)
+    split = load_split(data_dir, max_images)
     novel = torch.tensor([f == "r" for f in split.frequencies])
     classes = class_embeddings(model, tok, split.categories, templates)
 
@@ -105,10 +105,11 @@ def main(argv=None) -> None:
     p.add_argument("--vlm", required=True, help="VLM folder (manifest.json, merges, templates)")
     p.add_argument("--weights", required=True, help="weights file written by pretrain.py (the exported graphs' source)")
     p.add_argument("--data", required=True, help="captions split folder written by `fvlm shapes --split captions`")
+    p.add_argument("--max-images", type=int, default=0, help="only the first N images of the split (0: all)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(json.dumps(evaluate(load_model(args.weights), args.vlm, args.data)))
+    print(json.dumps(evaluate(load_model(args.weights), args.vlm, args.data, max_images=args.max_images)))
 
 
 if __name__ == "__main__":

@@ -1,20 +1,24 @@
 """Pretrains the Shapes VLM contrastively on a Shapes captions split.
 
     /usr/bin/python3 eng/shapes-vlm/pretrain.py --data DATA --merges merges.txt \\
-        --templates templates.txt --out weights.pt --steps 3000 --seed 0
+        --templates templates.txt --out weights.pt [--steps 6000] [--max-minutes 42] --seed 0
 
-Each step has two losses, both multi-positive symmetric InfoNCE between image-side embeddings
-and a set of texts: the step's object captions plus one prompt per category (a random template
-around the class name). A text is a positive for an object when it names the object's category
-and either names no colour or the object's colour; captions lose their colour word half of the
-time (colour words slow down shape learning).
+Losses, each a multi-positive symmetric InfoNCE between image-side embeddings and the step's texts
+(one prompt per category, a template around the class name, plus the generator's coloured caption
+for a quarter of the objects; a text is a positive for an object when it names the object's
+category and either no colour or the object's colour):
 
-* crop loss: crop images at the pretraining size through the image tower and attention pooling.
-* region loss (RegionCLIP-style, ``--region-weight``): whole scenes at their own size, each
-  annotated object's box RoIAlign-ed from C5 and attention-pooled, matched to that object's
-  caption. It uses the same labels the crops carry (each object's caption), nothing else.
+* crop loss: crops at the pretraining size through the image tower and attention pooling;
+* region loss (RegionCLIP-style, ``--region-weight``, from ``--region-start`` of the run on):
+  whole scenes at their own size, each annotated box RoIAlign-ed from C5 and attention-pooled.
+  It uses the labels the crops carry (each object's caption), nothing else;
+* prompt spread: mean squared cosine between the category prompts, so class names separate in
+  the text tower from the start.
 
-Deterministic for a seed on one machine and thread count. Prints the pretraining time.
+The run ends at ``--steps`` or after ``--max-minutes``, whichever comes first; the learning-rate
+schedule follows the larger fraction. Ended by steps, it is deterministic for a seed on one machine
+and thread count. BatchNorm statistics are re-estimated on crops and scenes at the end. Prints the
+pretraining time.
 """
 
 from __future__ import annotations
@@ -91,10 +95,20 @@ def contrastive_loss(image: torch.Tensor, cats: torch.Tensor, colors: List[str],
     return 0.5 * (i2t.mean() + t2i.mean()), hit
 
 
-def lr_at(step: int, steps: int, warmup: int) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+def prompt_spread(prompts: torch.Tensor) -> torch.Tensor:
+    """Mean squared cosine between the category prompts of a step (one per category, all
+    different names): pushes class names apart in the text tower from the start, so the image
+    tower gets a class signal before the towers have agreed on anything (otherwise both first
+    learn the easy colour words and the names stay nearly collinear for hundreds of steps)."""
+    u = F.normalize(prompts, dim=-1)
+    sim = u @ u.t()
+    off = ~torch.eye(len(u), dtype=torch.bool)
+    return sim[off].pow(2).mean()
+
+
+def lr_at(step: int, progress: float, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, times a cosine decay over the run's progress (0 to 1)."""
+    return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def make_optimizer(model: Clip, lr: float, text_lr: float, wd: float) -> torch.optim.Optimizer:
@@ -131,12 +145,14 @@ def train(args: argparse.Namespace) -> None:
     model.logit_scale.data.fill_(math.log(1 / args.init_temperature))
     opt = make_optimizer(model, args.lr, args.text_lr, args.weight_decay)
     sampler = CaptionSampler(split.categories, templates, rng, args.drop_color)
-    region_from = int(args.steps * args.region_start)
+    n_cats = len(split.categories)
+    budget = args.max_minutes * 60 if args.max_minutes > 0 else float("inf")
     start = time.time()
     log = []
     model.train()
-    for step in range(args.steps):
-        f = lr_at(step, args.steps, args.warmup)
+    step, progress = 0, 0.0
+    while progress < 1.0:
+        f = lr_at(step, progress, args.warmup)
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * f
         idx = torch.randint(len(crops), (args.batch,))
@@ -149,9 +165,9 @@ def train(args: argparse.Namespace) -> None:
         scale = model.logit_scale.exp().clamp(max=100)
         img = crop_embeddings(model, px)
         loss_c, acc_c = contrastive_loss(img, crop_cat[idx], [o[1] for o in objects], texts, t_emb, scale)
-        loss = loss_c
+        loss = loss_c + args.spread_weight * prompt_spread(t_emb[:n_cats])
         loss_r, acc_r = torch.zeros(()), torch.zeros(())
-        if args.region_weight > 0 and step >= region_from and scenes:
+        if args.region_weight > 0 and progress >= args.region_start and scenes:
             chosen = [scenes[rng.randrange(len(scenes))] for _ in range(args.scenes)]
             spx = torch.stack([s.pixels for s in chosen])
             boxes = [torch.tensor([inst.box for inst in s.instances]) for s in chosen]
@@ -169,19 +185,22 @@ def train(args: argparse.Namespace) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step % args.log_every == 0 or step == args.steps - 1:
-            el = time.time() - start
-            entry = {"step": step, "loss_crop": round(float(loss_c), 4), "loss_region": round(float(loss_r), 4),
+        el = time.time() - start
+        progress = max((step + 1) / args.steps, el / budget)
+        if step % args.log_every == 0 or progress >= 1.0:
+            entry = {"step": step, "progress": round(progress, 4), "loss_crop": round(float(loss_c), 4), "loss_region": round(float(loss_r), 4),
                      "acc_crop": round(float(acc_c), 3), "acc_region": round(float(acc_r), 3),
                      "scale": round(float(scale), 2), "elapsed_s": round(el, 1)}
             log.append(entry)
             print(json.dumps(entry), flush=True)
         if args.checkpoint_every and step > 0 and step % args.checkpoint_every == 0:
             save(model, args, log, time.time() - start, True, crop_px, scenes)
+        step += 1
     save(model, args, log, time.time() - start, False, crop_px, scenes)
     elapsed = time.time() - start
-    print(f"pretraining time: {elapsed / 60:.1f} min ({elapsed:.0f} s) for {args.steps} steps on {args.threads} threads "
-          f"(BatchNorm calibration included)", flush=True)
+    ended = "step budget" if step >= args.steps else f"time budget of {args.max_minutes} min"
+    print(f"pretraining time: {elapsed / 60:.1f} min ({elapsed:.0f} s), {step} steps on {args.threads} threads, "
+          f"ended by the {ended} (BatchNorm calibration included)", flush=True)
 
 
 @torch.no_grad()
@@ -223,17 +242,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--templates", required=True, help="prompt templates file")
     p.add_argument("--out", required=True, help="weights file to write (config + state dict)")
     p.add_argument("--max-images", type=int, default=0, help="use only the first N images of the split (0: all)")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch", type=int, default=256, help="crops per step")
-    p.add_argument("--scenes", type=int, default=8, help="scenes per step for the region loss")
+    p.add_argument("--steps", type=int, default=6000, help="step budget")
+    p.add_argument("--max-minutes", type=float, default=0,
+                   help="time budget: the schedule's progress is the larger of steps and time used (0: steps only, deterministic)")
+    p.add_argument("--batch", type=int, default=128, help="crops per step")
+    p.add_argument("--scenes", type=int, default=6, help="scenes per step for the region loss")
     p.add_argument("--region-weight", type=float, default=1.0, help="0 disables the region-caption loss")
-    p.add_argument("--region-start", type=float, default=0.0, help="fraction of steps before the region loss starts")
+    p.add_argument("--region-start", type=float, default=0.25, help="progress (0 to 1) at which the region loss starts")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--text-lr", type=float, default=3e-3)
     p.add_argument("--init-temperature", type=float, default=0.07, help="initial logit temperature (CLIP: 0.07)")
     p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--warmup", type=int, default=150)
-    p.add_argument("--drop-color", type=float, default=0.5, help="fraction of captions without their colour word")
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--spread-weight", type=float, default=1.0, help="weight of the category-prompt spread loss")
+    p.add_argument("--drop-color", type=float, default=0.75, help="fraction of captions without their colour word")
     p.add_argument("--context-length", type=int, default=16)
     p.add_argument("--calibration-batches", type=int, default=10,
                    help="crop and scene batches for the final BatchNorm statistics (0: keep training's)")

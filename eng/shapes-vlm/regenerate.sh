@@ -11,7 +11,9 @@
 #
 # Needs the .NET SDK and Debian's python3-torch, python3-torchvision, python3-onnx, python3-pil,
 # with libopenblas0-pthread installed (Debian's torch otherwise runs on the reference BLAS, ~3x slower).
-# Work files go to $WORK (default artifacts/shapes-vlm). Environment overrides: STEPS, THREADS, PYTHON.
+# Work files go to $WORK (default artifacts/shapes-vlm). Environment overrides: STEPS, MAX_MINUTES, THREADS, PYTHON.
+# Pretraining ends at STEPS steps or after MAX_MINUTES, whichever comes first (the learning-rate schedule
+# follows the larger of the two fractions); only a run ended by the step budget (MAX_MINUTES=0) is bit-reproducible.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -20,9 +22,10 @@ PY=${PYTHON:-/usr/bin/python3}
 WORK=${WORK:-$ROOT/artifacts/shapes-vlm}
 MODEL=$ROOT/src/Microsoft.ML.FVlm.Shapes/Vlm
 TEMPLATES=$MODEL/templates.txt
-TRAIN_SEED=1000 TRAIN_IMAGES=24000
+TRAIN_SEED=1000 TRAIN_IMAGES=48000
 EVAL_SEED=2000 EVAL_IMAGES=2000
-STEPS=${STEPS:-900}
+STEPS=${STEPS:-6000}
+MAX_MINUTES=${MAX_MINUTES:-42}
 THREADS=${THREADS:-2}
 
 mkdir -p "$WORK"
@@ -41,7 +44,8 @@ fi
     --out "$WORK/bpe_shapes_vocab.txt"
 
 "$PY" "$HERE/pretrain.py" --data "$WORK/train-$TRAIN_SEED" --merges "$WORK/bpe_shapes_vocab.txt" \
-    --templates "$TEMPLATES" --out "$WORK/weights.pt" --steps "$STEPS" --seed 0 --threads "$THREADS" \
+    --templates "$TEMPLATES" --out "$WORK/weights.pt" --steps "$STEPS" --max-minutes "$MAX_MINUTES" --seed 0 --threads "$THREADS" \
+    --checkpoint-every 500 \
     | tee "$WORK/pretrain.log"
 
 "$PY" "$HERE/export.py" --weights "$WORK/weights.pt" --merges "$WORK/bpe_shapes_vocab.txt" \

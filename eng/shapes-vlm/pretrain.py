@@ -143,6 +143,8 @@ def train(args: argparse.Namespace) -> None:
     model = Clip(shapes_config(tok.vocab_size, image_resolution=size, context_length=args.context_length))
     clip_init(model)
     model.logit_scale.data.fill_(math.log(1 / args.init_temperature))
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu")["state_dict"])
     opt = make_optimizer(model, args.lr, args.text_lr, args.weight_decay)
     sampler = CaptionSampler(split.categories, templates, rng, args.drop_color)
     n_cats = len(split.categories)
@@ -242,6 +244,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--templates", required=True, help="prompt templates file")
     p.add_argument("--out", required=True, help="weights file to write (config + state dict)")
     p.add_argument("--max-images", type=int, default=0, help="use only the first N images of the split (0: all)")
+    p.add_argument("--init", help="start from a weights file written by this script (continued pretraining)")
     p.add_argument("--steps", type=int, default=6000, help="step budget")
     p.add_argument("--max-minutes", type=float, default=0,
                    help="time budget: the schedule's progress is the larger of steps and time used (0: steps only, deterministic)")

@@ -74,7 +74,8 @@ public sealed class ShapesGenerator
         var records = new ImageRecord[_options.ImageCount];
         int done = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism, CancellationToken = cancellationToken };
-        var png = new SKPngEncoderOptions(SKPngEncoderFilterFlags.AllFilters, zLibLevel: 6);
+        // Sub filter and zlib level 1: about twice as fast as libpng's defaults on noisy backgrounds, files about 10% larger.
+        var png = new SKPngEncoderOptions(SKPngEncoderFilterFlags.Sub, zLibLevel: 1);
         Parallel.For(0, _options.ImageCount, parallel,
             () => new SceneRenderer(_options.MinVisibleFraction, _options.MinVisiblePixels),
             (index, _, renderer) =>

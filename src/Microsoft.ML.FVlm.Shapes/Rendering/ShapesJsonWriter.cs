@@ -1,6 +1,5 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Microsoft.ML.FVlm.Data;
 
 namespace Microsoft.ML.FVlm.Shapes.Rendering;
 
@@ -53,7 +52,7 @@ internal static class ShapesJsonWriter
                 instanceCount[group.Key] += group.Count();
             }
             foreach (var annotation in image.Annotations)
-                WriteAnnotation(json, annotationId++, image.Index + 1, annotation, captions);
+                WriteAnnotation(json, annotationId++, image.Index + 1, image.Size, annotation, captions);
         }
         json.WriteEndArray();
 
@@ -90,7 +89,7 @@ internal static class ShapesJsonWriter
         json.WriteEndObject();
     }
 
-    private static void WriteAnnotation(Utf8JsonWriter json, long id, long imageId, AnnotationRecord annotation, bool captions)
+    private static void WriteAnnotation(Utf8JsonWriter json, long id, long imageId, int imageSize, AnnotationRecord annotation, bool captions)
     {
         json.WriteStartObject();
         json.WriteNumber("id", id);
@@ -104,10 +103,10 @@ internal static class ShapesJsonWriter
         json.WriteNumber("iscrowd", 0);
         json.WriteStartObject("segmentation");
         json.WriteStartArray("size");
-        json.WriteNumberValue(annotation.Mask.Height);
-        json.WriteNumberValue(annotation.Mask.Width);
+        json.WriteNumberValue(imageSize);
+        json.WriteNumberValue(imageSize);
         json.WriteEndArray();
-        json.WriteString("counts", CocoMask.ToCompressedString(annotation.Mask));
+        json.WriteString("counts", annotation.MaskCounts);
         json.WriteEndObject();
         if (captions)
         {

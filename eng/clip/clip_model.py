@@ -82,8 +82,9 @@ PRESETS: Dict[str, ClipConfig] = {
     "RN50x64": ClipConfig((3, 15, 36, 10), 128, 1024, 448, 77, 49408, 1024, 16, 12),
 }
 
-# Entries some OpenAI checkpoints carry next to the weights; they are not parameters.
-NON_PARAMETER_KEYS = ("input_resolution", "context_length", "vocab_size")
+# Entries some checkpoints carry next to the weights; they are not parameters. OpenAI's archives
+# hold the first three; a TorchScript archive of this module also holds its non-persistent mask.
+NON_PARAMETER_KEYS = ("input_resolution", "context_length", "vocab_size", "causal_mask")
 
 
 def infer_config(state_dict: Dict[str, torch.Tensor], text_heads: Optional[int] = None,
@@ -302,6 +303,10 @@ class Clip(nn.Module):
         pooled = torch.gather(x, 1, index)[:, 0]
         return pooled @ self.text_projection
 
+    def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Image and text embeddings (not normalised)."""
+        return self.encode_image(pixel_values), self.encode_text(input_ids)
+
     @property
     def logit_temperature(self) -> float:
         """1 / exp(logit_scale), with CLIP's cap of 100 on the scale."""
@@ -328,7 +333,10 @@ def load_checkpoint(path: str) -> Tuple[Dict[str, torch.Tensor], Optional[ClipCo
     try:
         state_dict = torch.jit.load(path, map_location="cpu").state_dict()
     except RuntimeError:
-        state_dict = torch.load(path, map_location="cpu")
+        try:
+            state_dict = torch.load(path, map_location="cpu")
+        except Exception as e:  # pickle raises many types on a file that is not a checkpoint
+            raise ValueError(f"{path}: neither a TorchScript archive nor a torch.save file ({e})") from e
         if isinstance(state_dict, dict) and "config" in state_dict and "state_dict" in state_dict:
             config = ClipConfig(**state_dict["config"])
             state_dict = state_dict["state_dict"]

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from clip_init import random_clip  # noqa: E402
 from clip_model import PRESETS, ClipConfig, build_from_state_dict, infer_config, load_checkpoint, save_weights  # noqa: E402
-from vlm_folder import OPSET, write_vlm_folder  # noqa: E402
+from vlm_folder import OPSET, write_json, write_vlm_folder  # noqa: E402
 
 EXPORT_INFO = "export.json"
 WEIGHTS_FILE = "weights.pt"
@@ -70,7 +70,9 @@ def build_model(args: argparse.Namespace):
             sys.exit("export_clip: --random-seed needs --arch or --config to know the model's sizes")
         return random_clip(config, args.random_seed), {"random_seed": args.random_seed}
     state_dict, saved = load_checkpoint(args.checkpoint)
-    found = saved or infer_config(state_dict)
+    # Head counts are not in the weights: take them from --arch/--config when given, else width / 64.
+    found = saved or infer_config(state_dict, text_heads=config and config.text_heads,
+                                  vision_heads=config and config.vision_heads)
     if config is not None and config != found:
         sys.exit(f"export_clip: {args.checkpoint} holds {found}, not the requested {config}")
     return build_from_state_dict(state_dict, found), {"checkpoint": os.path.abspath(args.checkpoint),
@@ -94,7 +96,10 @@ def main(argv=None) -> None:
         sys.exit("export_clip: give --arch or --config")
     torch.set_grad_enabled(False)
     start = time.time()
-    model, source = build_model(args)
+    try:
+        model, source = build_model(args)
+    except (OSError, ValueError, RuntimeError) as e:
+        sys.exit(f"export_clip: {e}")
     built = time.time()
     name = args.name or default_name(args)
     try:
@@ -107,9 +112,7 @@ def main(argv=None) -> None:
         save_weights(model, os.path.join(args.out, WEIGHTS_FILE))
     info = {"name": name, "arch": args.arch, "config": model.config.to_dict(), **source,
             "weights_file": WEIGHTS_FILE if save else None, "opset": OPSET, "torch": torch.__version__}
-    with open(os.path.join(args.out, EXPORT_INFO), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(args.out, EXPORT_INFO), info)
     params = sum(p.numel() for p in model.parameters())
     print(f"{name}: {params / 1e6:.1f} M parameters; weights {built - start:.1f} s, "
           f"ONNX export + checks {exported - built:.1f} s, total {time.time() - start:.1f} s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 from typing import Dict, List, Tuple
 
@@ -63,6 +64,14 @@ def count_merges(path: str) -> int:
     with opener(path, "rt", encoding="utf-8") as f:
         lines = f.read().split("\n")
     return sum(1 for line in lines[1:] if line.strip())
+
+
+def write_json(path: str, value: dict) -> None:
+    """Indented JSON with lists of numbers kept on one line."""
+    text = json.dumps(value, indent=2)
+    text = re.sub(r"\[([-\d\s,.e]+)\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
 
 
 def manifest(model: Clip, name: str, merges_file: str) -> dict:
@@ -153,7 +162,5 @@ def write_vlm_folder(model: Clip, out_dir: str, merges_path: str, name: str) -> 
     target = os.path.join(out_dir, merges_file)
     if os.path.abspath(target) != os.path.abspath(merges_path):
         shutil.copyfile(merges_path, target)
-    with open(os.path.join(out_dir, "manifest.json"), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(out_dir, "manifest.json"), info)
     return info

@@ -1,0 +1,273 @@
+"""Pretrains the Shapes VLM contrastively on a Shapes captions split.
+
+    /usr/bin/python3 eng/shapes-vlm/pretrain.py --data DATA --merges merges.txt \\
+        --templates templates.txt --out weights.pt [--steps 6000] [--max-minutes 42] --seed 0
+
+Losses, each a multi-positive symmetric InfoNCE between image-side embeddings and the step's texts
+(one prompt per category, a template around the class name, plus the generator's coloured caption
+for a quarter of the objects; a text is a positive for an object when it names the object's
+category and either no colour or the object's colour):
+
+* crop loss: crops at the pretraining size through the image tower and attention pooling;
+* region loss (RegionCLIP-style, ``--region-weight``, from ``--region-start`` of the run on):
+  whole scenes at their own size, each annotated box RoIAlign-ed from C5 and attention-pooled.
+  It uses the labels the crops carry (each object's caption), nothing else;
+* prompt spread: mean squared cosine between the category prompts, so class names separate in
+  the text tower from the start.
+
+The run ends at ``--steps`` or after ``--max-minutes``, whichever comes first; the learning-rate
+schedule follows the larger fraction. Ended by steps, it is deterministic for a seed on one machine
+and thread count. BatchNorm statistics are re-estimated on crops and scenes at the end. Prints the
+pretraining time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import random
+import sys
+import time
+from typing import List, Tuple
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from clip_bpe import ClipBpeTokenizer  # noqa: E402
+from shapes_clip import (Clip, clip_init, crop_embeddings, normalize,  # noqa: E402
+                         region_embeddings, shapes_config, text_embeddings)
+from shapes_data import Split, load_split, read_templates  # noqa: E402
+
+
+def article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+class CaptionSampler:
+    """Texts of a step: one prompt per category without colour ("a hexagon", or a prompt template
+    around the name) and, for a ``1 - drop_color`` share of the objects, the caption as the
+    generator writes it ("a red hexagon"). Objects share texts, which keeps the text batch small."""
+
+    def __init__(self, names: List[str], templates: List[str], rng: random.Random, drop_color: float) -> None:
+        self.names, self.templates, self.rng, self.drop_color = names, templates, rng, drop_color
+
+    def prompt(self, category: int) -> Tuple[str, int, str]:
+        name = self.names[category]
+        if self.rng.random() < 0.25:
+            return f"{article(name)} {name}", category, ""
+        return self.rng.choice(self.templates).replace("{}", name), category, ""
+
+    def texts(self, objects: List[Tuple[int, str]]) -> List[Tuple[str, int, str]]:
+        """Unique (text, category, colour or "") triples."""
+        items = [self.prompt(k) for k in range(len(self.names))]
+        for category, color in objects:
+            if self.rng.random() >= self.drop_color:
+                items.append((f"{article(color)} {color} {self.names[category]}", category, color))
+        seen, unique = set(), []
+        for item in items:
+            if item[0] not in seen:
+                seen.add(item[0])
+                unique.append(item)
+        return unique
+
+
+def contrastive_loss(image: torch.Tensor, cats: torch.Tensor, colors: List[str], texts: List[Tuple[str, int, str]],
+                     text_emb: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Multi-positive symmetric InfoNCE; positives: same category and (no colour or same colour)."""
+    t_cat = torch.tensor([t[1] for t in texts])
+    palette = {c: i for i, c in enumerate(sorted(set(colors) | {t[2] for t in texts}))}
+    i_col = torch.tensor([palette[c] for c in colors])
+    t_col = torch.tensor([palette[t[2]] for t in texts])
+    colorless = torch.tensor([t[2] == "" for t in texts])
+    pos = (cats.view(-1, 1) == t_cat.view(1, -1)) & (colorless.view(1, -1) | (i_col.view(-1, 1) == t_col.view(1, -1)))
+    logits = scale * F.normalize(image, dim=-1) @ F.normalize(text_emb, dim=-1).t()
+    neg_inf = torch.finfo(logits.dtype).min
+    i2t = torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~pos, neg_inf), 1)
+    has = pos.any(0)
+    lt, pt = logits.t()[has], pos.t()[has]
+    t2i = torch.logsumexp(lt, 1) - torch.logsumexp(lt.masked_fill(~pt, neg_inf), 1)
+    hit = pos.gather(1, logits.argmax(1, keepdim=True)).float().mean()
+    return 0.5 * (i2t.mean() + t2i.mean()), hit
+
+
+def prompt_spread(prompts: torch.Tensor) -> torch.Tensor:
+    """Mean squared cosine between the category prompts of a step (one per category, all
+    different names): pushes class names apart in the text tower from the start, so the image
+    tower gets a class signal before the towers have agreed on anything (otherwise both first
+    learn the easy colour words and the names stay nearly collinear for hundreds of steps)."""
+    u = F.normalize(prompts, dim=-1)
+    sim = u @ u.t()
+    off = ~torch.eye(len(u), dtype=torch.bool)
+    return sim[off].pow(2).mean()
+
+
+def lr_at(step: int, progress: float, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, times a cosine decay over the run's progress (0 to 1)."""
+    return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def make_optimizer(model: Clip, lr: float, text_lr: float, wd: float) -> torch.optim.Optimizer:
+    groups = {("v", True): [], ("v", False): [], ("t", True): [], ("t", False): []}
+    for name, p in model.named_parameters():
+        tower = "v" if name.startswith("visual.") else "t"
+        decay = p.ndim >= 2 and "embedding" not in name
+        groups[(tower, decay)].append(p)
+    return torch.optim.AdamW([
+        {"params": groups[("v", True)], "lr": lr, "weight_decay": wd, "base_lr": lr},
+        {"params": groups[("v", False)], "lr": lr, "weight_decay": 0.0, "base_lr": lr},
+        {"params": groups[("t", True)], "lr": text_lr, "weight_decay": wd, "base_lr": text_lr},
+        {"params": groups[("t", False)], "lr": text_lr, "weight_decay": 0.0, "base_lr": text_lr},
+    ], betas=(0.9, 0.98), eps=1e-6)
+
+
+def train(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    split: Split = load_split(args.data, args.max_images)
+    templates = read_templates(args.templates)
+    tok = ClipBpeTokenizer.from_file(args.merges)
+    crops = split.crops()
+    crop_px = torch.stack([p.pixels for p in crops])
+    crop_cat = torch.tensor([p.instances[0].category for p in crops])
+    crop_col = [p.instances[0].color for p in crops]
+    scenes = split.scenes()
+    size = crop_px.shape[-1]
+    print(f"pretrain: {len(crops)} crops ({size} px), {len(scenes)} scenes, {len(split.categories)} categories, "
+          f"vocabulary {tok.vocab_size}", flush=True)
+    model = Clip(shapes_config(tok.vocab_size, image_resolution=size, context_length=args.context_length))
+    clip_init(model)
+    model.logit_scale.data.fill_(math.log(1 / args.init_temperature))
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu")["state_dict"])
+    opt = make_optimizer(model, args.lr, args.text_lr, args.weight_decay)
+    sampler = CaptionSampler(split.categories, templates, rng, args.drop_color)
+    n_cats = len(split.categories)
+    budget = args.max_minutes * 60 if args.max_minutes > 0 else float("inf")
+    start = time.time()
+    log = []
+    model.train()
+    step, progress = 0, 0.0
+    while progress < 1.0:
+        f = lr_at(step, progress, args.warmup)
+        for g in opt.param_groups:
+            g["lr"] = g["base_lr"] * f
+        idx = torch.randint(len(crops), (args.batch,))
+        px = crop_px[idx]
+        flip = torch.rand(len(idx)) < 0.5
+        px[flip] = px[flip].flip(-1)
+        objects = [(int(crop_cat[i]), crop_col[i]) for i in idx]
+        texts = sampler.texts(objects)
+        t_emb = text_embeddings(model, tok, [t[0] for t in texts])
+        scale = model.logit_scale.exp().clamp(max=100)
+        img = crop_embeddings(model, px)
+        loss_c, acc_c = contrastive_loss(img, crop_cat[idx], [o[1] for o in objects], texts, t_emb, scale)
+        loss = loss_c + args.spread_weight * prompt_spread(t_emb[:n_cats])
+        loss_r, acc_r = torch.zeros(()), torch.zeros(())
+        if args.region_weight > 0 and progress >= args.region_start and scenes:
+            chosen = [scenes[rng.randrange(len(scenes))] for _ in range(args.scenes)]
+            spx = torch.stack([s.pixels for s in chosen])
+            boxes = [torch.tensor([inst.box for inst in s.instances]) for s in chosen]
+            if rng.random() < 0.5:
+                w = spx.shape[-1]
+                spx = spx.flip(-1)
+                boxes = [torch.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], 1) for b in boxes]
+            c5 = model.visual.features(normalize(spx))[-1]
+            reg = region_embeddings(model, c5, boxes)
+            robj = [(inst.category, inst.color) for s in chosen for inst in s.instances]
+            rtexts = sampler.texts(robj)
+            r_emb = text_embeddings(model, tok, [t[0] for t in rtexts])
+            loss_r, acc_r = contrastive_loss(reg, torch.tensor([o[0] for o in robj]), [o[1] for o in robj], rtexts, r_emb, scale)
+            loss = loss + args.region_weight * loss_r
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        el = time.time() - start
+        progress = max((step + 1) / args.steps, el / budget)
+        if step % args.log_every == 0 or progress >= 1.0:
+            entry = {"step": step, "progress": round(progress, 4), "loss_crop": round(float(loss_c), 4), "loss_region": round(float(loss_r), 4),
+                     "acc_crop": round(float(acc_c), 3), "acc_region": round(float(acc_r), 3),
+                     "scale": round(float(scale), 2), "elapsed_s": round(el, 1)}
+            log.append(entry)
+            print(json.dumps(entry), flush=True)
+        if args.checkpoint_every and step > 0 and step % args.checkpoint_every == 0:
+            save(model, args, log, time.time() - start, True, crop_px, scenes)
+        step += 1
+    save(model, args, log, time.time() - start, False, crop_px, scenes)
+    elapsed = time.time() - start
+    ended = "step budget" if step >= args.steps else f"time budget of {args.max_minutes} min"
+    print(f"pretraining time: {elapsed / 60:.1f} min ({elapsed:.0f} s), {step} steps on {args.threads} threads, "
+          f"ended by the {ended} (BatchNorm calibration included)", flush=True)
+
+
+@torch.no_grad()
+def calibrate_batch_norm(model: Clip, crop_px: torch.Tensor, scenes, batches: int, seed: int) -> None:
+    """Re-estimates BatchNorm running statistics as plain averages over ``batches`` crop batches
+    and as many scene batches, so the frozen graphs see statistics of both kinds of input (the
+    momentum averages of training lean towards whichever kind came last in a step)."""
+    generator = torch.Generator().manual_seed(seed)
+    norms = [m for m in model.visual.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for _ in range(batches):
+        idx = torch.randint(len(crop_px), (256,), generator=generator)
+        model.visual.features(normalize(crop_px[idx]))
+        if scenes:
+            pick = torch.randint(len(scenes), (8,), generator=generator)
+            model.visual.features(normalize(torch.stack([scenes[int(i)].pixels for i in pick])))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+
+
+def save(model: Clip, args: argparse.Namespace, log, elapsed: float, partial: bool, crop_px, scenes) -> None:
+    target = copy.deepcopy(model)
+    if args.calibration_batches > 0:
+        calibrate_batch_norm(target, crop_px, scenes, args.calibration_batches, args.seed)
+    target.eval()
+    state = {"config": target.config.to_dict(), "state_dict": target.state_dict(),
+             "args": vars(args), "log": log, "elapsed_s": elapsed, "partial": partial}
+    torch.save(state, args.out + (".partial" if partial else ""))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Pretrain the Shapes VLM (small CLIP) on a Shapes captions split.")
+    p.add_argument("--data", required=True, help="captions split folder (captions.json + captions/)")
+    p.add_argument("--merges", required=True, help="BPE merges file (learn_bpe.py)")
+    p.add_argument("--templates", required=True, help="prompt templates file")
+    p.add_argument("--out", required=True, help="weights file to write (config + state dict)")
+    p.add_argument("--max-images", type=int, default=0, help="use only the first N images of the split (0: all)")
+    p.add_argument("--init", help="start from a weights file written by this script (continued pretraining)")
+    p.add_argument("--steps", type=int, default=6000, help="step budget")
+    p.add_argument("--max-minutes", type=float, default=0,
+                   help="time budget: the schedule's progress is the larger of steps and time used (0: steps only, deterministic)")
+    p.add_argument("--batch", type=int, default=128, help="crops per step")
+    p.add_argument("--scenes", type=int, default=6, help="scenes per step for the region loss")
+    p.add_argument("--region-weight", type=float, default=1.0, help="0 disables the region-caption loss")
+    p.add_argument("--region-start", type=float, default=0.25, help="progress (0 to 1) at which the region loss starts")
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--text-lr", type=float, default=3e-3)
+    p.add_argument("--init-temperature", type=float, default=0.07, help="initial logit temperature (CLIP: 0.07)")
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--spread-weight", type=float, default=1.0, help="weight of the category-prompt spread loss")
+    p.add_argument("--drop-color", type=float, default=0.75, help="fraction of captions without their colour word")
+    p.add_argument("--context-length", type=int, default=16)
+    p.add_argument("--calibration-batches", type=int, default=10,
+                   help="crop and scene batches for the final BatchNorm statistics (0: keep training's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--checkpoint-every", type=int, default=0, help="also save OUT.partial every N steps")
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    train(parse_args())

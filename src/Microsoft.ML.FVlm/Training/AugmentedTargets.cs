@@ -9,7 +9,7 @@ namespace Microsoft.ML.FVlm.Training;
 /// its transformed mask (instances cropped away entirely are dropped); without, boxes are
 /// transformed and clipped, and those with a side under one pixel are dropped.
 /// </summary>
-internal sealed record AugmentedTargets(float[] Boxes, long[] Classes, byte[]? Masks, int Count, int CanvasSize)
+internal sealed record AugmentedTargets(float[] Boxes, long[] Classes, byte[]? Masks, int Count)
 {
     /// <param name="boxes">4 per instance: x0 y0 x1 y1 in source pixels.</param>
     /// <param name="classes">0-based class per instance.</param>
@@ -58,7 +58,7 @@ internal sealed record AugmentedTargets(float[] Boxes, long[] Classes, byte[]? M
             maskArray = new byte[keptMasks.Count * plane];
             for (int i = 0; i < keptMasks.Count; i++) keptMasks[i].CopyTo(maskArray, i * plane);
         }
-        return new AugmentedTargets(keptBoxes.ToArray(), keptClasses.ToArray(), maskArray, keptClasses.Count, canvasSize);
+        return new AugmentedTargets(keptBoxes.ToArray(), keptClasses.ToArray(), maskArray, keptClasses.Count);
     }
 
     /// <summary>Nearest-neighbour resampling of a row-major mask onto the canvas; <paramref name="box"/> is its tight box, or null if empty.</summary>

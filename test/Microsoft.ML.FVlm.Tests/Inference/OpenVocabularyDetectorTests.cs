@@ -62,8 +62,11 @@ public class OpenVocabularyDetectorTests
         Assert.That(detection.Scores, Is.EqualTo(detection.DetectionScores));
         Assert.That(vlmOnly.Scores, Is.EqualTo(vlmOnly.VlmScores));
         Assert.That(detection.Masks, Is.Null);
-        // The tiny VLM's probabilities over four classes sum to one per region, so some exceed a quarter.
-        Assert.That(vlmOnly.Scores.Max(), Is.GreaterThanOrEqualTo(0.25f));
+        // Fusion with beta = 1 for an all-novel vocabulary is p_det^0 * p_vlm^1: exactly the VLM-only ranking.
+        var allNovel = Vocabulary.AllNovel(Classes.Names);
+        var fusedAsVlm = detector.Detect(images.Items, allNovel, new InferenceSettings { ScoreThreshold = 0, NovelVlmWeight = 1.0, PredictMasks = false })[0];
+        Assert.That(fusedAsVlm.Scores, Is.EqualTo(vlmOnly.Scores));
+        Assert.That(fusedAsVlm.Classes, Is.EqualTo(vlmOnly.Classes));
     }
 
     [Test]

@@ -37,8 +37,10 @@ def shapes_config(vocab_size: int, image_resolution: int = 64, context_length: i
 
 @torch.no_grad()
 def clip_init(model: Clip) -> None:
-    """CLIP's own initialisation of the text tower and the attention pooling; the last BatchNorm
-    of every residual branch starts at zero."""
+    """CLIP's own initialisation of the text tower and the attention pooling. The last BatchNorm of
+    each residual branch keeps PyTorch's default (weight 1): zero-initialising it, as CLIP's
+    training code does, left this one-block-per-stage tower nearly linear at the start and slowed
+    it a lot (supervised probe, 2 minutes: top-1 0.06 with zeros, 0.20 without)."""
     c = model.config
     nn.init.normal_(model.token_embedding.weight, std=0.02)
     nn.init.normal_(model.positional_embedding, std=0.01)
@@ -55,9 +57,6 @@ def clip_init(model: Clip) -> None:
     std = pool.c_proj.in_features ** -0.5
     for layer in (pool.q_proj, pool.k_proj, pool.v_proj, pool.c_proj):
         nn.init.normal_(layer.weight, std=std)
-    for name, module in model.visual.named_modules():
-        if name.startswith("layer") and name.endswith(".bn3"):
-            nn.init.zeros_(module.weight)
 
 
 def normalize(pixels: torch.Tensor) -> torch.Tensor:

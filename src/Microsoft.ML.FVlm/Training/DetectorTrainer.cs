@@ -59,11 +59,11 @@ public sealed class DetectorTrainer
             foreach (var batch in Batches(data, position.Epoch, position.RowsConsumed, cache))
             {
                 cancellation.ThrowIfCancellationRequested();
-                var losses = Step(head, optimizer, batch, jitter, cache, textEmbeddings, position.Step);
+                var (losses, gradientNorm) = Step(head, optimizer, batch, jitter, cache, textEmbeddings, position.Step);
                 progressed = true;
                 images += batch.Count;
                 position = position with { Step = position.Step + 1, RowsConsumed = position.RowsConsumed + batch.Count };
-                Report(progress, position.Step, losses, images, clock, startStep);
+                Report(progress, position.Step, losses, gradientNorm, images, clock, startStep);
                 if (_settings.CheckpointEvery > 0 && position.Step % _settings.CheckpointEvery == 0 && _settings.CheckpointFolder is { } folder)
                     Checkpoint.Save(Path.Combine(folder, $"checkpoint-{position.Step:D7}.bin"), head, optimizer, position);
                 if (position.Step >= _settings.Steps) break;
@@ -77,7 +77,7 @@ public sealed class DetectorTrainer
         head.eval();
     }
 
-    private Dictionary<string, float> Step(DetectorHead head, optim.Optimizer optimizer, List<TrainingRow> batch, LargeScaleJitter jitter,
+    private (Dictionary<string, float> Losses, double GradientNorm) Step(DetectorHead head, optim.Optimizer optimizer, List<TrainingRow> batch, LargeScaleJitter jitter,
         FeatureCache cache, Tensor textEmbeddings, int step)
     {
         using var scope = NewDisposeScope();
@@ -125,10 +125,13 @@ public sealed class DetectorTrainer
         }
         var total = output.Losses.Values.Aggregate((a, b) => a + b);
         total.backward();
+        double gradientNorm = GradientNorm(head, _settings.GradientClipNorm);
+        if (!double.IsFinite(gradientNorm))
+            throw new InvalidOperationException($"Training stopped at step {step + 1}: the gradient norm is {gradientNorm} (losses {string.Join(", ", values.Select(v => $"{v.Key} {v.Value}"))}). Lower the learning rate (now {_settings.LearningRateAt(step)}).");
         foreach (var group in optimizer.ParamGroups) group.LearningRate = _settings.LearningRateAt(step);
         optimizer.step();
         values["total"] = values.Values.Sum();
-        return values;
+        return (values, gradientNorm);
     }
 
     private void ComputeFeatures(List<TrainingRow> batch, List<int> misses, int[] variants, LargeScaleJitter jitter, FeatureCache cache, Tensor[][] features)
@@ -158,6 +161,15 @@ public sealed class DetectorTrainer
         }
     }
 
+    /// <summary>The global L2 norm of the head's gradients; rescales them to at most <paramref name="maxNorm"/> when it is positive.</summary>
+    private static double GradientNorm(DetectorHead head, double maxNorm)
+    {
+        var parameters = head.parameters().Where(p => p.grad is not null).ToArray();
+        if (maxNorm > 0) return nn.utils.clip_grad_norm_(parameters, maxNorm);
+        using var scope = NewDisposeScope();
+        return Math.Sqrt(parameters.Sum(p => p.grad!.pow(2).sum().item<float>()));
+    }
+
     private int VariantOf(ulong rowId, int epoch) =>
         (int)(SplitMix.Hash(SplitMix.Hash((ulong)_settings.Seed ^ rowId) + (ulong)epoch) % (ulong)_settings.AugmentationVariants);
 
@@ -183,14 +195,14 @@ public sealed class DetectorTrainer
         // The last partial batch of an epoch is dropped, so every step sees a full batch.
     }
 
-    private void Report(IProgress<TrainingProgress>? progress, int step, Dictionary<string, float> losses, int images, Stopwatch clock, int startStep)
+    private void Report(IProgress<TrainingProgress>? progress, int step, Dictionary<string, float> losses, double gradientNorm, int images, Stopwatch clock, int startStep)
     {
         if (progress is null) return;
         double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         double stepsPerSecond = (step - startStep) / seconds;
         var remaining = stepsPerSecond > 0 ? TimeSpan.FromSeconds((_settings.Steps - step) / stepsPerSecond) : TimeSpan.Zero;
         long lookups = _featuresFromCache + _featuresComputed;
-        progress.Report(new TrainingProgress(step, _settings.Steps, losses, images / seconds, remaining, lookups == 0 ? 0 : (double)_featuresFromCache / lookups));
+        progress.Report(new TrainingProgress(step, _settings.Steps, losses, images / seconds, remaining, lookups == 0 ? 0 : (double)_featuresFromCache / lookups, gradientNorm));
     }
 }
 

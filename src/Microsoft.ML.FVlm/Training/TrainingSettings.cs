@@ -14,6 +14,8 @@ public sealed record TrainingSettings
     /// <summary>Steps of linear warm-up from <see cref="WarmupFactor"/> times the peak rate.</summary>
     public int WarmupSteps { get; init; } = 100;
     public double WarmupFactor { get; init; } = 0.001;
+    /// <summary>Gradients are rescaled to at most this global L2 norm before each step (0: no clipping).</summary>
+    public double GradientClipNorm { get; init; } = 10.0;
     /// <summary>Fractions of <see cref="Steps"/> after which the rate is multiplied by <see cref="DecayFactor"/>.</summary>
     public IReadOnlyList<double> DecayAt { get; init; } = [0.8, 0.9];
     public double DecayFactor { get; init; } = 0.1;
@@ -53,4 +55,6 @@ public sealed record TrainingSettings
 /// <param name="ImagesPerSecond">Throughput since the start (or resume).</param>
 /// <param name="Remaining">Estimated time left.</param>
 /// <param name="CacheHitRate">Share of images whose frozen features came from the cache.</param>
-public sealed record TrainingProgress(int Step, int Steps, IReadOnlyDictionary<string, float> Losses, double ImagesPerSecond, TimeSpan Remaining, double CacheHitRate);
+/// <param name="GradientNorm">The step's global gradient L2 norm before clipping.</param>
+public sealed record TrainingProgress(int Step, int Steps, IReadOnlyDictionary<string, float> Losses, double ImagesPerSecond, TimeSpan Remaining, double CacheHitRate,
+    double GradientNorm = double.NaN);

@@ -26,9 +26,13 @@ internal static class TrainCommand
         var noCache = new Option<bool>("--no-cache") { Description = "recompute the frozen features every step instead of caching them" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "write a checkpoint every N steps next to --out (0: never)", DefaultValueFactory = _ => 0 };
         var resume = new Option<FileInfo?>("--resume") { Description = "resume from this checkpoint" };
+        var defaults = new FVlmOptions();
+        var headChannels = new Option<int>("--head-channels") { Description = "channels of the feature pyramid and of the box and mask heads' convs", DefaultValueFactory = _ => defaults.HeadConvChannels };
+        var roiSamples = new Option<int>("--roi-samples") { Description = "proposals sampled per training image for the box and mask heads", DefaultValueFactory = _ => defaults.RoiSamplesPerImage };
+        var jitter = new Option<string>("--jitter") { Description = "large-scale jitter range MIN,MAX of the training augmentation", DefaultValueFactory = _ => $"{defaults.MinJitterScale},{defaults.MaxJitterScale}" };
         var command = new Command("train", "Train the F-VLM detector head on base-category annotations and save the fitted model as an ML.NET zip.")
         {
-            vlm, data, output, steps, quick, batch, size, rate, seed, noCache, checkpointEvery, resume,
+            vlm, data, output, steps, quick, batch, size, rate, seed, noCache, checkpointEvery, resume, headChannels, roiSamples, jitter,
         };
         command.SetAction(parse =>
         {
@@ -39,6 +43,10 @@ internal static class TrainCommand
             var baseIds = dataset.Categories.Where(c => annotated.Contains(c.Id)).Select(c => c.Id).ToArray();
             if (baseIds.Length == 0) throw new InvalidDataException($"--data: '{json}' has no annotations to train on.");
             string zip = parse.GetValue(output)!.FullName;
+            var jitterRange = parse.GetValue(jitter)!.Split(',');
+            if (jitterRange.Length != 2 || !double.TryParse(jitterRange[0], System.Globalization.CultureInfo.InvariantCulture, out double minJitter)
+                || !double.TryParse(jitterRange[1], System.Globalization.CultureInfo.InvariantCulture, out double maxJitter))
+                throw new ArgumentException($"--jitter: expected MIN,MAX (for example 0.5,1.5); got '{parse.GetValue(jitter)}'.");
             var options = new FVlmOptions
             {
                 VlmFolder = parse.GetValue(vlm)!.FullName,
@@ -47,6 +55,11 @@ internal static class TrainCommand
                 ImageSize = parse.GetValue(size),
                 LearningRate = parse.GetValue(rate),
                 Seed = parse.GetValue(seed),
+                PyramidChannels = parse.GetValue(headChannels),
+                HeadConvChannels = parse.GetValue(headChannels),
+                RoiSamplesPerImage = parse.GetValue(roiSamples),
+                MinJitterScale = minJitter,
+                MaxJitterScale = maxJitter,
                 CacheFeatures = !parse.GetValue(noCache),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 CheckpointFolder = Path.ChangeExtension(zip, ".checkpoints"),
@@ -68,6 +81,8 @@ internal static class TrainCommand
                     {
                         task.Value = p.Step;
                         task.Description = $"step {p.Step}/{p.Steps}  loss {p.Losses["total"]:F3}  {p.ImagesPerSecond:F1} img/s  cache {p.CacheHitRate:P0}";
+                        if (p.Step % 50 == 0 || p.Step == p.Steps)
+                            AnsiConsole.MarkupLineInterpolated($"step {p.Step}: {string.Join("  ", p.Losses.Select(l => $"{l.Key} {l.Value:F3}"))}  grad norm {p.GradientNorm:F2}  {p.ImagesPerSecond:F1} img/s");
                     });
                     model = estimator.Fit(trainData);
                 });

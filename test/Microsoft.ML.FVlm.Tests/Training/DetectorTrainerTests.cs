@@ -79,6 +79,25 @@ public class DetectorTrainerTests
     }
 
     [Test]
+    public void GradientsAreClippedToTheGlobalNorm()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        manual_seed(4);
+        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        var before = head.parameters().Select(p => p.detach().clone()).ToArray();
+        var reports = new List<TrainingProgress>();
+        const double clip = 1e-3;
+        // One plain SGD step (no warm-up, no weight decay, first momentum step = the gradient): the
+        // weights move by exactly the learning rate times the clipped gradient.
+        new DetectorTrainer(vlm, Settings(1) with { LearningRate = 1, WarmupSteps = 0, WeightDecay = 0, GradientClipNorm = clip }, new TrainingColumns())
+            .Train(head, s_data!, s_classes, new SyncProgress(reports.Add));
+
+        double moved = Math.Sqrt(head.parameters().Zip(before).Sum(p => (p.First.detach() - p.Second).to(ScalarType.Float64).pow(2).sum().item<double>()));
+        Assert.That(reports[0].GradientNorm, Is.GreaterThan(10 * clip), "the gradient norm before clipping");
+        Assert.That(moved, Is.EqualTo(clip).Within(1e-3 * clip + 1e-9), "global norm of the weight update");
+    }
+
+    [Test]
     public void NonFiniteLossStopsWithTheStepAndTheLoss()
     {
         using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
@@ -86,7 +105,8 @@ public class DetectorTrainerTests
         using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
         var error = Assert.Throws<InvalidOperationException>(() =>
             new DetectorTrainer(vlm, Settings(30) with { LearningRate = 1e12, WarmupSteps = 0 }, new TrainingColumns()).Train(head, s_data!, s_classes));
-        Assert.That(error!.Message, Does.Match(@"at step \d+: loss '\w+' is (NaN|∞|-∞|Infinity|-Infinity)"));
+        // Whichever turns non-finite first: a loss (named), or the gradient norm (with every loss listed).
+        Assert.That(error!.Message, Does.Match(@"at step \d+: (loss '\w+'|the gradient norm) is (NaN|∞|-∞|Infinity|-Infinity)"));
     }
 
     [Test]

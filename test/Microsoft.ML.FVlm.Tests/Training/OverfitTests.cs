@@ -1,0 +1,66 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.FVlm.Data;
+using Microsoft.ML.FVlm.Evaluation;
+using Microsoft.ML.FVlm.Inference;
+using Microsoft.ML.FVlm.Shapes;
+using Microsoft.ML.FVlm.Training;
+
+namespace Microsoft.ML.FVlm.Tests.Training;
+
+/// <summary>
+/// The whole training path learns: a small head trained on 8 Shapes scenes with the shipped Shapes
+/// VLM must detect the objects of those scenes (box AP50 with detection-only scores, base classes).
+/// </summary>
+[NonParallelizable]
+public class OverfitTests
+{
+    private const int ImageSize = 128;
+    private const int Steps = 300;
+
+    // Not yet met (#5): measured AP50 0.314 (AP 0.207) after 300 steps in 1 min 46 s, total loss
+    // 15.6 -> 0.16. Some of these 128 px scenes hold objects of 4 to 10 px; whether they or a
+    // train / inference mismatch keep AP50 down is not known yet. Run it with --filter to check.
+    [Test, Explicit("fails: AP50 0.31 after 300 steps; issue #5 is open on it")]
+    public void TheHeadOverfitsEightScenes()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"fvlm-overfit-{Guid.NewGuid():N}");
+        try
+        {
+            new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.TrainBase, ImageCount = 8, Seed = 5, ImageSize = ImageSize, MaxInstances = 4 }).Generate(folder);
+            var dataset = CocoJson.ReadDataset(Path.Combine(folder, ShapesGenerator.AnnotationFileName(ShapesSplit.TrainBase)));
+            var baseCategories = dataset.Categories.Where(c => c.Frequency != "r").OrderBy(c => c.Id).ToArray();
+            var ml = new MLContext(seed: 0);
+            var data = ml.Data.LoadFromCocoDataset(dataset, folder, new CocoLoaderOptions { CategoryIds = baseCategories.Select(c => c.Id).ToArray() });
+            var estimator = ml.Transforms.DetectObjectsOpenVocabulary(new FVlmOptions
+            {
+                VlmFolder = ShapesVlm.Folder, ImageSize = ImageSize, Steps = Steps, BatchSize = 4, WarmupSteps = 20, LearningRate = 0.02,
+                PyramidChannels = 32, HeadConvChannels = 32, BoxHeadFcDim = 128, RoiSamplesPerImage = 128,
+                MinJitterScale = 1.0, MaxJitterScale = 1.0, AugmentationVariants = 1,
+            });
+            var losses = new List<TrainingProgress>();
+            estimator.Progress = new Progress(losses.Add);
+            using var model = estimator.Fit(data);
+
+            var vocabulary = new Vocabulary(baseCategories.Select(c => c.Name).ToArray(), baseCategories.Select(_ => false).ToArray());
+            var images = dataset.Images.Select(i => MLImage.CreateFromFile(Path.Combine(folder, i.FileName))).ToArray();
+            var settings = new InferenceSettings { ScoreSource = DetectionScoreSource.Detection, ScoreThreshold = 1e-3 };
+            var detections = model.Model.Detector.Detect(images, vocabulary, settings);
+            foreach (var image in images) image.Dispose();
+            var results = dataset.Images.SelectMany((image, i) => OpenVocabularyEvaluator.ToResults(image.Id, detections[i], baseCategories)).ToList();
+            var metrics = ml.EvaluateDetections(results, dataset, new DetectionEvaluationOptions());
+
+            string trace = $"losses at steps 1 / {Steps}: {losses[0].Losses["total"]:F3} / {losses[^1].Losses["total"]:F3}; AP {metrics.AveragePrecision:F3}";
+            TestContext.Progress.WriteLine($"overfit: AP50 {metrics.AveragePrecision50:F3}, {trace}");
+            Assert.That(metrics.AveragePrecision50, Is.GreaterThanOrEqualTo(0.9), trace);
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

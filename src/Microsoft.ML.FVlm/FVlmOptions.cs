@@ -72,8 +72,8 @@ public sealed class FVlmOptions
     /// <summary>
     /// Gradients are rescaled to at most this global L2 norm before each SGD step (0: no clipping).
     /// The region-text classifier divides cosines by 0.01, so its gradients are large early in training
-    /// (a global norm near 300 at the first step of a small head on Shapes, falling under 10 within
-    /// 20 steps); unclipped, they swamp the RPN's and the box deltas' at the start.
+    /// (measured: a global norm near 300 at the first step of a small head on Shapes, under 10
+    /// within 20 steps). Clipping bounds how far those first steps move the weights.
     /// </summary>
     public double GradientClipNorm = 10.0;
 

@@ -26,26 +26,13 @@ internal static class DetectProbe
         labelColumn.GetKeyValues(ref names);
         var vocabulary = names.DenseValues().Select(n => n.ToString()).ToArray();
 
-        var rows = new List<object>();
-        using var cursor = output.GetRowCursor(output.Schema.Where(c => c.Name is "PredictedLabel" or "Score" or "PredictedBoundingBoxes" or "PredictedMasks"));
-        var labels = cursor.GetGetter<VBuffer<uint>>(labelColumn);
-        var scores = cursor.GetGetter<VBuffer<float>>(output.Schema["Score"]);
-        var boxes = cursor.GetGetter<VBuffer<float>>(output.Schema["PredictedBoundingBoxes"]);
-        var masks = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(output.Schema["PredictedMasks"]);
-        VBuffer<uint> l = default;
-        VBuffer<float> s = default, b = default;
-        VBuffer<ReadOnlyMemory<char>> m = default;
-        while (cursor.MoveNext())
+        var rows = DetectionRow.ReadAll(output).Select(r => new
         {
-            labels(ref l); scores(ref s); boxes(ref b); masks(ref m);
-            rows.Add(new
-            {
-                labels = l.DenseValues().Select(k => vocabulary[k - 1]).ToArray(),
-                scores = s.DenseValues().ToArray(),
-                boxes = b.DenseValues().ToArray(),
-                masks = m.DenseValues().Select(v => v.ToString()).ToArray(),
-            });
-        }
+            labels = r.Labels.Select(k => vocabulary[k - 1]).ToArray(),
+            scores = r.Scores,
+            boxes = r.Boxes,
+            masks = r.Masks,
+        });
         Console.WriteLine(JsonSerializer.Serialize(rows));
         return 0;
     }

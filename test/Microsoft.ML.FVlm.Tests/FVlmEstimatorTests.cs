@@ -189,26 +189,7 @@ public class FVlmEstimatorTests
         for (Exception? x = e; x is not null; x = x.InnerException) yield return x;
     }
 
-    private sealed record Row(uint[] Labels, float[] Scores, float[] Boxes, string[] Masks);
-
-    private static List<Row> Read(IDataView output)
-    {
-        var rows = new List<Row>();
-        using var cursor = output.GetRowCursor(output.Schema.Where(c => c.Name is "PredictedLabel" or "Score" or "PredictedBoundingBoxes" or "PredictedMasks"));
-        var labels = cursor.GetGetter<VBuffer<uint>>(output.Schema["PredictedLabel"]);
-        var scores = cursor.GetGetter<VBuffer<float>>(output.Schema["Score"]);
-        var boxes = cursor.GetGetter<VBuffer<float>>(output.Schema["PredictedBoundingBoxes"]);
-        var masks = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(output.Schema["PredictedMasks"]);
-        VBuffer<uint> l = default;
-        VBuffer<float> s = default, b = default;
-        VBuffer<ReadOnlyMemory<char>> m = default;
-        while (cursor.MoveNext())
-        {
-            labels(ref l); scores(ref s); boxes(ref b); masks(ref m);
-            rows.Add(new Row(l.DenseValues().ToArray(), s.DenseValues().ToArray(), b.DenseValues().ToArray(), m.DenseValues().Select(v => v.ToString()).ToArray()));
-        }
-        return rows;
-    }
+    private static List<DetectionRow> Read(IDataView output) => DetectionRow.ReadAll(output);
 
     public sealed class ImageInput
     {

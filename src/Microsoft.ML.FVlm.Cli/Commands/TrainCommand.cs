@@ -17,19 +17,19 @@ internal static class TrainCommand
         var vlm = new Option<DirectoryInfo>("--vlm") { Description = "frozen VLM folder (docs/vlm-contract.md)", Required = true };
         var data = new Option<FileSystemInfo>("--data") { Description = "COCO / LVIS JSON file, or a folder written by 'fvlm shapes' (uses train-base.json)", Required = true };
         var output = new Option<FileInfo>("--out") { Description = "the model zip to write", Required = true };
-        var steps = new Option<int?>("--steps") { Description = "training steps (default 2000; 40 with --quick)" };
+        var defaults = new FVlmOptions();
+        var steps = new Option<int?>("--steps") { Description = $"training steps (default {defaults.Steps}; 40 with --quick)" };
         var quick = new Option<bool>("--quick") { Description = "a short run to check the set-up" };
-        var batch = new Option<int>("--batch-size") { Description = "images per step", DefaultValueFactory = _ => 8 };
-        var size = new Option<int>("--image-size") { Description = "longest image side on the encoder's canvas (multiple of 32)", DefaultValueFactory = _ => 320 };
-        var rate = new Option<double>("--learning-rate") { Description = "peak SGD learning rate", DefaultValueFactory = _ => 0.02 };
+        var batch = new Option<int>("--batch-size") { Description = "images per step", DefaultValueFactory = _ => defaults.BatchSize };
+        var size = new Option<int>("--image-size") { Description = "longest image side on the encoder's canvas (multiple of 32)", DefaultValueFactory = _ => defaults.ImageSize };
+        var rate = new Option<double>("--learning-rate") { Description = "peak SGD learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
         var noCache = new Option<bool>("--no-cache") { Description = "recompute the frozen features every step instead of caching them" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "write a checkpoint every N steps next to --out (0: never)", DefaultValueFactory = _ => 0 };
         var resume = new Option<FileInfo?>("--resume") { Description = "resume from this checkpoint" };
-        var defaults = new FVlmOptions();
         var headChannels = new Option<int>("--head-channels") { Description = "channels of the feature pyramid and of the box and mask heads' convs", DefaultValueFactory = _ => defaults.HeadConvChannels };
         var roiSamples = new Option<int>("--roi-samples") { Description = "proposals sampled per training image for the box and mask heads", DefaultValueFactory = _ => defaults.RoiSamplesPerImage };
-        var jitter = new Option<string>("--jitter") { Description = "large-scale jitter range MIN,MAX of the training augmentation", DefaultValueFactory = _ => $"{defaults.MinJitterScale},{defaults.MaxJitterScale}" };
+        var jitter = new Option<string>("--jitter") { Description = "large-scale jitter range MIN,MAX of the training augmentation", DefaultValueFactory = _ => FormattableString.Invariant($"{defaults.MinJitterScale},{defaults.MaxJitterScale}") };
         var command = new Command("train", "Train the F-VLM detector head on base-category annotations and save the fitted model as an ML.NET zip.")
         {
             vlm, data, output, steps, quick, batch, size, rate, seed, noCache, checkpointEvery, resume, headChannels, roiSamples, jitter,
@@ -50,7 +50,7 @@ internal static class TrainCommand
             var options = new FVlmOptions
             {
                 VlmFolder = parse.GetValue(vlm)!.FullName,
-                Steps = parse.GetValue(steps) ?? (parse.GetValue(quick) ? 40 : 2000),
+                Steps = parse.GetValue(steps) ?? (parse.GetValue(quick) ? 40 : defaults.Steps),
                 BatchSize = parse.GetValue(batch),
                 ImageSize = parse.GetValue(size),
                 LearningRate = parse.GetValue(rate),

@@ -118,9 +118,10 @@ public class DetectorTrainerTests
             new DetectorTrainer(vlm, Settings(2) with { BatchSize = 9 }, new TrainingColumns()).Train(head, s_data!, s_classes));
         Assert.That(error!.Message, Does.Contain("BatchSize (9)").And.Contain("(8)"));
     }
+}
 
-    private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
-    }
+/// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread (System.Progress posts to a synchronisation context).</summary>
+internal sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => report(value);
 }

@@ -40,7 +40,7 @@ public class OverfitTests
                 MinJitterScale = 1.0, MaxJitterScale = 1.0, AugmentationVariants = 1,
             });
             var losses = new List<TrainingProgress>();
-            estimator.Progress = new Progress(losses.Add);
+            estimator.Progress = new SyncProgress(losses.Add);
             using var model = estimator.Fit(data);
 
             var vocabulary = new Vocabulary(baseCategories.Select(c => c.Name).ToArray(), baseCategories.Select(_ => false).ToArray());
@@ -59,10 +59,5 @@ public class OverfitTests
         {
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         }
-    }
-
-    private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
     }
 }

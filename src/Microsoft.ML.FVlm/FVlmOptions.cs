@@ -105,6 +105,9 @@ public sealed class FVlmOptions
     /// <summary>Large-scale jitter range of the training augmentation.</summary>
     public double MinJitterScale = 0.1, MaxJitterScale = 2.0;
 
+    /// <summary>Mirror training images left-right with probability one half (per augmentation variant).</summary>
+    public bool HorizontalFlip = true;
+
     /// <summary>Fixed augmentations per image; each one's frozen features are computed once and cached.</summary>
     public int AugmentationVariants = 4;
 

@@ -60,6 +60,7 @@ internal static class FVlmOptionsValidator
         MinJitterScale = o.MinJitterScale,
         MaxJitterScale = o.MaxJitterScale,
         AugmentationVariants = o.AugmentationVariants,
+        HorizontalFlip = o.HorizontalFlip,
         CacheFeatures = o.CacheFeatures,
         CacheMemoryBytes = o.CacheMemoryBytes,
         CacheFolder = o.CacheFolder,

@@ -7,7 +7,10 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// The detector's losses, as F-VLM trains them (all weight 1): the RPN's sigmoid cross-entropy
 /// and Huber box loss (delta 1/9), Fast R-CNN's softmax cross-entropy with background weight 0.9
 /// and Huber box loss (delta 1), and the mask head's per-pixel sigmoid cross-entropy. Box losses
-/// are summed over positives and divided by the number of sampled predictions, as torchvision.
+/// are the mean Huber loss over the positives' coordinates, as the TensorFlow Mask R-CNN that F-VLM
+/// builds on. (torchvision divides the sum over positives by all sampled predictions, with smooth L1;
+/// Huber with delta 1/9 is smooth L1 divided by 9, so that normalisation, used here before, weighed
+/// the RPN's box loss tens of times less than F-VLM does when a few of 256 anchors are positive.)
 /// </summary>
 public static class DetectionLosses
 {
@@ -27,10 +30,8 @@ public static class DetectionLosses
     /// <param name="targetDeltas">[P, 4] encoded ground truth of the positives.</param>
     public static (Tensor Objectness, Tensor Box) Rpn(Tensor objectness, Tensor labels, Tensor deltas, Tensor targetDeltas)
     {
-        long sampled = Math.Max(1, objectness.shape[0]);
         var classification = functional.binary_cross_entropy_with_logits(objectness, labels.to(objectness.dtype));
-        var box = functional.huber_loss(deltas, targetDeltas, reduction: Reduction.Sum, delta: RpnHuberDelta) / sampled;
-        return (classification, box);
+        return (classification, BoxLoss(deltas, targetDeltas, RpnHuberDelta));
     }
 
     /// <summary>Box-head classification and class-agnostic box losses over sampled proposals.</summary>
@@ -41,14 +42,17 @@ public static class DetectionLosses
     public static (Tensor Classification, Tensor Box) FastRcnn(Tensor logits, Tensor classes, Tensor deltas, Tensor targetDeltas)
     {
         using var scope = NewDisposeScope();
-        long sampled = Math.Max(1, logits.shape[0]);
         var weights = ones(logits.shape[1], dtype: logits.dtype, device: logits.device);
         weights[0] = BackgroundWeight;
         // Weighted mean as torch's cross_entropy: sum of w_y * loss / sum of w_y.
         var classification = functional.cross_entropy(logits, classes, weight: weights);
-        var box = functional.huber_loss(deltas, targetDeltas, reduction: Reduction.Sum, delta: BoxHuberDelta) / sampled;
+        var box = BoxLoss(deltas, targetDeltas, BoxHuberDelta);
         return (classification.MoveToOuterDisposeScope(), box.MoveToOuterDisposeScope());
     }
+
+    /// <summary>Mean Huber loss over the coordinates of the positives; 0 without positives.</summary>
+    private static Tensor BoxLoss(Tensor deltas, Tensor targetDeltas, double delta) =>
+        functional.huber_loss(deltas, targetDeltas, reduction: Reduction.Sum, delta: delta) / Math.Max(1, deltas.numel());
 
     /// <summary>Mask loss: mean per-pixel sigmoid cross-entropy over positive proposals.</summary>
     /// <param name="logits">[P, M, M] mask logits.</param>

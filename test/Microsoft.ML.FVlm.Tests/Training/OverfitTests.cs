@@ -49,8 +49,9 @@ public class OverfitTests
             foreach (var image in images) image.Dispose();
             var results = dataset.Images.SelectMany((image, i) => OpenVocabularyEvaluator.ToResults(image.Id, detections[i], baseCategories)).ToList();
             var metrics = ml.EvaluateDetections(results, dataset, new DetectionEvaluationOptions());
+            var maskMetrics = ml.EvaluateDetections(results, dataset, new DetectionEvaluationOptions { IouType = DetectionIouType.Segmentation });
 
-            string trace = $"losses at steps 1 / {Steps}: {losses[0].Losses["total"]:F3} / {losses[^1].Losses["total"]:F3}; AP {metrics.AveragePrecision:F3}";
+            string trace = $"losses at steps 1 / {Steps}: {losses[0].Losses["total"]:F3} / {losses[^1].Losses["total"]:F3}; AP {metrics.AveragePrecision:F3}; mask AP50 {maskMetrics.AveragePrecision50:F3}, AP {maskMetrics.AveragePrecision:F3}";
             TestContext.Progress.WriteLine($"overfit: AP50 {metrics.AveragePrecision50:F3}, {trace}");
             Assert.That(metrics.AveragePrecision50, Is.GreaterThanOrEqualTo(0.9), trace);
         }

@@ -159,4 +159,7 @@ public sealed class FVlmOptions
 
     /// <summary>Images scored together by <c>Transform</c>.</summary>
     public int InferenceBatchSize = 4;
+
+    /// <summary>The head's architecture these options describe (what <see cref="Modeling.DetectorFactory"/> builds).</summary>
+    public Modeling.DetectorArchitecture Architecture() => FVlmOptionsValidator.Architecture(this);
 }

@@ -41,6 +41,9 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     /// <summary>The classes whose annotations trained the head.</summary>
     public IReadOnlyList<string> BaseClassNames => _model.BaseClassNames;
 
+    /// <summary>Longest image side on the frozen encoder's canvas, in pixels (the training size).</summary>
+    public int ImageSize => _model.Detector.ImageSize;
+
     internal FVlmModel Model => _model;
 
     internal FVlmOptions Options => _options;
@@ -62,10 +65,13 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     /// <summary>Detects the vocabulary in a batch of images directly, outside an IDataView.</summary>
     public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images) => Detect(images, _settings);
 
-    internal IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceSettings settings)
+    /// <summary>Detects as <see cref="Detect(IReadOnlyList{MLImage})"/>, adding the time of each stage to <paramref name="timings"/>.</summary>
+    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceTimings timings) => Detect(images, _settings, timings);
+
+    internal IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceSettings settings, InferenceTimings? timings = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _model.Detector.Detect(images, Vocabulary, settings);
+        return _model.Detector.Detect(images, Vocabulary, [settings], timings)[0];
     }
 
     /// <inheritdoc/>

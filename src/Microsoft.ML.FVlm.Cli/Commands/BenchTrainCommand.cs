@@ -50,12 +50,7 @@ internal static class BenchTrainCommand
                 foreach (bool cache in new[] { true, false })
                 {
                     TorchSharp.torch.manual_seed(0);
-                    var defaults = new FVlmOptions();
-                    using var head = DetectorFactory.Create(model.Manifest, new DetectorArchitecture
-                    {
-                        PyramidChannels = defaults.PyramidChannels, HeadConvChannels = defaults.HeadConvChannels,
-                        BoxHeadFcDim = defaults.BoxHeadFcDim, AnchorSizes = defaults.AnchorSizes,
-                    });
+                    using var head = DetectorFactory.Create(model.Manifest, new FVlmOptions().Architecture());
                     var settings = new TrainingSettings { ImageSize = imageSize, BatchSize = batchSize, Steps = steps, CacheFeatures = cache, AugmentationVariants = 1, WarmupSteps = 1 };
                     TrainingProgress? last = null;
                     var clock = Stopwatch.StartNew();

@@ -21,5 +21,6 @@ internal static class CommandList
         yield return BenchEvaluateCommand.Create();
         yield return BenchTrainCommand.Create();
         yield return BenchTransformCommand.Create();
+        yield return BenchInferenceCommand.Create();
     }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Modeling;
 using Microsoft.ML.FVlm.Ops;
 using Microsoft.ML.FVlm.Vlm;
@@ -11,14 +13,18 @@ namespace Microsoft.ML.FVlm.Inference;
 /// probabilities for the refined boxes, F-VLM's fusion, per-class NMS, top-k, and masks pasted at
 /// the original resolution.
 /// </summary>
+/// <remarks>
+/// Several post-processing settings (fused, detection-only, VLM-only) share one scoring pass: the
+/// refined boxes and both probability tables depend on the proposals alone. Boxes and the mask head
+/// are class-agnostic, so a mask depends only on its proposal: each kept proposal's mask is predicted
+/// and pasted once, however many classes and settings keep it.
+/// </remarks>
 internal sealed class DetectionPostProcessor
 {
     private readonly RoiHeads _roiHeads;
     private readonly FrozenVlm _vlm;
-    private readonly InferenceSettings _settings;
 
-    public DetectionPostProcessor(RoiHeads roiHeads, FrozenVlm vlm, InferenceSettings settings) =>
-        (_roiHeads, _vlm, _settings) = (roiHeads, vlm, settings);
+    public DetectionPostProcessor(RoiHeads roiHeads, FrozenVlm vlm) => (_roiHeads, _vlm) = (roiHeads, vlm);
 
     /// <param name="levels">The batch's pyramid levels (for masks).</param>
     /// <param name="image">Index of the image in the batch.</param>
@@ -31,67 +37,112 @@ internal sealed class DetectionPostProcessor
     /// <param name="canvasSize">The image's (height, width) on the canvas.</param>
     /// <param name="scale">Canvas pixels per original pixel.</param>
     /// <param name="originalSize">The original image's (height, width).</param>
-    public ImageDetections Process(Tensor[] levels, int image, Tensor regionLevel, Tensor proposals, Tensor embeddings, Tensor deltas,
-        Tensor text, IReadOnlyList<bool> isNovel, (int Height, int Width) canvasSize, float scale, (int Height, int Width) originalSize)
+    /// <param name="settings">One or more post-processing settings.</param>
+    /// <param name="timings">Adds the time of each stage, when given.</param>
+    /// <returns>The image's detections under each of <paramref name="settings"/>.</returns>
+    public ImageDetections[] Process(Tensor[] levels, int image, Tensor regionLevel, Tensor proposals, Tensor embeddings, Tensor deltas,
+        Tensor text, IReadOnlyList<bool> isNovel, (int Height, int Width) canvasSize, float scale, (int Height, int Width) originalSize,
+        IReadOnlyList<InferenceSettings> settings, InferenceTimings? timings = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        if (proposals.shape[0] == 0) return ImageDetections.Empty(_settings.PredictMasks);
+        if (proposals.shape[0] == 0) return settings.Select(s => ImageDetections.Empty(s.PredictMasks)).ToArray();
 
+        long start = Stopwatch.GetTimestamp();
         var detection = _roiHeads.Classify(embeddings, text).softmax(1);
         var boxes = BoxOps.Clip(_roiHeads.BoxCoder.Decode(deltas, proposals), canvasSize.Height, canvasSize.Width);
+        timings?.Add(InferenceStage.Head, start);
+        start = Stopwatch.GetTimestamp();
         var regions = nn.functional.normalize(_vlm.EmbedRegions(regionLevel.cpu(), boxes.cpu()), dim: -1).to(text.device);
         var vlm = (regions.matmul(text.t()) / _vlm.Manifest.LogitTemperature).softmax(1);
-        var scores = _settings.ScoreSource switch
+        float[] canvasBoxes = boxes.cpu().contiguous().data<float>().ToArray();
+        timings?.Add(InferenceStage.VlmRegionScoring, start);
+
+        start = Stopwatch.GetTimestamp();
+        var selections = settings.Select(s => Select(s, detection, vlm, isNovel, canvasBoxes)).ToArray();
+        timings?.Add(InferenceStage.PostProcessing, start);
+        start = Stopwatch.GetTimestamp();
+        var masks = PasteMasks(levels, image, canvasBoxes, scale, originalSize,
+            selections.Where((_, s) => settings[s].PredictMasks).SelectMany(k => k.Proposals).Distinct().ToArray());
+        timings?.Add(InferenceStage.Masks, start);
+
+        var results = new ImageDetections[settings.Count];
+        for (int s = 0; s < settings.Count; s++)
+        {
+            var kept = selections[s];
+            var originalBoxes = new float[kept.Proposals.Length * 4];
+            for (int i = 0; i < kept.Proposals.Length; i++)
+                OriginalBox(canvasBoxes.AsSpan(kept.Proposals[i] * 4, 4), scale, originalSize).CopyTo(originalBoxes.AsSpan(i * 4, 4));
+            results[s] = new ImageDetections(originalBoxes, kept.Classes, kept.Scores, kept.DetectionScores, kept.VlmScores,
+                settings[s].PredictMasks ? kept.Proposals.Select(p => masks[p]).ToArray() : null);
+        }
+        return results;
+    }
+
+    /// <summary>Ranks (proposal, class) pairs under one setting: threshold, per-class NMS on the refined boxes, top-k.</summary>
+    private static Selection Select(InferenceSettings settings, Tensor detection, Tensor vlm, IReadOnlyList<bool> isNovel, float[] proposalBoxes)
+    {
+        using var scope = NewDisposeScope();
+        var scores = settings.ScoreSource switch
         {
             DetectionScoreSource.Detection => detection[.., 1..],
             DetectionScoreSource.Vlm => vlm,
-            _ => ScoreFusion.Fuse(detection, vlm, isNovel, _settings.BaseVlmWeight, _settings.NovelVlmWeight)[.., 1..],
+            _ => ScoreFusion.Fuse(detection, vlm, isNovel, settings.BaseVlmWeight, settings.NovelVlmWeight)[.., 1..],
         };
-
         // Candidates: every (proposal, class) above the threshold, sharing the proposal's refined box.
-        var candidates = nonzero(scores > _settings.ScoreThreshold);
-        if (candidates.shape[0] == 0) return ImageDetections.Empty(_settings.PredictMasks);
+        var candidates = nonzero(scores > settings.ScoreThreshold);
+        if (candidates.shape[0] == 0) return Selection.Empty;
         var proposalIndex = candidates[.., 0].contiguous();
         var classIndex = candidates[.., 1].contiguous();
-        float[] candidateBoxes = boxes[proposalIndex].cpu().contiguous().data<float>().ToArray();
-        float[] candidateScores = scores[proposalIndex, classIndex].cpu().contiguous().data<float>().ToArray();
+        int[] candidateProposals = proposalIndex.cpu().to(ScalarType.Int32).data<int>().ToArray();
         int[] candidateClasses = classIndex.cpu().to(ScalarType.Int32).data<int>().ToArray();
-        int[] kept = Nms.Batched(candidateBoxes, candidateScores, candidateClasses, _settings.NmsThreshold, _settings.MaxDetections);
+        float[] candidateScores = scores[proposalIndex, classIndex].cpu().contiguous().data<float>().ToArray();
+        var boxes = new float[candidateProposals.Length * 4];
+        for (int i = 0; i < candidateProposals.Length; i++) Array.Copy(proposalBoxes, candidateProposals[i] * 4, boxes, i * 4, 4);
+        int[] kept = Nms.Batched(boxes, candidateScores, candidateClasses, settings.NmsThreshold, settings.MaxDetections);
 
         var keptIndex = tensor(kept.Select(k => (long)k).ToArray(), device: proposalIndex.device);
         var keptProposals = proposalIndex[keptIndex];
         var keptClasses = classIndex[keptIndex];
-        float[] detectionScores = detection[keptProposals, keptClasses + 1].cpu().contiguous().data<float>().ToArray();
-        float[] vlmScores = vlm[keptProposals, keptClasses].cpu().contiguous().data<float>().ToArray();
-
-        var canvasBoxes = new float[kept.Length * 4];
-        var originalBoxes = new float[kept.Length * 4];
-        for (int i = 0; i < kept.Length; i++)
-        {
-            for (int j = 0; j < 4; j++)
-            {
-                canvasBoxes[i * 4 + j] = candidateBoxes[kept[i] * 4 + j];
-                float limit = j % 2 == 0 ? originalSize.Width : originalSize.Height;
-                originalBoxes[i * 4 + j] = Math.Clamp(canvasBoxes[i * 4 + j] / scale, 0, limit);
-            }
-        }
-        var masks = _settings.PredictMasks ? PasteMasks(levels, image, canvasBoxes, originalBoxes, originalSize) : null;
-        return new ImageDetections(originalBoxes, kept.Select(k => candidateClasses[k]).ToArray(), kept.Select(k => candidateScores[k]).ToArray(),
-            detectionScores, vlmScores, masks);
+        return new Selection(
+            kept.Select(k => candidateProposals[k]).ToArray(),
+            kept.Select(k => candidateClasses[k]).ToArray(),
+            kept.Select(k => candidateScores[k]).ToArray(),
+            detection[keptProposals, keptClasses + 1].cpu().contiguous().data<float>().ToArray(),
+            vlm[keptProposals, keptClasses].cpu().contiguous().data<float>().ToArray());
     }
 
-    private Data.RleMask[] PasteMasks(Tensor[] levels, int image, float[] canvasBoxes, float[] originalBoxes, (int Height, int Width) size)
+    /// <summary>A canvas box in the original image's pixels, clipped to it.</summary>
+    private static float[] OriginalBox(ReadOnlySpan<float> canvasBox, float scale, (int Height, int Width) size)
     {
-        int count = canvasBoxes.Length / 4;
-        if (count == 0) return [];
-        var boxTensor = tensor(canvasBoxes, [count, 4]).to(levels[0].device);
-        float[] probabilities = _roiHeads.PredictMasks(levels, image, boxTensor).sigmoid().cpu().contiguous().data<float>().ToArray();
+        var box = new float[4];
+        for (int j = 0; j < 4; j++)
+            box[j] = Math.Clamp(canvasBox[j] / scale, 0, j % 2 == 0 ? size.Width : size.Height);
+        return box;
+    }
+
+    /// <summary>Masks of the given proposals (their refined boxes), predicted in one call and pasted at the original size.</summary>
+    private Dictionary<int, RleMask> PasteMasks(Tensor[] levels, int image, float[] canvasBoxes, float scale, (int Height, int Width) size, int[] proposals)
+    {
+        var masks = new Dictionary<int, RleMask>(proposals.Length);
+        if (proposals.Length == 0) return masks;
+        var boxes = new float[proposals.Length * 4];
+        for (int i = 0; i < proposals.Length; i++) Array.Copy(canvasBoxes, proposals[i] * 4, boxes, i * 4, 4);
+        float[] probabilities = _roiHeads.PredictMasks(levels, image, tensor(boxes, [proposals.Length, 4]).to(levels[0].device))
+            .sigmoid().cpu().contiguous().data<float>().ToArray();
         int m = RoiHeads.MaskSize, plane = m * m;
         var buffer = new byte[size.Height * size.Width];
-        var masks = new Data.RleMask[count];
-        for (int i = 0; i < count; i++)
-            masks[i] = MaskPaster.Paste(probabilities.AsSpan(i * plane, plane), m, originalBoxes.AsSpan(i * 4, 4), size.Height, size.Width, buffer);
+        for (int i = 0; i < proposals.Length; i++)
+        {
+            var originalBox = OriginalBox(boxes.AsSpan(i * 4, 4), scale, size);
+            masks[proposals[i]] = MaskPaster.Paste(probabilities.AsSpan(i * plane, plane), m, originalBox, size.Height, size.Width, buffer);
+        }
         return masks;
+    }
+
+    /// <summary>Kept detections of one setting, best first: proposal index, class and the three scores of each.</summary>
+    private sealed record Selection(int[] Proposals, int[] Classes, float[] Scores, float[] DetectionScores, float[] VlmScores)
+    {
+        public static readonly Selection Empty = new([], [], [], [], []);
     }
 }

@@ -70,6 +70,42 @@ public class OpenVocabularyDetectorTests
     }
 
     [Test]
+    public void SettingsDetectedTogetherEqualEachDetectedAloneAndStagesAreTimed()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        var detector = NewDetector(vlm);
+        using var images = new DisposableImages(RandomImage(80, 96, 5), RandomImage(64, 48, 6));
+        InferenceSettings[] settings =
+        [
+            new() { ScoreThreshold = 0, MaxDetections = 40 },
+            new() { ScoreThreshold = 0, MaxDetections = 25, ScoreSource = DetectionScoreSource.Detection },
+            new() { ScoreThreshold = 0.01, MaxDetections = 40, ScoreSource = DetectionScoreSource.Vlm, PredictMasks = false },
+        ];
+        var timings = new InferenceTimings();
+
+        var together = detector.Detect(images.Items, Classes, settings, timings);
+
+        for (int s = 0; s < settings.Length; s++)
+        {
+            var alone = detector.Detect(images.Items, Classes, settings[s]);
+            for (int i = 0; i < images.Items.Count; i++)
+            {
+                var (a, b) = (together[s][i], alone[i]);
+                Assert.That(a.Count, Is.GreaterThan(0), $"settings {s}, image {i}");
+                Assert.That(a.Boxes, Is.EqualTo(b.Boxes), $"settings {s}, image {i}");
+                Assert.That(a.Classes, Is.EqualTo(b.Classes));
+                Assert.That(a.Scores, Is.EqualTo(b.Scores));
+                Assert.That(a.Masks?.Select(CocoMask.ToCompressedString), Is.EqualTo(b.Masks?.Select(CocoMask.ToCompressedString)));
+            }
+        }
+        Assert.That(together[2][0].Masks, Is.Null);
+        Assert.That(timings.Images, Is.EqualTo(2));
+        foreach (var stage in Enum.GetValues<InferenceStage>())
+            Assert.That(timings[stage], Is.GreaterThan(TimeSpan.Zero), stage.ToString());
+        Assert.That(timings.Total, Is.EqualTo(Enum.GetValues<InferenceStage>().Aggregate(TimeSpan.Zero, (t, s) => t + timings[s])).Within(TimeSpan.FromMilliseconds(0.01)));
+    }
+
+    [Test]
     public void BadVocabularyIsRejected()
     {
         using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);

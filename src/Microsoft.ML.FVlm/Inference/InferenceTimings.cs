@@ -1,0 +1,48 @@
+using System.Diagnostics;
+
+namespace Microsoft.ML.FVlm.Inference;
+
+/// <summary>
+/// Wall-clock time of each stage of <see cref="OpenVocabularyDetector.Detect(IReadOnlyList{Microsoft.ML.Data.MLImage}, Vocabulary, IReadOnlyList{InferenceSettings}, InferenceTimings?)"/>,
+/// summed over calls (safe to share between threads): where inference time goes.
+/// </summary>
+public sealed class InferenceTimings
+{
+    private readonly long[] _ticks = new long[Enum.GetValues<InferenceStage>().Length];
+    private long _images;
+
+    /// <summary>Time spent in <paramref name="stage"/> so far.</summary>
+    public TimeSpan this[InferenceStage stage] => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _ticks[(int)stage]));
+
+    /// <summary>Time over all stages.</summary>
+    public TimeSpan Total => Stopwatch.GetElapsedTime(0, Enum.GetValues<InferenceStage>().Sum(s => Interlocked.Read(ref _ticks[(int)s])));
+
+    /// <summary>Images detected so far.</summary>
+    public long Images => Interlocked.Read(ref _images);
+
+    internal void Add(InferenceStage stage, long startTimestamp) => Interlocked.Add(ref _ticks[(int)stage], Stopwatch.GetTimestamp() - startTimestamp);
+
+    internal void AddImages(int count) => Interlocked.Add(ref _images, count);
+}
+
+/// <summary>Stages of open-vocabulary inference.</summary>
+public enum InferenceStage
+{
+    /// <summary>Resizing, normalising and padding the images onto the canvas.</summary>
+    Preprocessing,
+
+    /// <summary>The frozen VLM's image encoder (ONNX Runtime).</summary>
+    ImageTower,
+
+    /// <summary>The trained head: text embeddings of the vocabulary (cached), FPN, RPN and proposals, box head, region-text classification, box refinement.</summary>
+    Head,
+
+    /// <summary>The frozen VLM's scores of the refined boxes: RoIAlign on its region level, its region pooler (ONNX Runtime), similarity with the text.</summary>
+    VlmRegionScoring,
+
+    /// <summary>Score fusion, thresholds, per-class NMS and top-k.</summary>
+    PostProcessing,
+
+    /// <summary>The mask head on the kept boxes and pasting the masks at the image size.</summary>
+    Masks,
+}

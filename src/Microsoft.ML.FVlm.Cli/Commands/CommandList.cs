@@ -10,6 +10,7 @@ internal static class CommandList
 {
     public static IEnumerable<Command> All()
     {
+        yield return DemoCommand.Create();
         yield return ShapesCommand.Create();
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();

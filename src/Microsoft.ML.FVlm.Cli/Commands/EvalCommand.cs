@@ -55,5 +55,6 @@ internal static class EvalCommand
         return command;
     }
 
-    private static string F(double value) => value < 0 ? "-" : value.ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>An AP figure as printed (three decimals; "-" where the group has no category).</summary>
+    internal static string F(double value) => value < 0 ? "-" : value.ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
 }

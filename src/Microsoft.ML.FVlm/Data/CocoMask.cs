@@ -38,6 +38,52 @@ public static partial class CocoMask
         return new RleMask(height, width, counts.ToArray());
     }
 
+    /// <summary>
+    /// Run-length encodes a mask that is zero outside a window, given only the window: the same runs
+    /// as <see cref="Encode"/> of the whole mask, in time proportional to the window's area plus the width.
+    /// </summary>
+    /// <param name="window">Row-major <c>[windowHeight, windowWidth]</c> pixels of the window.</param>
+    /// <param name="top">Row of the window's first row in the mask.</param>
+    /// <param name="left">Column of the window's first column in the mask.</param>
+    /// <param name="windowHeight">Rows of the window.</param>
+    /// <param name="windowWidth">Columns of the window.</param>
+    /// <param name="height">Mask height.</param>
+    /// <param name="width">Mask width.</param>
+    internal static RleMask EncodeWindow(ReadOnlySpan<byte> window, int top, int left, int windowHeight, int windowWidth, int height, int width)
+    {
+        if (top < 0 || left < 0 || windowHeight < 0 || windowWidth < 0 || top + windowHeight > height || left + windowWidth > width
+            || window.Length != (long)windowHeight * windowWidth)
+            throw new ArgumentException($"Window {windowHeight} x {windowWidth} at ({top}, {left}) with {window.Length} pixels does not fit a {height} x {width} mask.");
+        var counts = new List<uint>();
+        bool previous = false;
+        uint run = 0;
+        void Add(bool on, uint length)
+        {
+            if (length == 0) return;
+            if (on != previous)
+            {
+                counts.Add(run);
+                run = 0;
+                previous = on;
+            }
+            run += length;
+        }
+        for (int x = 0; x < width; x++)
+        {
+            int column = x - left;
+            if (column < 0 || column >= windowWidth)
+            {
+                Add(false, (uint)height);
+                continue;
+            }
+            Add(false, (uint)top);
+            for (int y = 0; y < windowHeight; y++) Add(window[y * windowWidth + column] != 0, 1);
+            Add(false, (uint)(height - top - windowHeight));
+        }
+        counts.Add(run);
+        return new RleMask(height, width, counts.ToArray());
+    }
+
     /// <summary>Decodes a mask into a new row-major <c>[Height, Width]</c> array of 0 and 1.</summary>
     public static byte[] Decode(RleMask rle)
     {

@@ -14,13 +14,16 @@ internal static class MaskPaster
     /// <param name="box">x0 y0 x1 y1 in image pixels.</param>
     /// <param name="height">Image height.</param>
     /// <param name="width">Image width.</param>
-    /// <param name="buffer">Scratch of height x width bytes (cleared here).</param>
+    /// <param name="buffer">Scratch of at least height x width bytes.</param>
     public static RleMask Paste(ReadOnlySpan<float> probabilities, int size, ReadOnlySpan<float> box, int height, int width, byte[] buffer)
     {
-        Array.Clear(buffer, 0, height * width);
         float x0 = box[0], y0 = box[1], boxWidth = Math.Max(box[2] - box[0], 1e-3f), boxHeight = Math.Max(box[3] - box[1], 1e-3f);
         int left = Math.Clamp((int)Math.Floor(x0), 0, width), right = Math.Clamp((int)Math.Ceiling(box[2]), 0, width);
         int top = Math.Clamp((int)Math.Floor(y0), 0, height), bottom = Math.Clamp((int)Math.Ceiling(box[3]), 0, height);
+        int windowWidth = right - left, windowHeight = bottom - top;
+        // Only the box's pixels can be on: fill that window, and encode the runs around it without scanning the image.
+        var window = buffer.AsSpan(0, windowHeight * windowWidth);
+        window.Clear();
         float scaleX = size / boxWidth, scaleY = size / boxHeight;
         for (int y = top; y < bottom; y++)
         {
@@ -38,9 +41,9 @@ internal static class MaskPaster
                 float wx = mx - mx0;
                 float value = (1 - wy) * ((1 - wx) * probabilities[my0 * size + mx0] + wx * probabilities[my0 * size + mx1])
                             + wy * ((1 - wx) * probabilities[my1 * size + mx0] + wx * probabilities[my1 * size + mx1]);
-                if (value >= 0.5f) buffer[y * width + x] = 1;
+                if (value >= 0.5f) window[(y - top) * windowWidth + (x - left)] = 1;
             }
         }
-        return CocoMask.Encode(buffer.AsSpan(0, height * width), height, width);
+        return CocoMask.EncodeWindow(window, top, left, windowHeight, windowWidth, height, width);
     }
 }

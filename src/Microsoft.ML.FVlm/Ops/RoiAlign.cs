@@ -5,8 +5,9 @@ namespace Microsoft.ML.FVlm.Ops;
 
 /// <summary>
 /// RoIAlign (He et al., Mask R-CNN) with torchvision's semantics for <c>aligned=True</c> and a fixed
-/// sampling ratio, built from <c>grid_sample</c> and average pooling so that gradients flow to the
-/// feature map (TorchSharp has no RoIAlign of its own).
+/// sampling ratio. TorchSharp has no RoIAlign of its own: where gradients must reach the feature map
+/// (training) it is built from <c>grid_sample</c> and average pooling; otherwise (inference, float32
+/// on the CPU) it is computed directly, channels innermost, about ten times faster.
 /// </summary>
 /// <remarks>
 /// Each output bin averages <c>samplingRatio x samplingRatio</c> bilinear samples at the centres of a
@@ -36,6 +37,9 @@ public static class RoiAlign
 
         long roiCount = boxes.shape[0], channels = features.shape[1], height = features.shape[2], width = features.shape[3];
         if (roiCount == 0) return zeros(0, channels, outputSize, outputSize, dtype: features.dtype, device: features.device);
+        bool needsGradient = is_grad_enabled() && features.requires_grad;
+        if (!needsGradient && features.dtype == ScalarType.Float32 && features.device_type == DeviceType.CPU)
+            return DirectRoiAlign.Forward(features, boxes, outputSize, spatialScale, samplingRatio);
 
         using var scope = NewDisposeScope();
         int samples = outputSize * samplingRatio;

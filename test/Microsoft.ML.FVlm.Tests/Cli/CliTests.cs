@@ -53,11 +53,35 @@ public class CliTests
     }
 
     [Test]
+    public void DemoDetectsFreshScenesWithTheShippedDetector()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"fvlm-demo-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, output) = Run("demo", "--images", "3", "--out", folder);
+            Assert.That(code, Is.EqualTo(0), output);
+            Assert.That(output, Does.Contain("16 novel"));
+            string page = File.ReadAllText(Path.Combine(folder, "index.html"));
+            var drawn = Directory.GetFiles(folder, "*-detections.png");
+            Assert.That(drawn, Has.Length.EqualTo(3));
+            foreach (var file in drawn) Assert.That(page, Does.Contain(Path.GetFileName(file)));
+            var results = Microsoft.ML.FVlm.Data.CocoJson.ReadResults(Path.Combine(folder, "results.json"));
+            var novelIds = Microsoft.ML.FVlm.Data.CocoJson.ReadDataset(Path.Combine(folder, "scenes", "val.json")).Categories.Where(c => c.Frequency == "r").Select(c => c.Id).ToHashSet();
+            Assert.That(results.Where(r => r.Score >= 0.3).Select(r => r.ImageId).Distinct().Count(), Is.EqualTo(3), "confident detections in every scene");
+            Assert.That(results.Any(r => novelIds.Contains(r.CategoryId)), "detections of novel categories");
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Test]
     public void HelpListsEveryVerb()
     {
         var (code, output) = Run("--help");
         Assert.That(code, Is.EqualTo(0));
-        foreach (string verb in new[] { "shapes", "train", "eval", "predict", "evaluate", "vlm-eval", "tokenize", "bench-train" })
+        foreach (string verb in new[] { "demo", "shapes", "train", "eval", "predict", "evaluate", "vlm-eval", "tokenize", "bench-train", "bench-inference" })
             Assert.That(output, Does.Contain(verb));
     }
 }

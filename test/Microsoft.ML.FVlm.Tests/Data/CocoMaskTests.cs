@@ -211,4 +211,30 @@ public class CocoMaskTests
             mask[i] = (byte)random.Next(2);
         return mask;
     }
+
+    [TestCase(0, 0, 7, 5)]      // top-left corner
+    [TestCase(4, 6, 8, 10)]     // touching the bottom-right corner
+    [TestCase(3, 2, 0, 4)]      // empty window
+    [TestCase(0, 0, 12, 16)]    // the whole mask
+    [TestCase(5, 9, 1, 1)]      // one pixel
+    public void EncodeWindowGivesTheRunsOfTheWholeMask(int top, int left, int windowHeight, int windowWidth)
+    {
+        const int height = 12, width = 16;
+        var random = new Random(top * 31 + left);
+        var window = new byte[windowHeight * windowWidth];
+        for (int i = 0; i < window.Length; i++) window[i] = (byte)(random.Next(3) == 0 ? 0 : 1);
+        var whole = new byte[height * width];
+        for (int y = 0; y < windowHeight; y++)
+            for (int x = 0; x < windowWidth; x++)
+                whole[(top + y) * width + left + x] = window[y * windowWidth + x];
+
+        Assert.That(CocoMask.EncodeWindow(window, top, left, windowHeight, windowWidth, height, width), Is.EqualTo(CocoMask.Encode(whole, height, width)));
+    }
+
+    [Test]
+    public void EncodeWindowRejectsAWindowOutsideTheMask()
+    {
+        var error = Assert.Throws<ArgumentException>(() => CocoMask.EncodeWindow(new byte[6], 10, 0, 3, 2, 12, 16));
+        Assert.That(error!.Message, Does.Contain("does not fit a 12 x 16 mask"));
+    }
 }

@@ -34,6 +34,26 @@ public class RoiAlignTests
     }
 
     [Test]
+    public void InferencePathEqualsTheDifferentiablePath()
+    {
+        // Without gradients (float32, CPU) RoIAlign runs on arrays; with them, through grid_sample.
+        torch.manual_seed(11);
+        using var scope = NewDisposeScope();
+        var features = randn(1, 20, 17, 23);  // 20 channels: vector lanes and a scalar tail
+        var corners = rand(40, 2) * 120 - 20;
+        var sizes = rand(40, 2) * 60 + 0.5;
+        var boxes = cat([corners, corners + sizes], 1);
+
+        var direct = RoiAlign.Forward(features, boxes, 7, 0.125, 2);
+        var differentiable = RoiAlign.Forward(features.clone().requires_grad_(true), boxes, 7, 0.125, 2);
+
+        Assert.That(differentiable.requires_grad, "the training path keeps the graph");
+        Assert.That(direct.requires_grad, Is.False);
+        Assert.That(direct.shape, Is.EqualTo(differentiable.shape));
+        Assert.That((direct - differentiable.detach()).abs().max().item<float>(), Is.LessThan(1e-5f));
+    }
+
+    [Test]
     public void GradientMatchesFiniteDifferences()
     {
         torch.manual_seed(5);

@@ -1,0 +1,107 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Ops;
+
+/// <summary>
+/// RoIAlign computed directly on arrays, for inference: the same samples, weights and border rules as
+/// <see cref="RoiAlign"/> (torchvision, <c>aligned=True</c>), with the map laid out channels last so
+/// that each bilinear sample is four weighted vector additions over the channels. No gradients.
+/// </summary>
+internal static class DirectRoiAlign
+{
+    /// <param name="features">[1, C, H, W] float32 on the CPU.</param>
+    /// <param name="boxes">[R, 4] x0 y0 x1 y1 input pixels.</param>
+    /// <param name="outputSize">g: output bins per side.</param>
+    /// <param name="spatialScale">Map cells per input pixel.</param>
+    /// <param name="samplingRatio">Samples per bin per side.</param>
+    /// <returns>[R, C, g, g].</returns>
+    public static Tensor Forward(Tensor features, Tensor boxes, int outputSize, double spatialScale, int samplingRatio)
+    {
+        int channels = (int)features.shape[1], height = (int)features.shape[2], width = (int)features.shape[3];
+        int count = (int)boxes.shape[0], g = outputSize;
+        float[] map;
+        float[] corners;
+        using (var scope = NewDisposeScope())
+        {
+            map = features[0].permute(1, 2, 0).contiguous().data<float>().ToArray();  // [H, W, C]
+            corners = boxes.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+        }
+        var output = new float[(long)count * g * g * channels];  // [R, g, g, C]
+        int bins = g * g;
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = count * bins * channels < 1 << 16 ? 1 : -1 }, r =>
+            PoolBox(map, height, width, channels, corners.AsSpan(r * 4, 4), g, spatialScale, samplingRatio, output.AsSpan(r * bins * channels, bins * channels)));
+        using var pooled = tensor(output, [count, g, g, channels]);
+        return pooled.permute(0, 3, 1, 2).contiguous().to(features.device);
+    }
+
+    private static void PoolBox(float[] map, int height, int width, int channels, ReadOnlySpan<float> box, int g, double scale, int ratio, Span<float> destination)
+    {
+        double x0 = box[0] * scale - 0.5, y0 = box[1] * scale - 0.5;
+        double binWidth = (box[2] * scale - 0.5 - x0) / g, binHeight = (box[3] * scale - 0.5 - y0) / g;
+        float norm = 1f / (ratio * ratio);
+        for (int by = 0; by < g; by++)
+        {
+            for (int bx = 0; bx < g; bx++)
+            {
+                var bin = destination.Slice((by * g + bx) * channels, channels);
+                for (int sy = 0; sy < ratio; sy++)
+                {
+                    double y = y0 + (by + (sy + 0.5) / ratio) * binHeight;
+                    if (y < -1.0 || y > height) continue;
+                    Axis(y, height, out int yLow, out int yHigh, out float ly);
+                    for (int sx = 0; sx < ratio; sx++)
+                    {
+                        double x = x0 + (bx + (sx + 0.5) / ratio) * binWidth;
+                        if (x < -1.0 || x > width) continue;
+                        Axis(x, width, out int xLow, out int xHigh, out float lx);
+                        float hy = 1 - ly, hx = 1 - lx;
+                        Accumulate(bin, map, channels,
+                            (yLow * width + xLow) * channels, hy * hx * norm,
+                            (yLow * width + xHigh) * channels, hy * lx * norm,
+                            (yHigh * width + xLow) * channels, ly * hx * norm,
+                            (yHigh * width + xHigh) * channels, ly * lx * norm);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>torchvision's neighbours and weight along one axis, for a coordinate within a pixel of the map.</summary>
+    private static void Axis(double coordinate, int size, out int low, out int high, out float fraction)
+    {
+        if (coordinate < 0) coordinate = 0;
+        low = (int)coordinate;
+        if (low >= size - 1)
+        {
+            low = high = size - 1;
+            fraction = 0;
+            return;
+        }
+        high = low + 1;
+        fraction = (float)(coordinate - low);
+    }
+
+    private static void Accumulate(Span<float> bin, float[] map, int channels, int o1, float w1, int o2, float w2, int o3, float w3, int o4, float w4)
+    {
+        var a = map.AsSpan(o1, channels);
+        var b = map.AsSpan(o2, channels);
+        var c = map.AsSpan(o3, channels);
+        var d = map.AsSpan(o4, channels);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && channels >= Vector<float>.Count)
+        {
+            var output = MemoryMarshal.Cast<float, Vector<float>>(bin);
+            var va = MemoryMarshal.Cast<float, Vector<float>>(a);
+            var vb = MemoryMarshal.Cast<float, Vector<float>>(b);
+            var vc = MemoryMarshal.Cast<float, Vector<float>>(c);
+            var vd = MemoryMarshal.Cast<float, Vector<float>>(d);
+            for (int v = 0; v < output.Length; v++)
+                output[v] += va[v] * w1 + vb[v] * w2 + vc[v] * w3 + vd[v] * w4;
+            i = output.Length * Vector<float>.Count;
+        }
+        for (; i < channels; i++)
+            bin[i] += a[i] * w1 + b[i] * w2 + c[i] * w3 + d[i] * w4;
+    }
+}

@@ -75,7 +75,7 @@ internal static class DemoCommand
             CocoJson.WriteResults(results, Path.Combine(outFolder, "results.json"));
             File.WriteAllText(Path.Combine(outFolder, "index.html"), Page(pages, detector.Vocabulary, minimum, table, zip.Name));
 
-            var view = new Table().Title($"AP on {count} fresh scenes (LVIS protocol, fused scores unless noted)").AddColumns("", "novel", "base", "all");
+            var view = new Table().Title($"AP on {count} fresh scenes (LVIS protocol)").AddColumns("", "novel", "base", "all");
             foreach (var (iouType, rows) in table)
                 foreach (var (source, f) in rows)
                     view.AddRow($"{(iouType == "segm" ? "mask" : "box")}, {source}", F(f.Novel), F(f.Base), F(f.All));

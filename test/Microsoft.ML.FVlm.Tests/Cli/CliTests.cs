@@ -60,7 +60,7 @@ public class CliTests
         {
             var (code, output) = Run("demo", "--images", "3", "--out", folder);
             Assert.That(code, Is.EqualTo(0), output);
-            Assert.That(output, Does.Contain("16 novel"));
+            Assert.That(output, Does.Contain("13 novel"));
             string page = File.ReadAllText(Path.Combine(folder, "index.html"));
             var drawn = Directory.GetFiles(folder, "*-detections.png");
             Assert.That(drawn, Has.Length.EqualTo(3));

@@ -38,6 +38,10 @@ public sealed class FVlmEstimator : IEstimator<FVlmTransformer>
         ArgumentNullException.ThrowIfNull(input);
         InputColumns.Check(SchemaShapeColumns.FromSchema(input.Schema), _options);
         var classNames = InputColumns.ClassNames(input.Schema, _options.LabelColumnName);
+        // Checked before training, not after it: a novel name must not also be a base class.
+        if (_options.NovelClassNames.FirstOrDefault(classNames.Contains) is { } clash)
+            throw new ArgumentException($"NovelClassNames: '{clash}' is already a base class (a key value of column '{_options.LabelColumnName}'). "
+                + "Remove it from NovelClassNames, or keep its category out of the training data's key space (CocoLoaderOptions.CategoryIds).");
         using var log = MLNetEnvironment.Log(_env, nameof(FVlmEstimator));
 
         var vlm = FrozenVlm.Load(_options.VlmFolder, new VlmSessionOptions { GpuDeviceId = _options.GpuDeviceId, FallbackToCpu = _options.FallbackToCpu });

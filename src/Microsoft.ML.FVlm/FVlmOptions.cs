@@ -63,7 +63,10 @@ public sealed class FVlmOptions
     /// on two CPU cores; F-VLM's own schedule (LSJ 0.1 to 2.0, 256-channel heads, batch 256, tens of
     /// thousands of steps) is for accelerators.
     /// </summary>
-    public int Steps = 1600;
+    public int Steps = DefaultSteps;
+
+    /// <summary>The default of <see cref="Steps"/>.</summary>
+    public const int DefaultSteps = 1600;
 
     /// <summary>Images per step.</summary>
     public int BatchSize = 4;

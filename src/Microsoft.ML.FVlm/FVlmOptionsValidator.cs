@@ -36,6 +36,8 @@ internal static class FVlmOptionsValidator
         Require(o.NovelVlmWeight is >= 0 and <= 1, nameof(o.NovelVlmWeight), "in [0, 1]", o.NovelVlmWeight);
         Require(o.InferenceBatchSize > 0, nameof(o.InferenceBatchSize), "positive", o.InferenceBatchSize);
         Require(o.NovelClassNames is not null && o.NovelClassNames.All(n => !string.IsNullOrWhiteSpace(n)), nameof(o.NovelClassNames), "non-empty names", "an empty name");
+        var repeated = o.NovelClassNames!.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        Require(repeated is null, nameof(o.NovelClassNames), "distinct names", $"'{repeated?.Key}' twice");
     }
 
     public static DetectorArchitecture Architecture(FVlmOptions o) => new()

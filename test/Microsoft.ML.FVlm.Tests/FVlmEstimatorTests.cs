@@ -87,6 +87,17 @@ public class FVlmEstimatorTests
     }
 
     [Test]
+    public void NovelNamesThatAreBaseClassesOrRepeatedFailBeforeTraining()
+    {
+        string baseClass = InputColumns.ClassNames(_train.Schema, "Label")[0];
+        var clash = Assert.Throws<ArgumentException>(() => Estimator(o => o.NovelClassNames = ["gear", baseClass]).Fit(_train));
+        Assert.That(clash!.Message, Does.Contain($"NovelClassNames: '{baseClass}' is already a base class (a key value of column 'Label')"));
+
+        var repeated = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.NovelClassNames = ["gear", "hexagon", "gear"]));
+        Assert.That(repeated!.Message, Does.Contain("FVlmOptions.NovelClassNames must be distinct names; got 'gear' twice"));
+    }
+
+    [Test]
     public void TransformGivesTheVocabularyAsKeyValuesAndConsistentColumns()
     {
         var output = _model.Transform(_train);

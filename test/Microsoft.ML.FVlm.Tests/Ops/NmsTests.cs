@@ -34,6 +34,20 @@ public class NmsTests
     }
 
     [Test]
+    public void BatchedWithALimitKeepsTheBestOverAllClasses()
+    {
+        torch.manual_seed(13);
+        using var scope = NewDisposeScope();
+        var boxes = BoxCoderTests.RandomBoxes(500, extent: 120);
+        var scores = rand(500);
+        var classes = randint(0, 7, [500], dtype: ScalarType.Int32);
+
+        int[] kept = Nms.Batched(boxes.data<float>().ToArray(), scores.data<float>().ToArray(), classes.data<int>().ToArray(), 0.5, maxKept: 40);
+
+        Assert.That(kept, Is.EqualTo(BruteForce(boxes, scores, classes.data<int>().ToArray(), 0.5).Take(40)));
+    }
+
+    [Test]
     public void IdenticalBoxesKeepTheHigherScore()
     {
         float[] boxes = [0, 0, 10, 10, 0, 0, 10, 10, 20, 20, 30, 30];

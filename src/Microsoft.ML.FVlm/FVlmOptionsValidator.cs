@@ -17,6 +17,7 @@ internal static class FVlmOptionsValidator
         Require(o.BatchSize > 0, nameof(o.BatchSize), "positive", o.BatchSize);
         Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), "a positive number", o.LearningRate);
         Require(o.WeightDecay >= 0, nameof(o.WeightDecay), "zero or more", o.WeightDecay);
+        Require(o.MaskLossWeight >= 0 && double.IsFinite(o.MaskLossWeight), nameof(o.MaskLossWeight), "zero or a positive number", o.MaskLossWeight);
         Require(o.GradientClipNorm >= 0 && double.IsFinite(o.GradientClipNorm), nameof(o.GradientClipNorm), "zero (no clipping) or a positive number", o.GradientClipNorm);
         Require(o.WarmupSteps >= 0, nameof(o.WarmupSteps), "zero or more", o.WarmupSteps);
         Require(o.PyramidChannels > 0 && o.HeadConvChannels > 0 && o.BoxHeadFcDim > 0, "PyramidChannels, HeadConvChannels and BoxHeadFcDim", "positive",
@@ -59,6 +60,7 @@ internal static class FVlmOptionsValidator
         WeightDecay = o.WeightDecay,
         WarmupSteps = o.WarmupSteps,
         GradientClipNorm = o.GradientClipNorm,
+        MaskLossWeight = o.MaskLossWeight,
         MinJitterScale = o.MinJitterScale,
         MaxJitterScale = o.MaxJitterScale,
         AugmentationVariants = o.AugmentationVariants,

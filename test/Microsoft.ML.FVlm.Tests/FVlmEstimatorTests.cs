@@ -82,6 +82,9 @@ public class FVlmEstimatorTests
         error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.ImageSize = 100));
         Assert.That(error!.Message, Does.Contain("FVlmOptions.ImageSize must be a multiple of 32"));
 
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.MaskLossWeight = -1));
+        Assert.That(error!.Message, Does.Contain("FVlmOptions.MaskLossWeight must be zero or a positive number; got -1"));
+
         error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.GradientClipNorm = -1));
         Assert.That(error!.Message, Does.Contain("FVlmOptions.GradientClipNorm must be zero (no clipping) or a positive number; got -1"));
     }

@@ -30,9 +30,10 @@ internal static class TrainCommand
         var headChannels = new Option<int>("--head-channels") { Description = "channels of the feature pyramid and of the box and mask heads' convs", DefaultValueFactory = _ => defaults.HeadConvChannels };
         var roiSamples = new Option<int>("--roi-samples") { Description = "proposals sampled per training image for the box and mask heads", DefaultValueFactory = _ => defaults.RoiSamplesPerImage };
         var jitter = new Option<string>("--jitter") { Description = "large-scale jitter range MIN,MAX of the training augmentation", DefaultValueFactory = _ => FormattableString.Invariant($"{defaults.MinJitterScale},{defaults.MaxJitterScale}") };
+        var maskWeight = new Option<double>("--mask-weight") { Description = "weight of the mask loss (the other losses weigh 1)", DefaultValueFactory = _ => defaults.MaskLossWeight };
         var command = new Command("train", "Train the F-VLM detector head on base-category annotations and save the fitted model as an ML.NET zip.")
         {
-            vlm, data, output, steps, quick, batch, size, rate, seed, noCache, checkpointEvery, resume, headChannels, roiSamples, jitter,
+            vlm, data, output, steps, quick, batch, size, rate, seed, noCache, checkpointEvery, resume, headChannels, roiSamples, jitter, maskWeight,
         };
         command.SetAction(parse =>
         {
@@ -58,6 +59,7 @@ internal static class TrainCommand
                 PyramidChannels = parse.GetValue(headChannels),
                 HeadConvChannels = parse.GetValue(headChannels),
                 RoiSamplesPerImage = parse.GetValue(roiSamples),
+                MaskLossWeight = parse.GetValue(maskWeight),
                 MinJitterScale = minJitter,
                 MaxJitterScale = maxJitter,
                 CacheFeatures = !parse.GetValue(noCache),

@@ -126,14 +126,14 @@ public sealed class DetectorTrainer
                 throw new InvalidOperationException($"Training stopped at step {step + 1}: loss '{name}' is {value}. Lower the learning rate (now {_settings.LearningRateAt(step)}) or check the boxes of the training data.");
             values[name] = value;
         }
-        var total = output.Losses.Values.Aggregate((a, b) => a + b);
+        var total = output.Losses.Select(l => l.Key == "mask" ? l.Value * _settings.MaskLossWeight : l.Value).Aggregate((a, b) => a + b);
         total.backward();
         double gradientNorm = GradientNorm(head, _settings.GradientClipNorm);
         if (!double.IsFinite(gradientNorm))
             throw new InvalidOperationException($"Training stopped at step {step + 1}: the gradient norm is {gradientNorm} (losses {string.Join(", ", values.Select(v => $"{v.Key} {v.Value}"))}). Lower the learning rate (now {_settings.LearningRateAt(step)}).");
         foreach (var group in optimizer.ParamGroups) group.LearningRate = _settings.LearningRateAt(step);
         optimizer.step();
-        values["total"] = values.Values.Sum();
+        values["total"] = values.Sum(v => v.Key == "mask" ? v.Value * (float)_settings.MaskLossWeight : v.Value);
         return (values, gradientNorm);
     }
 

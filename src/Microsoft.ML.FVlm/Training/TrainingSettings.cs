@@ -16,6 +16,8 @@ public sealed record TrainingSettings
     public double WarmupFactor { get; init; } = 0.001;
     /// <summary>Gradients are rescaled to at most this global L2 norm before each step (0: no clipping).</summary>
     public double GradientClipNorm { get; init; } = 10.0;
+    /// <summary>Weight of the mask loss in the total (the other losses weigh 1).</summary>
+    public double MaskLossWeight { get; init; } = 1.0;
     /// <summary>Fractions of <see cref="Steps"/> after which the rate is multiplied by <see cref="DecayFactor"/>.</summary>
     public IReadOnlyList<double> DecayAt { get; init; } = [0.8, 0.9];
     public double DecayFactor { get; init; } = 0.1;
@@ -51,7 +53,7 @@ public sealed record TrainingSettings
 /// <summary>A progress report, once per step.</summary>
 /// <param name="Step">Steps done (1-based).</param>
 /// <param name="Steps">Steps in all.</param>
-/// <param name="Losses">The step's named losses.</param>
+/// <param name="Losses">The step's named losses, unweighted, and "total": their sum with the mask loss weighted by <see cref="TrainingSettings.MaskLossWeight"/>.</param>
 /// <param name="ImagesPerSecond">Throughput since the start (or resume).</param>
 /// <param name="Remaining">Estimated time left.</param>
 /// <param name="CacheHitRate">Share of images whose frozen features came from the cache.</param>

@@ -98,6 +98,27 @@ public class DetectorTrainerTests
     }
 
     [Test]
+    public void MaskLossWeightScalesTheMaskLossInTheTotal()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        TrainingProgress FirstStep(double weight)
+        {
+            manual_seed(4);
+            using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+            var reports = new List<TrainingProgress>();
+            new DetectorTrainer(vlm, Settings(1) with { MaskLossWeight = weight }, new TrainingColumns()).Train(head, s_data!, s_classes, new SyncProgress(reports.Add));
+            return reports[0];
+        }
+        var (one, three) = (FirstStep(1), FirstStep(3));
+
+        // Same weights and batch at the first step: the same losses, and a total larger by twice the mask loss.
+        Assert.That(one.Losses["mask"], Is.GreaterThan(0.1f));
+        Assert.That(three.Losses["mask"], Is.EqualTo(one.Losses["mask"]));
+        Assert.That(three.Losses["total"] - one.Losses["total"], Is.EqualTo(2 * one.Losses["mask"]).Within(1e-4));
+        Assert.That(three.GradientNorm, Is.Not.EqualTo(one.GradientNorm), "the weight reaches the gradients");
+    }
+
+    [Test]
     public void NonFiniteLossStopsWithTheStepAndTheLoss()
     {
         using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);

@@ -7,7 +7,8 @@ namespace Microsoft.ML.FVlm.Ops;
 /// RoIAlign (He et al., Mask R-CNN) with torchvision's semantics for <c>aligned=True</c> and a fixed
 /// sampling ratio. TorchSharp has no RoIAlign of its own: where gradients must reach the feature map
 /// (training) it is built from <c>grid_sample</c> and average pooling; otherwise (inference, float32
-/// on the CPU) it is computed directly, channels innermost, about ten times faster.
+/// on the CPU) it is computed directly, channels innermost: 2.9 times faster for 1,000 boxes of 7x7 on a
+/// 64-channel 80x80 map, measured in one run on 2 cores.
 /// </summary>
 /// <remarks>
 /// Each output bin averages <c>samplingRatio x samplingRatio</c> bilinear samples at the centres of a

@@ -45,6 +45,7 @@ internal static class BenchInferenceCommand
             var vocabulary = parse.GetValue(classes) is int count
                 ? Vocabulary.AllNovel(Enumerable.Range(1, count).Select(i => $"object number {i}").ToArray())
                 : detector.Vocabulary;
+            detector.Use(vocabulary);
 
             string scenes = Path.Combine(Path.GetTempPath(), $"fvlm-bench-inference-{Guid.NewGuid():N}");
             try
@@ -52,7 +53,7 @@ internal static class BenchInferenceCommand
                 new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = imageCount, Seed = 13, ImageSize = detector.ImageSize }).Generate(scenes);
                 var files = Directory.GetFiles(Path.Combine(scenes, "val"), "*.png").Order().ToArray();
                 // Warm-up: text embeddings of the vocabulary, ONNX Runtime's first run, TorchSharp's allocator.
-                using (var first = MLImage.CreateFromFile(files[0])) detector.Detect([first], vocabulary, null);
+                using (var first = MLImage.CreateFromFile(files[0])) detector.Detect([first], null);
 
                 var throughput = new Table().AddColumns("batch size", "images", "seconds", "images/s");
                 InferenceTimings? stages = null;
@@ -63,7 +64,7 @@ internal static class BenchInferenceCommand
                     foreach (var chunk in files.Chunk(batchSize))
                     {
                         var batch = chunk.Select(MLImage.CreateFromFile).ToArray();
-                        detector.Detect(batch, vocabulary, timings);
+                        detector.Detect(batch, timings);
                         foreach (var image in batch) image.Dispose();
                     }
                     double seconds = clock.Elapsed.TotalSeconds;
@@ -110,6 +111,8 @@ internal static class BenchInferenceCommand
         private readonly FVlmTransformer? _model;
         private readonly OpenVocabularyDetector? _detector;
         private readonly FrozenVlm? _vlm;
+        private FVlmTransformer? _view;
+        private Vocabulary? _vocabulary;
 
         private BenchDetector(FVlmTransformer? model, OpenVocabularyDetector? detector, FrozenVlm? vlm, Vocabulary vocabulary, int imageSize, string description)
         {
@@ -136,13 +139,21 @@ internal static class BenchInferenceCommand
             return new BenchDetector(null, detector, vlm, Vocabulary.AllNovel(names), imageSize, $"VLM {vlm.Manifest.Name}, untrained head");
         }
 
-        public void Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, InferenceTimings? timings)
+        /// <summary>Sets the vocabulary of every later <see cref="Detect"/> (a trained model's view is made once, here).</summary>
+        public void Use(Vocabulary vocabulary)
         {
-            if (_model is not null)
+            _view?.Dispose();
+            _view = _model?.WithVocabulary(vocabulary.Names, vocabulary.IsNovel);
+            _vocabulary = vocabulary;
+        }
+
+        public void Detect(IReadOnlyList<MLImage> images, InferenceTimings? timings)
+        {
+            var vocabulary = _vocabulary ?? throw new InvalidOperationException("Use(vocabulary) first.");
+            if (_view is not null)
             {
-                using var view = _model.WithVocabulary(vocabulary.Names, vocabulary.IsNovel);
-                if (timings is null) view.Detect(images);
-                else view.Detect(images, timings);
+                if (timings is null) _view.Detect(images);
+                else _view.Detect(images, timings);
             }
             else
             {
@@ -152,6 +163,7 @@ internal static class BenchInferenceCommand
 
         public void Dispose()
         {
+            _view?.Dispose();
             _model?.Dispose();
             _detector?.Head.Dispose();
             _vlm?.Dispose();

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Microsoft.ML.Data;
 using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Evaluation;
 using Microsoft.ML.FVlm.Inference;
@@ -24,7 +23,7 @@ internal static class DemoCommand
     public static Command Create()
     {
         var model = new Option<FileInfo?>("--model") { Description = "model zip (default: the shipped Shapes detector)" };
-        var output = new Option<DirectoryInfo>("--out") { Description = "output folder: index.html, annotated PNGs, results.json", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("out", "demo")) };
+        var output = new Option<DirectoryInfo>("--out") { Description = "output folder: index.html, annotated PNGs, results.json (the fused detections of the evaluation: 300 per image at most)", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("out", "demo")) };
         var images = new Option<int>("--images") { Description = "fresh Shapes scenes to render and detect", DefaultValueFactory = _ => 24 };
         var seed = new Option<int>("--seed") { Description = "seed of the scenes (the shipped detector trained on seed 0)", DefaultValueFactory = _ => 2026 };
         var threshold = new Option<double>("--threshold") { Description = "draw and list detections scoring at least this", DefaultValueFactory = _ => 0.3 };
@@ -53,24 +52,20 @@ internal static class DemoCommand
             var pages = new List<(string File, ImageDetections Detections)>();
             var results = new List<CocoAnnotation>();
             IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> table = null!;
+            // One pass: the evaluation's fused detections are also the ones drawn and written.
+            void Draw(CocoImage image, ImageDetections detections)
+            {
+                results.AddRange(OpenVocabularyEvaluator.ToResults(image.Id, detections, categories));
+                string name = Path.GetFileNameWithoutExtension(image.FileName) + "-detections.png";
+                DetectionPainter.Paint(Path.Combine(scenes, image.FileName), detections, detector.Vocabulary, minimum, Path.Combine(outFolder, name));
+                pages.Add((name, detections));
+            }
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(context =>
                 {
-                    var detect = context.AddTask("detect", maxValue: count);
-                    foreach (var image in groundTruth.Images)
-                    {
-                        string source = Path.Combine(scenes, image.FileName);
-                        using var pixels = MLImage.CreateFromFile(source);
-                        var detections = detector.Detect([pixels])[0];
-                        results.AddRange(OpenVocabularyEvaluator.ToResults(image.Id, detections, categories));
-                        string name = Path.GetFileNameWithoutExtension(image.FileName) + "-detections.png";
-                        DetectionPainter.Paint(source, detections, detector.Vocabulary, minimum, Path.Combine(outFolder, name));
-                        pages.Add((name, detections));
-                        detect.Increment(1);
-                    }
-                    var evaluate = context.AddTask("evaluate", maxValue: count);
-                    table = OpenVocabularyEvaluator.Evaluate(loaded, groundTruth, scenes, progress: new SynchronousProgress(done => evaluate.Value = done));
+                    var task = context.AddTask("detect and evaluate", maxValue: count);
+                    table = OpenVocabularyEvaluator.Evaluate(loaded, groundTruth, scenes, progress: new SynchronousProgress(done => task.Value = done), fusedDetections: Draw);
                 });
             CocoJson.WriteResults(results, Path.Combine(outFolder, "results.json"));
             File.WriteAllText(Path.Combine(outFolder, "index.html"), Page(pages, detector.Vocabulary, minimum, table, zip.Name));
@@ -78,7 +73,7 @@ internal static class DemoCommand
             var view = new Table().Title($"AP on {count} fresh scenes (LVIS protocol)").AddColumns("", "novel", "base", "all");
             foreach (var (iouType, rows) in table)
                 foreach (var (source, f) in rows)
-                    view.AddRow($"{(iouType == "segm" ? "mask" : "box")}, {source}", F(f.Novel), F(f.Base), F(f.All));
+                    view.AddRow($"{(iouType == "segm" ? "mask" : "box")}, {source}", EvalCommand.F(f.Novel), EvalCommand.F(f.Base), EvalCommand.F(f.All));
             AnsiConsole.Write(view);
             int novel = detector.Vocabulary.IsNovel.Count(n => n);
             AnsiConsole.WriteLine($"{detector.Vocabulary.Names.Count} classes ({novel} novel: never annotated in training). Open {Path.Combine(outFolder, "index.html")}");
@@ -99,7 +94,7 @@ internal static class DemoCommand
         html.AppendLine("<table><tr><th>AP</th><th>novel</th><th>base</th><th>all</th></tr>");
         foreach (var (iouType, rows) in table)
             foreach (var (source, f) in rows)
-                html.AppendLine($"<tr><td>{(iouType == "segm" ? "mask" : "box")}, {source}</td><td>{F(f.Novel)}</td><td>{F(f.Base)}</td><td>{F(f.All)}</td></tr>");
+                html.AppendLine($"<tr><td>{(iouType == "segm" ? "mask" : "box")}, {source}</td><td>{EvalCommand.F(f.Novel)}</td><td>{EvalCommand.F(f.Base)}</td><td>{EvalCommand.F(f.All)}</td></tr>");
         html.AppendLine("</table>");
         foreach (var (file, detections) in pages)
         {
@@ -114,6 +109,4 @@ internal static class DemoCommand
         html.AppendLine("</body></html>");
         return html.ToString();
     }
-
-    private static string F(double value) => EvalCommand.F(value);
 }

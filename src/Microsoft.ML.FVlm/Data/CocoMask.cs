@@ -17,25 +17,7 @@ public static partial class CocoMask
         ArgumentOutOfRangeException.ThrowIfNegative(width);
         if (mask.Length != (long)height * width)
             throw new ArgumentException($"Mask has {mask.Length} pixels, expected {height} x {width}.", nameof(mask));
-        var counts = new List<uint>();
-        bool previous = false;
-        uint run = 0;
-        for (int x = 0; x < width; x++)
-        {
-            for (int i = x; i < mask.Length; i += width)
-            {
-                bool on = mask[i] != 0;
-                if (on != previous)
-                {
-                    counts.Add(run);
-                    run = 0;
-                    previous = on;
-                }
-                run++;
-            }
-        }
-        counts.Add(run);
-        return new RleMask(height, width, counts.ToArray());
+        return EncodeWindow(mask, 0, 0, height, width, height, width);
     }
 
     /// <summary>

@@ -23,9 +23,11 @@ public static class OpenVocabularyEvaluator
     /// <param name="imageFolder">Folder the images' <c>file_name</c> are relative to.</param>
     /// <param name="batchSize">Images per forward pass.</param>
     /// <param name="progress">Images done.</param>
+    /// <param name="fusedDetections">Called with each image and its fused detections (for drawing them without a second pass).</param>
     /// <returns>Figures by IoU type ("bbox", "segm") and source ("detection", "vlm", "fused").</returns>
     public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> Evaluate(
-        FVlmTransformer model, CocoDataset groundTruth, string imageFolder, int batchSize = 4, IProgress<int>? progress = null)
+        FVlmTransformer model, CocoDataset groundTruth, string imageFolder, int batchSize = 4, IProgress<int>? progress = null,
+        Action<CocoImage, ImageDetections>? fusedDetections = null)
     {
         var categories = groundTruth.Categories.OrderBy(c => c.Id).ToArray();
         using var vocabularyModel = model.WithVocabulary(categories.Select(c => c.Name).ToArray());
@@ -38,6 +40,7 @@ public static class OpenVocabularyEvaluator
         }).ToArray();
 
         var results = Sources.Select(_ => new List<CocoAnnotation>()).ToArray();
+        int fused = Sources.ToList().IndexOf(DetectionScoreSource.Fused);
         int done = 0;
         foreach (var chunk in groundTruth.Images.Chunk(batchSize))
         {
@@ -48,6 +51,7 @@ public static class OpenVocabularyEvaluator
                 for (int s = 0; s < settings.Length; s++)
                     for (int i = 0; i < chunk.Length; i++)
                         results[s].AddRange(ToResults(chunk[i].Id, detections[s][i], categories));
+                for (int i = 0; i < chunk.Length; i++) fusedDetections?.Invoke(chunk[i], detections[fused][i]);
             }
             finally
             {

@@ -126,14 +126,14 @@ public sealed class DetectorTrainer
                 throw new InvalidOperationException($"Training stopped at step {step + 1}: loss '{name}' is {value}. Lower the learning rate (now {_settings.LearningRateAt(step)}) or check the boxes of the training data.");
             values[name] = value;
         }
-        var total = output.Losses.Select(l => l.Key == "mask" ? l.Value * _settings.MaskLossWeight : l.Value).Aggregate((a, b) => a + b);
+        var total = output.Losses.Select(l => l.Value * LossWeight(l.Key)).Aggregate((a, b) => a + b);
         total.backward();
         double gradientNorm = GradientNorm(head, _settings.GradientClipNorm);
         if (!double.IsFinite(gradientNorm))
             throw new InvalidOperationException($"Training stopped at step {step + 1}: the gradient norm is {gradientNorm} (losses {string.Join(", ", values.Select(v => $"{v.Key} {v.Value}"))}). Lower the learning rate (now {_settings.LearningRateAt(step)}).");
         foreach (var group in optimizer.ParamGroups) group.LearningRate = _settings.LearningRateAt(step);
         optimizer.step();
-        values["total"] = values.Sum(v => v.Key == "mask" ? v.Value * (float)_settings.MaskLossWeight : v.Value);
+        values["total"] = (float)values.Sum(v => v.Value * LossWeight(v.Key));
         return (values, gradientNorm);
     }
 
@@ -163,6 +163,9 @@ public sealed class DetectorTrainer
             features[misses[m]] = levels.Select(l => l.to(ScalarType.Float16).to(ScalarType.Float32).MoveToOuterDisposeScope()).ToArray();
         }
     }
+
+    /// <summary>Weight of a named loss in the total: <see cref="TrainingSettings.MaskLossWeight"/> for the mask loss, 1 for the others.</summary>
+    private double LossWeight(string name) => name == "mask" ? _settings.MaskLossWeight : 1.0;
 
     /// <summary>The global L2 norm of the head's gradients; rescales them to at most <paramref name="maxNorm"/> when it is positive.</summary>
     private static double GradientNorm(DetectorHead head, double maxNorm)

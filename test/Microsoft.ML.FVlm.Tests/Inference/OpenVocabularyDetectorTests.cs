@@ -102,7 +102,6 @@ public class OpenVocabularyDetectorTests
         Assert.That(timings.Images, Is.EqualTo(2));
         foreach (var stage in Enum.GetValues<InferenceStage>())
             Assert.That(timings[stage], Is.GreaterThan(TimeSpan.Zero), stage.ToString());
-        Assert.That(timings.Total, Is.EqualTo(Enum.GetValues<InferenceStage>().Aggregate(TimeSpan.Zero, (t, s) => t + timings[s])).Within(TimeSpan.FromMilliseconds(0.01)));
     }
 
     [Test]

@@ -18,6 +18,7 @@ internal static class CommandList
         yield return TokenizeCommand.Create();
         yield return VlmEvalCommand.Create();
         yield return EvaluateCommand.Create();
+        yield return BenchCommand.Create();
         yield return BenchShapesCommand.Create();
         yield return BenchEvaluateCommand.Create();
         yield return BenchTrainCommand.Create();

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from clip_model import Clip, ClipConfig, build_from_state_dict, load_checkpoint  # noqa: E402
 from export_clip import EXPORT_INFO, WEIGHTS_FILE  # noqa: E402
-from vlm_folder import write_json  # noqa: E402
+from vlm_folder import RegionProjector, write_json  # noqa: E402
 
 TOLERANCE = 1e-4
 TEXT_LINES = 8
@@ -152,6 +152,19 @@ def main(argv=None) -> None:
                source={"case": "image_160x256", "output": "c5", "batch_index": 0,
                        "boxes": writer.tensors("region", {"boxes": boxes})["boxes"],
                        "box_format": "x0, y0, x1, y1 in input pixels",
+                       "roi_align": {"output_size": c.grid, "spatial_scale": 1 / 32, "sampling_ratio": 2, "aligned": True}})
+
+    # The factorized region path: the projected map, then the rest of the attention pool on its RoIAlign,
+    # against the same region embeddings as the "region" case.
+    projected = RegionProjector(model)(as_saved(c5))
+    writer.add("region_map", "region_projector", {"region_map": c5}, {"projected_map": projected},
+               source={"case": "image_160x256", "output": "c5"})
+    projected_rois = roi_align(as_saved(projected), [boxes], output_size=c.grid, spatial_scale=1 / 32, sampling_ratio=2,
+                               aligned=True).permute(0, 2, 3, 1)   # channels last, as region_attention reads it
+    writer.add("region_factorized", "region_attention", {"projected_roi_features": projected_rois},
+               {"region_embeddings": model.visual.attnpool(as_saved(rois))},
+               source={"case": "region_map", "output": "projected_map", "batch_index": 0,
+                       "boxes": writer.tensors("region", {"boxes": boxes})["boxes"],
                        "roi_align": {"output_size": c.grid, "spatial_scale": 1 / 32, "sampling_ratio": 2, "aligned": True}})
 
     with open(os.path.join(args.clip_data, "tokenizer-reference.jsonl"), encoding="utf-8") as f:

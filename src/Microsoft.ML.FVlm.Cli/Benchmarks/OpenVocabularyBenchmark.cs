@@ -6,7 +6,40 @@ using Microsoft.ML.FVlm.Shapes;
 namespace Microsoft.ML.FVlm.Cli.Benchmarks;
 
 /// <summary>The open-vocabulary table of one model: AP by IoU type ("bbox", "segm") and score source ("detection", "vlm", "fused").</summary>
-internal sealed record OpenVocabularyResult(string Model, IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> Table);
+/// <param name="Model">The model's file name.</param>
+/// <param name="Table">The figures.</param>
+/// <param name="Source">Where they come from: null when evaluated in this run, else the <c>fvlm eval --json</c> file read.</param>
+internal sealed record OpenVocabularyResult(string Model, IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> Table, string? Source = null)
+{
+    /// <summary>Reads what <c>fvlm eval --json</c> wrote.</summary>
+    public static OpenVocabularyResult Read(string model, FileInfo json)
+    {
+        if (!json.Exists) throw new FileNotFoundException($"'{json.FullName}' does not exist: write it with 'fvlm eval --model ... --data ... --json {json.Name}'.", json.FullName);
+        Dictionary<string, Dictionary<string, Dictionary<string, double>>>? document;
+        try
+        {
+            document = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, Dictionary<string, Dictionary<string, double>>>>(File.ReadAllText(json.FullName));
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"'{json.FullName}' is not the JSON 'fvlm eval --json' writes: {e.Message}", e);
+        }
+        var table = new Dictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>>();
+        foreach (string iou in new[] { "bbox", "segm" })
+        {
+            var rows = new Dictionary<string, OpenVocabularyFigures>();
+            foreach (string source in new[] { "detection", "vlm", "fused" })
+            {
+                if (document?.GetValueOrDefault(iou)?.GetValueOrDefault(source) is not { } f)
+                    throw new InvalidDataException($"'{json.FullName}' has no \"{iou}\".\"{source}\" figures; write it with 'fvlm eval --json'.");
+                double Get(string key) => f.TryGetValue(key, out double v) ? v : throw new InvalidDataException($"'{json.FullName}': \"{iou}\".\"{source}\" has no \"{key}\".");
+                rows[source] = new OpenVocabularyFigures(Get("novel"), Get("base"), Get("all"), Get("APr"), Get("APc"), Get("APf"));
+            }
+            table[iou] = rows;
+        }
+        return new OpenVocabularyResult(model, table, json.FullName);
+    }
+}
 
 /// <summary>Renders Shapes <c>val</c> (320 px, seed 0: the split docs/shapes-detector.md evaluates) and evaluates models on it.</summary>
 internal sealed class OpenVocabularyBenchmark : IDisposable

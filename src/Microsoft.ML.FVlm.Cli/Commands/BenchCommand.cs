@@ -23,11 +23,13 @@ internal static class BenchCommand
         var model = new Option<FileInfo?>("--model") { Description = "the detector of the Shapes rows (default: the one shipped in the Shapes package)" };
         var rn50 = new Option<DirectoryInfo>("--rn50") { Description = "CLIP RN50 exported with random weights (eng/clip/make_parity_fixture.sh artifacts)", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("artifacts", "clip-rn50-random")) };
         var oracle = new Option<FileInfo?>("--oracle") { Description = "a head trained the same way on train-all (eng/benchmarks/report.sh trains it)" };
+        var evalJson = new Option<FileInfo?>("--model-eval") { Description = "instead of evaluating --model here: its 'fvlm eval --json' output on Shapes val (1,000 images, seed 0)" };
+        var oracleEvalJson = new Option<FileInfo?>("--oracle-eval") { Description = "instead of evaluating --oracle here: its 'fvlm eval --json' output on the same split" };
         var valImages = new Option<int>("--val-images") { Description = "Shapes val images of the open-vocabulary table", DefaultValueFactory = _ => 1000 };
         var quick = new Option<bool>("--quick") { Description = "a few images per section, 50 val images: checks the command in about 3 minutes; its figures are not the report's" };
         var command = new Command("bench", "Run every benchmark and write the report (Markdown tables and a PNG) to docs/benchmarks.")
         {
-            output, model, rn50, oracle, valImages, quick,
+            output, model, rn50, oracle, evalJson, oracleEvalJson, valImages, quick,
         };
         command.SetAction(parse =>
         {
@@ -37,6 +39,9 @@ internal static class BenchCommand
             bool hasRn50 = File.Exists(Path.Combine(rn50Folder.FullName, "manifest.json"));
             var oracleModel = parse.GetValue(oracle);
             if (oracleModel is { Exists: false }) throw new FileNotFoundException($"--oracle: '{oracleModel.FullName}' does not exist; train it with eng/benchmarks/report.sh or leave the option out.");
+            var shippedEval = parse.GetValue(evalJson);
+            var oracleEval = parse.GetValue(oracleEvalJson);
+            if (oracleEval is not null && oracleModel is null) throw new ArgumentException("--oracle-eval: give --oracle too (the report names the model).");
             int valCount = isQuick ? 50 : parse.GetValue(valImages);
             if (valCount < 1) throw new ArgumentException("--val-images: give a positive number of images.");
             var outFolder = parse.GetValue(output)!;
@@ -63,8 +68,8 @@ internal static class BenchCommand
                     var rn50Task = hasRn50 ? Task("inference, RN50 1024 px", 2 * rn50Images) : null;
                     var trainTask = Task("training, Shapes", TrainingBenchmark.TotalSteps(shapesTraining.Images, shapesTraining.Epochs, shapesTraining.Batch));
                     var rn50TrainTask = hasRn50 ? Task("training, RN50 1024 px", TrainingBenchmark.TotalSteps(rn50Training.Images, rn50Training.Epochs, rn50Training.Batch)) : null;
-                    var shippedTask = Task($"val, {shippedModel.Name}", valCount);
-                    var oracleTask = oracleModel is null ? null : Task($"val, {oracleModel.Name}", valCount);
+                    var shippedTask = shippedEval is null ? Task($"val, {shippedModel.Name}", valCount) : null;
+                    var oracleTask = oracleModel is null || oracleEval is not null ? null : Task($"val, {oracleModel.Name}", valCount);
 
                     shapesTask.StartTask();
                     using (var detector = BenchDetector.FromModel(shippedModel, null))
@@ -85,13 +90,24 @@ internal static class BenchCommand
                         rn50TrainTask.StartTask();
                         rn50Train = TrainingBenchmark.Run(rn50Folder, rn50Training.Images, rn50Training.Epochs, rn50Training.Size, rn50Training.Batch, Report(rn50TrainTask));
                     }
-                    shippedTask.StartTask();
-                    using var val = new OpenVocabularyBenchmark(valCount);
-                    shipped = val.Evaluate(shippedModel, Report(shippedTask));
+                    using var val = shippedTask is null && oracleTask is null ? null : new OpenVocabularyBenchmark(valCount);
+                    if (shippedTask is not null)
+                    {
+                        shippedTask.StartTask();
+                        shipped = val!.Evaluate(shippedModel, Report(shippedTask));
+                    }
+                    else
+                    {
+                        shipped = OpenVocabularyResult.Read(shippedModel.Name, shippedEval!);
+                    }
                     if (oracleTask is not null)
                     {
                         oracleTask.StartTask();
-                        oracleResult = val.Evaluate(oracleModel!, Report(oracleTask));
+                        oracleResult = val!.Evaluate(oracleModel!, Report(oracleTask));
+                    }
+                    else if (oracleEval is not null)
+                    {
+                        oracleResult = OpenVocabularyResult.Read(oracleModel!.Name, oracleEval);
                     }
                 });
 

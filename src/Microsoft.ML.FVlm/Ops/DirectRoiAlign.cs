@@ -19,21 +19,24 @@ internal static class DirectRoiAlign
     /// <returns>[R, C, g, g].</returns>
     public static Tensor Forward(Tensor features, Tensor boxes, int outputSize, double spatialScale, int samplingRatio)
     {
-        int channels = (int)features.shape[1], height = (int)features.shape[2], width = (int)features.shape[3];
-        int count = (int)boxes.shape[0], g = outputSize;
-        float[] map;
+        using var pooled = ForwardChannelsLast(ChannelsLastMap.From(features), boxes, outputSize, spatialScale, samplingRatio);
+        return pooled.permute(0, 3, 1, 2).contiguous().to(features.device);
+    }
+
+    /// <summary>RoIAlign of a map already laid out channels last, output channels last too.</summary>
+    /// <returns>[R, g, g, C] on the CPU.</returns>
+    public static Tensor ForwardChannelsLast(ChannelsLastMap map, Tensor boxes, int outputSize, double spatialScale, int samplingRatio)
+    {
+        int count = (int)boxes.shape[0], g = outputSize, channels = map.Channels;
+        if (count == 0) return zeros(0, g, g, channels);
         float[] corners;
         using (var scope = NewDisposeScope())
-        {
-            map = features[0].permute(1, 2, 0).contiguous().data<float>().ToArray();  // [H, W, C]
             corners = boxes.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
-        }
         var output = new float[(long)count * g * g * channels];  // [R, g, g, C]
         int bins = g * g;
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = count * bins * channels < 1 << 16 ? 1 : -1 }, r =>
-            PoolBox(map, height, width, channels, corners.AsSpan(r * 4, 4), g, spatialScale, samplingRatio, output.AsSpan(r * bins * channels, bins * channels)));
-        using var pooled = tensor(output, [count, g, g, channels]);
-        return pooled.permute(0, 3, 1, 2).contiguous().to(features.device);
+            PoolBox(map.Data, map.Height, map.Width, channels, corners.AsSpan(r * 4, 4), g, spatialScale, samplingRatio, output.AsSpan(r * bins * channels, bins * channels)));
+        return tensor(output, [count, g, g, channels]);
     }
 
     private static void PoolBox(float[] map, int height, int width, int channels, ReadOnlySpan<float> box, int g, double scale, int ratio, Span<float> destination)
@@ -103,5 +106,25 @@ internal static class DirectRoiAlign
         }
         for (; i < channels; i++)
             bin[i] += a[i] * w1 + b[i] * w2 + c[i] * w3 + d[i] * w4;
+    }
+}
+
+/// <summary>One image's [1, C, H, W] feature map copied into an [H, W, C] array: each bilinear tap of <see cref="DirectRoiAlign"/> is then a contiguous vector.</summary>
+internal sealed class ChannelsLastMap
+{
+    private ChannelsLastMap(float[] data, int height, int width, int channels) => (Data, Height, Width, Channels) = (data, height, width, channels);
+
+    public float[] Data { get; }
+    public int Height { get; }
+    public int Width { get; }
+    public int Channels { get; }
+
+    /// <param name="features">[1, C, H, W] or [C, H, W] float32.</param>
+    public static ChannelsLastMap From(Tensor features)
+    {
+        using var scope = NewDisposeScope();
+        var map = features.dim() == 4 ? features[0] : features;
+        var data = map.permute(1, 2, 0).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+        return new ChannelsLastMap(data, (int)map.shape[1], (int)map.shape[2], (int)map.shape[0]);
     }
 }

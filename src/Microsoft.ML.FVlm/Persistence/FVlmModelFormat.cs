@@ -40,7 +40,8 @@ internal static class FVlmModelFormat
     //                       devices, and the head's architecture.
     //   Vocabulary.json     int32 length, UTF-8 JSON: names, novel flags, base class names.
     //   Vlm.bin             int32 file count, then per file: string name (BinaryWriter), int64 length,
-    //                       bytes. The files of the VLM folder that the manifest names (manifest.json first).
+    //                       bytes. The files of the VLM folder that the manifest names (manifest.json first;
+    //                       a version 2 manifest may name the factorized region graphs too).
     //   Head.bin            the head's state dictionary (TorchSharp's Module.save format).
     //   TextEmbeddings.bin  string templates key, int32 dim, int32 count, then per class: string name,
     //                       float32[dim] unit embedding.
@@ -105,6 +106,7 @@ internal static class FVlmModelFormat
         var m = vlm.Manifest;
         var files = new List<string> { "manifest.json", m.ImageEncoder.File, m.RegionPooler.File, m.TextEncoder.File, m.Tokenizer.MergesFile };
         if (m.TextEncoder.PromptTemplatesFile is { } templates) files.Add(templates);
+        if (m.RegionProjector is { } projector) files.AddRange([projector.File, m.RegionAttention!.File]);
         writer.Write(files.Count);
         foreach (string file in files)
         {

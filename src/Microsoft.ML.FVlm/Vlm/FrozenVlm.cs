@@ -20,15 +20,20 @@ public sealed class FrozenVlm : IDisposable
     private readonly OnnxGraph _image;
     private readonly OnnxGraph _pooler;
     private readonly OnnxGraph _text;
+    private readonly OnnxGraph? _projector;
+    private readonly OnnxGraph? _attention;
     private readonly string[] _featureNames;
 
-    private FrozenVlm(string folder, VlmManifest manifest, OnnxGraph image, OnnxGraph pooler, OnnxGraph text, ClipTokenizer tokenizer, IReadOnlyList<string> templates)
+
+    private FrozenVlm(string folder, VlmManifest manifest, OnnxGraph image, OnnxGraph pooler, OnnxGraph text,
+        (OnnxGraph Projector, OnnxGraph Attention)? factorized, ClipTokenizer tokenizer, IReadOnlyList<string> templates)
     {
         Folder = folder;
         Manifest = manifest;
         _image = image;
         _pooler = pooler;
         _text = text;
+        (_projector, _attention) = (factorized?.Projector, factorized?.Attention);
         Tokenizer = tokenizer;
         PromptTemplates = templates;
         _featureNames = manifest.ImageEncoder.FeatureLevels.Select(l => l.Name).ToArray();
@@ -50,6 +55,9 @@ public sealed class FrozenVlm : IDisposable
 
     /// <summary>Prompt-ensembled, normalised class-name embeddings, cached per name.</summary>
     public TextEmbeddingCache TextEmbeddings { get; }
+
+    /// <summary>Bytes of RoIAlign output handed to a region graph at once: boxes are embedded in chunks of about this size (64 MB).</summary>
+    internal long RoiChunkBytes { get; set; } = 64L << 20;
 
     /// <summary>True when the graphs run on a CUDA device.</summary>
     public bool RunsOnGpu => _image.RunsOnGpu;
@@ -74,7 +82,15 @@ public sealed class FrozenVlm : IDisposable
             var pooler = Open(manifest.RegionPooler.File);
             var text = Open(manifest.TextEncoder.File);
             Validate(manifest, image, pooler, text);
-            return new FrozenVlm(folder, manifest, image, pooler, text, tokenizer, templates);
+            (OnnxGraph, OnnxGraph)? factorized = null;
+            if (manifest.RegionProjector is { } projectorSection)
+            {
+                var projector = Open(projectorSection.File);
+                var attention = Open(manifest.RegionAttention!.File);
+                ValidateFactorized(manifest, projector, attention);
+                factorized = (projector, attention);
+            }
+            return new FrozenVlm(folder, manifest, image, pooler, text, factorized, tokenizer, templates);
         }
         catch
         {
@@ -116,6 +132,16 @@ public sealed class FrozenVlm : IDisposable
         text.ExpectOutput(manifest.TextEncoder.Output, TensorElementType.Float, null, manifest.EmbeddingDim);
     }
 
+    private static void ValidateFactorized(VlmManifest manifest, OnnxGraph projector, OnnxGraph attention)
+    {
+        var projection = manifest.RegionProjector!;
+        int g = manifest.RegionPooler.RoiOutputSize;
+        projector.ExpectInput(projection.Input, TensorElementType.Float, null, manifest.RegionLevel.Channels, null, null);
+        projector.ExpectOutput(projection.Output, TensorElementType.Float, null, projection.Channels, null, null);
+        attention.ExpectInput(manifest.RegionAttention!.Input, TensorElementType.Float, null, g, g, projection.Channels);
+        attention.ExpectOutput(manifest.RegionAttention.Output, TensorElementType.Float, null, manifest.EmbeddingDim);
+    }
+
     /// <summary>Runs the image encoder.</summary>
     /// <param name="pixelValues">[N, 3, H, W] float32 on the CPU, normalised; H and W multiples of the size multiple.</param>
     /// <returns>One tensor per feature level, fine to coarse: [N, channels, H / stride, W / stride].</returns>
@@ -147,16 +173,67 @@ public sealed class FrozenVlm : IDisposable
         return output;
     }
 
-    /// <summary>Region embeddings of boxes in one image: RoIAlign on the region level, then the pooler.</summary>
+    /// <summary>
+    /// Region embeddings of boxes in one image: the region pooler on RoIAlign of the region level. With
+    /// the factorized path (manifest version 2), the region projector runs once on the whole map, the
+    /// projected map is RoIAligned per box and the region attention graph finishes the pooling: the
+    /// same embeddings up to rounding, without projecting g * g + 1 tokens per box. Boxes go through
+    /// the graphs in chunks of about 64 MB of RoIAlign output.
+    /// </summary>
     /// <param name="regionLevel">[1, C, h, w] or [C, h, w]: the region level's map of the image.</param>
     /// <param name="boxes">[R, 4] x0 y0 x1 y1 in encoder-input pixels.</param>
     /// <returns>[R, D], not normalised.</returns>
     public Tensor EmbedRegions(Tensor regionLevel, Tensor boxes)
     {
+        if (boxes.dim() != 2 || boxes.shape[1] != 4)
+            throw new ArgumentException($"boxes must be [R, 4]; got [{string.Join(", ", boxes.shape)}].", nameof(boxes));
         using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
         var level = Manifest.RegionLevel;
-        var pooled = RoiAlign.Forward(regionLevel, boxes, Manifest.RegionPooler.RoiOutputSize, 1.0 / level.Stride, RegionSamplingRatio);
-        return PoolRegions(pooled).MoveToOuterDisposeScope();
+        int g = Manifest.RegionPooler.RoiOutputSize;
+        var map = regionLevel.dim() == 3 ? regionLevel.unsqueeze(0) : regionLevel;
+        Func<Tensor, Tensor> embed;
+        long channels;
+        if (_projector is not null)
+        {
+            // Projected once, laid out channels last once; RoIAlign then writes what the attention graph reads.
+            var projected = ChannelsLastMap.From(ProjectRegionMap(map));
+            embed = chunk => AttendRegions(DirectRoiAlign.ForwardChannelsLast(projected, chunk, g, 1.0 / level.Stride, RegionSamplingRatio));
+            channels = projected.Channels;
+        }
+        else
+        {
+            embed = chunk => PoolRegions(RoiAlign.Forward(map, chunk, g, 1.0 / level.Stride, RegionSamplingRatio));
+            channels = map.shape[1];
+        }
+        long count = boxes.shape[0];
+        long size = Math.Max(1, RoiChunkBytes / (channels * g * g * sizeof(float)));
+        if (count <= size) return embed(boxes).MoveToOuterDisposeScope();
+        var parts = new List<Tensor>();
+        for (long start = 0; start < count; start += size)
+        {
+            using var inner = NewDisposeScope();
+            parts.Add(embed(boxes.narrow(0, start, Math.Min(size, count - start))).MoveToOuterDisposeScope());
+        }
+        return cat(parts, 0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The factorized path's first graph: [N, C, h, w] region-level maps to [N, P, h, w] projected maps.</summary>
+    internal Tensor ProjectRegionMap(Tensor map)
+    {
+        var projection = Manifest.RegionProjector ?? throw new InvalidOperationException($"VLM '{Folder}' has no region projector (manifest version 1).");
+        var projected = empty(map.shape[0], projection.Channels, map.shape[2], map.shape[3]);
+        Run(_projector!, projection.Input, map.contiguous(), [projection.Output], [projected]);
+        return projected;
+    }
+
+    /// <summary>The factorized path's last graph on channels-last RoIAlign outputs of the projected map, [R, g, g, P].</summary>
+    internal Tensor AttendRegions(Tensor projectedRois)
+    {
+        var output = empty(projectedRois.shape[0], Manifest.EmbeddingDim);
+        if (projectedRois.shape[0] > 0)
+            Run(_attention!, Manifest.RegionAttention!.Input, projectedRois.contiguous(), [Manifest.RegionAttention.Output], [output]);
+        return output;
     }
 
     /// <summary>Runs the text encoder on token ids.</summary>
@@ -202,5 +279,7 @@ public sealed class FrozenVlm : IDisposable
         _image.Dispose();
         _pooler.Dispose();
         _text.Dispose();
+        _projector?.Dispose();
+        _attention?.Dispose();
     }
 }

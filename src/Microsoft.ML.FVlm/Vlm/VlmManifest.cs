@@ -12,8 +12,12 @@ public sealed record VlmManifest
     /// <summary>The value of <c>format</c> in every manifest.</summary>
     public const string FormatName = "fvlm-vlm";
 
-    /// <summary>The newest manifest version this library reads (and the only one, so far).</summary>
-    public const int CurrentVersion = 1;
+    /// <summary>
+    /// The newest manifest version this library reads. Version 1: the image encoder, the region pooler
+    /// and the text encoder. Version 2 adds the optional factorized region path
+    /// (<see cref="RegionProjector"/> and <see cref="RegionAttention"/>, both or neither).
+    /// </summary>
+    public const int CurrentVersion = 2;
 
     [JsonPropertyName("format")] public string Format { get; init; } = "";
     [JsonPropertyName("version")] public int Version { get; init; }
@@ -24,11 +28,18 @@ public sealed record VlmManifest
     [JsonPropertyName("logit_temperature")] public double LogitTemperature { get; init; }
     [JsonPropertyName("image_encoder")] public ImageEncoderSection ImageEncoder { get; init; } = new();
     [JsonPropertyName("region_pooler")] public RegionPoolerSection RegionPooler { get; init; } = new();
+    /// <summary>Optional (version 2): the region pooler's linear projections applied once to the whole region-level map.</summary>
+    [JsonPropertyName("region_projector")] public RegionProjectorSection? RegionProjector { get; init; }
+    /// <summary>Optional (version 2): the rest of the region pooler, on RoIAlign outputs of the projected map laid out channels last, [R, g, g, P].</summary>
+    [JsonPropertyName("region_attention")] public GraphSection? RegionAttention { get; init; }
     [JsonPropertyName("text_encoder")] public TextEncoderSection TextEncoder { get; init; } = new();
     [JsonPropertyName("tokenizer")] public TokenizerSection Tokenizer { get; init; } = new();
 
     /// <summary>The level that <see cref="RegionPooler"/> reads.</summary>
     [JsonIgnore] public FeatureLevel RegionLevel => ImageEncoder.FeatureLevels.Single(l => l.Name == RegionPooler.RegionLevel);
+
+    /// <summary>Whether region embeddings can take the factorized path (<see cref="RegionProjector"/>, RoIAlign, <see cref="RegionAttention"/>).</summary>
+    [JsonIgnore] public bool HasFactorizedRegionPath => RegionProjector is not null;
 
     public sealed record ImageEncoderSection
     {
@@ -60,6 +71,29 @@ public sealed record VlmManifest
         [JsonPropertyName("region_level")] public string RegionLevel { get; init; } = "";
         /// <summary>g: the pooler reads [R, C, g, g] RoIAlign outputs.</summary>
         [JsonPropertyName("roi_output_size")] public int RoiOutputSize { get; init; }
+    }
+
+    /// <summary>
+    /// <c>region_map</c> [N, C, h, w] (the region level) to [N, <see cref="Channels"/>, h, w]: every
+    /// linear operation the pooler applies to a token before it mixes tokens, applied to every
+    /// position. RoIAlign is linear in the map, so pooling this map per box and finishing with
+    /// <see cref="RegionAttention"/> equals the region pooler on RoIAlign of the region level.
+    /// </summary>
+    public sealed record RegionProjectorSection
+    {
+        [JsonPropertyName("file")] public string File { get; init; } = "";
+        [JsonPropertyName("input")] public string Input { get; init; } = "";
+        [JsonPropertyName("output")] public string Output { get; init; } = "";
+        /// <summary>Channels of the projected map (CLIP's attention pool: 3 C, the query, key and value projections).</summary>
+        [JsonPropertyName("channels")] public int Channels { get; init; }
+    }
+
+    /// <summary>A graph with one input and one output.</summary>
+    public sealed record GraphSection
+    {
+        [JsonPropertyName("file")] public string File { get; init; } = "";
+        [JsonPropertyName("input")] public string Input { get; init; } = "";
+        [JsonPropertyName("output")] public string Output { get; init; } = "";
     }
 
     public sealed record TextEncoderSection
@@ -144,6 +178,21 @@ public sealed record VlmManifest
         if (image.FeatureLevels.All(l => l.Name != pooler.RegionLevel))
             Fail("region_pooler.region_level", $"one of the feature levels ({string.Join(", ", image.FeatureLevels.Select(l => l.Name))})", pooler.RegionLevel);
         if (pooler.RoiOutputSize <= 0) Fail("region_pooler.roi_output_size", "a positive integer", pooler.RoiOutputSize);
+
+        if ((RegionProjector is null) != (RegionAttention is null))
+            Fail(RegionProjector is null ? "region_projector" : "region_attention", "present: region_projector and region_attention come together", null);
+        if (Version < 2 && RegionProjector is not null)
+            Fail("version", "2 or more for region_projector and region_attention", Version);
+        if (RegionProjector is { } projector)
+        {
+            RequireName("region_projector.file", projector.File);
+            RequireName("region_projector.input", projector.Input);
+            RequireName("region_projector.output", projector.Output);
+            if (projector.Channels <= 0) Fail("region_projector.channels", "a positive integer", projector.Channels);
+            RequireName("region_attention.file", RegionAttention!.File);
+            RequireName("region_attention.input", RegionAttention.Input);
+            RequireName("region_attention.output", RegionAttention.Output);
+        }
 
         var text = TextEncoder;
         RequireName("text_encoder.file", text.File);

@@ -72,7 +72,25 @@ public class ClipParityTests
 
         var pooled = Microsoft.ML.FVlm.Ops.RoiAlign.Forward(c5, boxes, s_vlm.Manifest.RegionPooler.RoiOutputSize, 1.0 / 32, FrozenVlm.RegionSamplingRatio);
         AssertClose(pooled, Input(testCase, "roi_features"), "RoIAlign vs torchvision");
-        AssertClose(s_vlm.EmbedRegions(c5, boxes), Output(testCase, "region_embeddings"), "region embeddings");
+        AssertClose(s_vlm.PoolRegions(pooled), Output(testCase, "region_embeddings"), "region pooler on C# RoIAlign");
+        Assert.That(s_vlm.Manifest.HasFactorizedRegionPath, "the fixture is exported with the factorized region graphs");
+        AssertClose(s_vlm.EmbedRegions(c5, boxes), Output(testCase, "region_embeddings"), "region embeddings (factorized)");
+    }
+
+    [Test]
+    public void FactorizedRegionGraphsOnReferenceInputs()
+    {
+        using var scope = NewDisposeScope();
+        var map = Case("region_map");
+        AssertClose(s_vlm!.ProjectRegionMap(Input(map, "region_map")), Output(map, "projected_map"), "region projector");
+        var attention = Case("region_factorized");
+        var boxes = Npy.Read(Path.Combine(s_referenceFolder, attention.GetProperty("source").GetProperty("boxes").GetProperty("file").GetString()!));
+        var projectedMap = Microsoft.ML.FVlm.Ops.ChannelsLastMap.From(Output(map, "projected_map"));
+        var projectedRois = Microsoft.ML.FVlm.Ops.DirectRoiAlign.ForwardChannelsLast(projectedMap, boxes, s_vlm.Manifest.RegionPooler.RoiOutputSize, 1.0 / 32, FrozenVlm.RegionSamplingRatio);
+        AssertClose(projectedRois, Input(attention, "projected_roi_features"), "channels-last RoIAlign of the projected map vs torchvision");
+        // The region attention graph on torchvision's RoIAlign of the projected map gives the pooler's embeddings.
+        var region = Case("region");
+        AssertClose(s_vlm.AttendRegions(Input(attention, "projected_roi_features")), Output(region, "region_embeddings"), "region attention");
     }
 
     [Test]

@@ -48,6 +48,53 @@ public class FrozenVlmTests
     }
 
     [Test]
+    public void FactorizedRegionPathEqualsThePoolerOnRoiAlign()
+    {
+        using var vlm = FrozenVlm.Load(TinyVlmFolder);
+        using var v1 = FrozenVlm.Load(CopyOfTinyVlm(AsVersion1));
+        using var scope = NewDisposeScope();
+        Assert.That(vlm.Manifest.HasFactorizedRegionPath, Is.True);
+        Assert.That(v1.Manifest.HasFactorizedRegionPath, Is.False);
+
+        manual_seed(5);
+        var c5 = vlm.EncodeImages(randn(1, 3, 96, 128))[^1];
+        var corners = rand(300, 2) * tensor(new float[] { 128, 96 });
+        var sizes = rand(300, 2) * 80 + 2;
+        var boxes = cat([corners - sizes / 2, corners + sizes / 2], 1);   // some cross the border
+        int g = vlm.Manifest.RegionPooler.RoiOutputSize;
+        var expected = vlm.PoolRegions(Microsoft.ML.FVlm.Ops.RoiAlign.Forward(c5, boxes, g, 1.0 / 32, FrozenVlm.RegionSamplingRatio));
+
+        var factorized = vlm.EmbedRegions(c5, boxes);
+        double scale = expected.abs().max().item<float>();
+        Assert.That((factorized - expected).abs().max().item<float>() / scale, Is.LessThan(1e-5));
+        Assert.That((v1.EmbedRegions(c5, boxes) - expected).abs().max().item<float>(), Is.EqualTo(0f), "version 1: the pooler on RoIAlign");
+
+        vlm.RoiChunkBytes = 37 * vlm.Manifest.RegionProjector!.Channels * g * g * sizeof(float);   // 37 boxes per chunk
+        Assert.That((vlm.EmbedRegions(c5, boxes) - factorized).abs().max().item<float>(), Is.EqualTo(0f), "chunks give the same embeddings");
+        Assert.That(vlm.EmbedRegions(c5, zeros(0, 4)).shape, Is.EqualTo(new long[] { 0, vlm.Manifest.EmbeddingDim }));
+    }
+
+    [Test]
+    public void WrongFactorizedGraphIsNamed()
+    {
+        string folder = CopyOfTinyVlm(m => m["region_projector"]!["channels"] = 767);
+        var error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("region_projector.onnx").And.Contain("'projected_map'").And.Contain("767"));
+
+        folder = CopyOfTinyVlm();
+        File.Delete(Path.Combine(folder, "region_attention.onnx"));
+        Assert.That(Assert.Throws<FileNotFoundException>(() => FrozenVlm.Load(folder).Dispose())!.Message, Does.Contain("region_attention.onnx"));
+    }
+
+    /// <summary>What the exporter wrote before the factorized region path: no region projector or attention.</summary>
+    private static void AsVersion1(JsonObject manifest)
+    {
+        manifest["version"] = 1;
+        manifest.Remove("region_projector");
+        manifest.Remove("region_attention");
+    }
+
+    [Test]
     public void MissingGraphIsNamed()
     {
         string folder = CopyOfTinyVlm();
@@ -92,9 +139,17 @@ public class FrozenVlmTests
         var error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
         Assert.That(error!.Message, Does.Contain("manifest.json").And.Contain("'embedding_dim'"));
 
-        folder = CopyOfTinyVlm(m => m["version"] = 2);
+        folder = CopyOfTinyVlm(m => m["version"] = 3);
         error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
-        Assert.That(error!.Message, Does.Contain("version 2").And.Contain("up to 1"));
+        Assert.That(error!.Message, Does.Contain("version 3").And.Contain("up to 2"));
+
+        folder = CopyOfTinyVlm(m => m.Remove("region_attention"));
+        error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("'region_attention'").And.Contain("come together"));
+
+        folder = CopyOfTinyVlm(m => m["version"] = 1);
+        error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("'version'").And.Contain("2 or more for region_projector"));
 
         folder = CopyOfTinyVlm(m => m["tokenizer"]!["end_id"] = 7);
         error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());

@@ -81,7 +81,48 @@ public class CliTests
     {
         var (code, output) = Run("--help");
         Assert.That(code, Is.EqualTo(0));
-        foreach (string verb in new[] { "demo", "shapes", "train", "eval", "predict", "evaluate", "vlm-eval", "tokenize", "bench-train", "bench-inference" })
+        foreach (string verb in new[] { "demo", "shapes", "train", "eval", "predict", "evaluate", "vlm-eval", "tokenize", "bench", "bench-train", "bench-inference" })
             Assert.That(output, Does.Contain(verb));
+    }
+
+    [Test]
+    public void BenchChecksItsFilesBeforeMeasuring()
+    {
+        var (code, output) = Run("bench", "--oracle", "/nonexistent/oracle.zip", "--out", Path.GetTempPath());
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(output, Does.Contain("oracle.zip").And.Contain("report.sh"));
+
+        string json = Path.Combine(Path.GetTempPath(), $"fvlm-eval-{Guid.NewGuid():N}.json");
+        try
+        {
+            File.WriteAllText(json, """{ "bbox": { "detection": { "novel": 0.1 } } }""");
+            var error = Assert.Throws<InvalidDataException>(() => Microsoft.ML.FVlm.Cli.Benchmarks.OpenVocabularyResult.Read("m.zip", new FileInfo(json)));
+            Assert.That(error!.Message, Does.Contain(Path.GetFileName(json)).And.Contain("\"bbox\".\"detection\" has no \"base\""));
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
+    [Test]
+    public void BenchReadsWhatEvalWrites()
+    {
+        string json = Path.Combine(Path.GetTempPath(), $"fvlm-eval-{Guid.NewGuid():N}.json");
+        try
+        {
+            // The layout of 'fvlm eval --json' (EvalCommand), with figures that differ per cell.
+            var document = new[] { "bbox", "segm" }.ToDictionary(iou => iou, iou => new[] { "detection", "vlm", "fused" }.ToDictionary(source => source,
+                source => new[] { "novel", "base", "all", "APr", "APc", "APf" }.Select((key, k) => (key, value: (iou == "segm" ? 0.5 : 0) + source.Length / 100.0 + k / 1000.0)).ToDictionary(p => p.key, p => p.value)));
+            File.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(document));
+            var result = Microsoft.ML.FVlm.Cli.Benchmarks.OpenVocabularyResult.Read("m.zip", new FileInfo(json));
+            Assert.That(result.Table["segm"]["fused"], Is.EqualTo(new Microsoft.ML.FVlm.Evaluation.OpenVocabularyFigures(0.55, 0.551, 0.552, 0.553, 0.554, 0.555)));
+            Assert.That(result.Table["bbox"]["vlm"].Frequent, Is.EqualTo(0.035).Within(1e-12));
+            Assert.That(result.Source, Is.EqualTo(json));
+        }
+        finally
+        {
+            File.Delete(json);
+        }
     }
 }

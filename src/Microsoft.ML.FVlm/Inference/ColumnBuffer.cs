@@ -56,6 +56,14 @@ internal sealed class ScalarColumnBuffer<T> : ColumnBuffer
     public override Delegate MakeGetter(Func<int> currentSlot) => (ValueGetter<T>)((ref T value) => value = Values[currentSlot()]);
 
     public override void Clear() => Array.Clear(Values);
+
+    /// <summary>Calls the input's getter once more on the current row and returns what it gives (for <see cref="DetectionCursor"/>'s ownership probe).</summary>
+    public T ReadAgain()
+    {
+        T value = default!;
+        _getter(ref value);
+        return value;
+    }
 }
 
 /// <summary>A vector column: values are copied into buffers the input cannot see.</summary>

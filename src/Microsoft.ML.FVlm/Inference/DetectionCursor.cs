@@ -6,7 +6,9 @@ namespace Microsoft.ML.FVlm.Inference;
 /// The cursor of a <see cref="DetectionDataView"/> when a detection column is needed. It reads up
 /// to <c>batchSize</c> input rows ahead, buffering the active input columns (<see cref="ColumnBuffer"/>)
 /// and row ids, runs the detector once on the batch's images, and then serves the buffered rows.
-/// Only the current batch is held. Images read only for detection are disposed once detected.
+/// Only the current batch is held. Images read only for detection are disposed once detected, when
+/// the input makes a new image at every read (ML.NET's image loader): the cursor then owns them.
+/// Images the input holds (an IDataView over the user's own MLImage objects) are never disposed.
 /// </summary>
 internal sealed class DetectionCursor : DataViewRowCursor
 {
@@ -15,6 +17,7 @@ internal sealed class DetectionCursor : DataViewRowCursor
     private readonly bool[] _active;
     private readonly Func<IReadOnlyList<MLImage>, IReadOnlyList<ImageDetections>> _detect;
     private readonly bool _disposeImages;
+    private bool? _ownsImages; // decided on the first image read: does the input make a new image per read?
     private readonly ColumnBuffer?[] _buffers; // by input column index; null when inactive
     private readonly ScalarColumnBuffer<MLImage> _images;
     private readonly ValueGetter<DataViewRowId> _inputIdGetter;
@@ -94,6 +97,7 @@ internal sealed class DetectionCursor : DataViewRowCursor
         {
             foreach (var buffer in _buffers) buffer?.Read(_count);
             _inputIdGetter(ref _ids[_count]);
+            if (_disposeImages && _ownsImages is null && _images.Values[_count] is { } image) _ownsImages = MakesNewImages(image);
             _count++;
         }
         if (_count == 0) return false;
@@ -117,11 +121,24 @@ internal sealed class DetectionCursor : DataViewRowCursor
             for (int k = 0; k < present.Count; k++)
                 _detections[present[k]] = new DetectionValues(results[k]);
         }
-        if (_disposeImages)
+        if (_disposeImages && _ownsImages == true)
         {
             for (int i = 0; i < _count; i++)
                 _images.Values[i]?.Dispose();
-            _images.Clear();
         }
+        if (_disposeImages) _images.Clear();
+    }
+
+    /// <summary>
+    /// Reads the current row's image a second time: a loader that decodes a new image per read
+    /// gives another object (the cursor owns both and disposes the extra one now); an input that
+    /// holds its images gives the same object, which must not be disposed.
+    /// </summary>
+    private bool MakesNewImages(MLImage first)
+    {
+        var second = _images.ReadAgain();
+        if (ReferenceEquals(second, first)) return false;
+        second?.Dispose();
+        return true;
     }
 }

@@ -210,9 +210,53 @@ public class DetectionDataViewTests
         }
 
         Assert.That(rows, Is.EqualTo(200));
-        Assert.That(input.Created, Has.Count.EqualTo(200));
+        // One image per row, and the first row's once more: the cursor reads it twice to learn that
+        // the input makes a new image per read, so that the images are its own to dispose.
+        Assert.That(input.Created, Has.Count.EqualTo(201));
         Assert.That(maxLive, Is.EqualTo(batchSize));
         Assert.That(input.LiveImages(), Is.Zero, "images read only for detection are disposed after their batch");
+    }
+
+    [Test]
+    public void ImagesTheInputHoldsAreNotDisposed()
+    {
+        // An IDataView over the user's own MLImage objects hands out the same objects at every read:
+        // scoring must leave them usable, and scoring twice must give the same detections.
+        var mlContext = new MLContext();
+        var rows = Enumerable.Range(0, 7).Select(i => new HeldImage { Image = OpenVocabularyDetectorTests.RandomImage(32, 32, 300 + i) }).ToArray();
+        try
+        {
+            var input = mlContext.Data.LoadFromEnumerable(rows);
+            var view = new DetectionDataView(input, new DetectionColumns(input.Schema, new FVlmOptions(), Classes.Names), images => images.Select(FirstPixelDetection).ToArray(), 3);
+            float[] first = ScoresOf(view), second = ScoresOf(view);
+            Assert.That(rows.Select(r => GeneratedImageDataView.IsDisposed(r.Image!)), Is.All.False);
+            Assert.That(second, Is.EqualTo(first));
+            Assert.That(first, Is.EqualTo(rows.Select(r => r.Image!.Pixels[0] / 255f)));
+        }
+        finally
+        {
+            foreach (var row in rows) row.Image?.Dispose();
+        }
+
+        static float[] ScoresOf(IDataView view)
+        {
+            var scores = new List<float>();
+            using var cursor = view.GetRowCursor([view.Schema["Score"]]);
+            var getScore = cursor.GetGetter<VBuffer<float>>(view.Schema["Score"]);
+            VBuffer<float> value = default;
+            while (cursor.MoveNext())
+            {
+                getScore(ref value);
+                scores.AddRange(value.DenseValues());
+            }
+            return scores.ToArray();
+        }
+    }
+
+    private sealed class HeldImage
+    {
+        [ImageType(32, 32)]
+        public MLImage? Image { get; set; }
     }
 
     /// <summary>One whole-image detection whose class and score come from the first pixel's blue byte.</summary>

@@ -26,7 +26,7 @@ internal static class BenchCommand
         var evalJson = new Option<FileInfo?>("--model-eval") { Description = "instead of evaluating --model here: its 'fvlm eval --json' output on Shapes val (1,000 images, seed 0)" };
         var oracleEvalJson = new Option<FileInfo?>("--oracle-eval") { Description = "instead of evaluating --oracle here: its 'fvlm eval --json' output on the same split" };
         var valImages = new Option<int>("--val-images") { Description = "Shapes val images of the open-vocabulary table", DefaultValueFactory = _ => 1000 };
-        var quick = new Option<bool>("--quick") { Description = "a few images per section, 50 val images: checks the command in about 3 minutes; its figures are not the report's" };
+        var quick = new Option<bool>("--quick") { Description = "a few images per section and 50 val images: checks the whole command; its figures are not the report's" };
         var command = new Command("bench", "Run every benchmark and write the report (Markdown tables and a PNG) to docs/benchmarks.")
         {
             output, model, rn50, oracle, evalJson, oracleEvalJson, valImages, quick,

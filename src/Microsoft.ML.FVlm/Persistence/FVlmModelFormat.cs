@@ -103,14 +103,11 @@ internal static class FVlmModelFormat
 
     private static void WriteVlmFiles(BinaryWriter writer, FrozenVlm vlm)
     {
-        var m = vlm.Manifest;
-        var files = new List<string> { "manifest.json", m.ImageEncoder.File, m.RegionPooler.File, m.TextEncoder.File, m.Tokenizer.MergesFile };
-        if (m.TextEncoder.PromptTemplatesFile is { } templates) files.Add(templates);
-        if (m.RegionProjector is { } projector) files.AddRange([projector.File, m.RegionAttention!.File]);
+        var files = vlm.Manifest.FileNames;
         writer.Write(files.Count);
         foreach (string file in files)
         {
-            using var source = File.OpenRead(Path.Combine(vlm.Folder, file));
+            using var source = vlm.OpenLoadedFile(file);
             writer.Write(file);
             writer.Write(source.Length);
             writer.Flush();

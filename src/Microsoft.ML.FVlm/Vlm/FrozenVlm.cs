@@ -23,12 +23,16 @@ public sealed class FrozenVlm : IDisposable
     private readonly OnnxGraph? _projector;
     private readonly OnnxGraph? _attention;
     private readonly string[] _featureNames;
+    private readonly byte[] _manifestBytes;
+    private readonly Dictionary<string, (long Length, DateTime Modified)> _fileStamps;
 
 
     private FrozenVlm(string folder, VlmManifest manifest, OnnxGraph image, OnnxGraph pooler, OnnxGraph text,
-        (OnnxGraph Projector, OnnxGraph Attention)? factorized, ClipTokenizer tokenizer, IReadOnlyList<string> templates)
+        (OnnxGraph Projector, OnnxGraph Attention)? factorized, ClipTokenizer tokenizer, IReadOnlyList<string> templates,
+        byte[] manifestBytes, Dictionary<string, (long, DateTime)> fileStamps)
     {
         Folder = folder;
+        (_manifestBytes, _fileStamps) = (manifestBytes, fileStamps);
         Manifest = manifest;
         _image = image;
         _pooler = pooler;
@@ -70,7 +74,9 @@ public sealed class FrozenVlm : IDisposable
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException($"VLM folder '{folder}' does not exist.");
         options ??= new VlmSessionOptions();
-        var manifest = VlmManifest.Load(Path.Combine(folder, "manifest.json"));
+        string manifestPath = Path.Combine(folder, "manifest.json");
+        byte[] manifestBytes = File.Exists(manifestPath) ? File.ReadAllBytes(manifestPath) : [];
+        var manifest = VlmManifest.Load(manifestPath);
         string mergesPath = Path.Combine(folder, manifest.Tokenizer.MergesFile);
         var tokenizer = ClipTokenizer.FromMergesFile(mergesPath, manifest.Tokenizer.MergeCount);
         var templates = LoadTemplates(folder, manifest);
@@ -90,7 +96,12 @@ public sealed class FrozenVlm : IDisposable
                 ValidateFactorized(manifest, projector, attention);
                 factorized = (projector, attention);
             }
-            return new FrozenVlm(folder, manifest, image, pooler, text, factorized, tokenizer, templates);
+            var stamps = manifest.FileNames.Skip(1).Distinct().ToDictionary(f => f, f =>
+            {
+                var info = new FileInfo(Path.Combine(folder, f));
+                return (info.Length, info.LastWriteTimeUtc);
+            });
+            return new FrozenVlm(folder, manifest, image, pooler, text, factorized, tokenizer, templates, manifestBytes, stamps);
         }
         catch
         {
@@ -140,6 +151,22 @@ public sealed class FrozenVlm : IDisposable
         projector.ExpectOutput(projection.Output, TensorElementType.Float, null, projection.Channels, null, null);
         attention.ExpectInput(manifest.RegionAttention!.Input, TensorElementType.Float, null, g, g, projection.Channels);
         attention.ExpectOutput(manifest.RegionAttention.Output, TensorElementType.Float, null, manifest.EmbeddingDim);
+    }
+
+    /// <summary>
+    /// Opens one of <see cref="VlmManifest.FileNames"/> as it was when the folder was loaded: the
+    /// manifest from memory, any other file from the folder after checking that its length and time
+    /// are unchanged, so that a model zip never pairs this VLM's manifest with another's graphs.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The file changed since the folder was loaded.</exception>
+    internal Stream OpenLoadedFile(string name)
+    {
+        if (name == "manifest.json") return new MemoryStream(_manifestBytes, writable: false);
+        if (!_fileStamps.TryGetValue(name, out var stamp)) throw new ArgumentException($"'{name}' is not a file of VLM '{Folder}'.", nameof(name));
+        var info = new FileInfo(Path.Combine(Folder, name));
+        if (!info.Exists || info.Length != stamp.Length || info.LastWriteTimeUtc != stamp.Modified)
+            throw new InvalidOperationException($"VLM file '{info.FullName}' changed since the folder was loaded; load the VLM (or the model) again before saving.");
+        return info.OpenRead();
     }
 
     /// <summary>Runs the image encoder.</summary>

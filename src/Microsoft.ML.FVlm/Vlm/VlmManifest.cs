@@ -38,6 +38,19 @@ public sealed record VlmManifest
     /// <summary>The level that <see cref="RegionPooler"/> reads.</summary>
     [JsonIgnore] public FeatureLevel RegionLevel => ImageEncoder.FeatureLevels.Single(l => l.Name == RegionPooler.RegionLevel);
 
+    /// <summary>The folder's files that this manifest names, <c>manifest.json</c> first: what a model zip carries.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> FileNames
+    {
+        get
+        {
+            var files = new List<string> { "manifest.json", ImageEncoder.File, RegionPooler.File, TextEncoder.File, Tokenizer.MergesFile };
+            if (TextEncoder.PromptTemplatesFile is { } templates) files.Add(templates);
+            if (RegionProjector is { } projector) files.AddRange([projector.File, RegionAttention!.File]);
+            return files;
+        }
+    }
+
     /// <summary>Whether region embeddings can take the factorized path (<see cref="RegionProjector"/>, RoIAlign, <see cref="RegionAttention"/>).</summary>
     [JsonIgnore] public bool HasFactorizedRegionPath => RegionProjector is not null;
 

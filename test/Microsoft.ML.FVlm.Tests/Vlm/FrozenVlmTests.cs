@@ -95,6 +95,31 @@ public class FrozenVlmTests
     }
 
     [Test]
+    public void FilesForAModelZipAreTheLoadedOnes()
+    {
+        string folder = CopyOfTinyVlm();
+        using var vlm = FrozenVlm.Load(folder);
+        byte[] loaded = File.ReadAllBytes(Path.Combine(folder, "manifest.json"));
+        Assert.That(vlm.Manifest.FileNames, Is.EqualTo(new[]
+        {
+            "manifest.json", "image_encoder.onnx", "region_pooler.onnx", "text_encoder.onnx", "merges.txt", "templates.txt", "region_projector.onnx", "region_attention.onnx",
+        }));
+
+        // The folder changes after loading (a re-export): the zip must not pair the old manifest with new graphs.
+        File.WriteAllText(Path.Combine(folder, "manifest.json"), "{}");
+        using (var manifest = vlm.OpenLoadedFile("manifest.json"))
+        using (var copy = new MemoryStream())
+        {
+            manifest.CopyTo(copy);
+            Assert.That(copy.ToArray(), Is.EqualTo(loaded));
+        }
+        File.AppendAllText(Path.Combine(folder, "region_pooler.onnx"), "x");
+        var error = Assert.Throws<InvalidOperationException>(() => vlm.OpenLoadedFile("region_pooler.onnx").Dispose());
+        Assert.That(error!.Message, Does.Contain("region_pooler.onnx").And.Contain("changed since the folder was loaded"));
+        vlm.OpenLoadedFile("text_encoder.onnx").Dispose();
+    }
+
+    [Test]
     public void MissingGraphIsNamed()
     {
         string folder = CopyOfTinyVlm();

@@ -184,6 +184,27 @@ public class FVlmEstimatorTests
         Assert.That(messages, Does.Contain("Head.bin").And.Contain("corrupt").IgnoreCase.Or.Contain("CRC").IgnoreCase, messages);
     }
 
+    [Test]
+    public void ZipOfAVersion2VlmIsStampedWithTheFormatThatReadsIt()
+    {
+        // Readers of format 0x00010001 know only version-1 VLM manifests: a zip that carries the
+        // tiny VLM's version-2 manifest says it needs 0x00010002, so they refuse it up front.
+        string zip = Path.Combine(_folder, "model-version.zip");
+        _ml.Model.Save(_model, _train.Schema, zip);
+        using var archive = System.IO.Compression.ZipFile.OpenRead(zip);
+        var headers = archive.Entries.Where(e => e.Name == "Model.key").Select(e =>
+        {
+            using var stream = e.Open();
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            return copy.ToArray();
+        }).Where(b => b.AsSpan().IndexOf("FVLMXFRM"u8) >= 0).ToArray();
+        Assert.That(headers, Has.Length.EqualTo(1));
+        int at = headers[0].AsSpan().IndexOf("FVLMXFRM"u8);
+        Assert.That(BitConverter.ToUInt32(headers[0], at + 8), Is.EqualTo(0x00010002u), "version written");
+        Assert.That(BitConverter.ToUInt32(headers[0], at + 12), Is.EqualTo(0x00010002u), "oldest reader that can read it");
+    }
+
     private static int FindEntryData(byte[] zip, string name)
     {
         byte[] needle = System.Text.Encoding.ASCII.GetBytes(name);

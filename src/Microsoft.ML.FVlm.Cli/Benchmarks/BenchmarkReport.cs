@@ -124,18 +124,23 @@ internal static class BenchmarkReport
         }
         var maskDetection = f.Shipped.Table["segm"]["detection"];
         var maskFused = f.Shipped.Table["segm"]["fused"];
-        md.AppendLine($"- Fused novel mask AP / detection-only novel mask AP: **{maskFused.Novel / maskDetection.Novel:F2}x** (issue #6: 2x or more); "
+        md.AppendLine($"- Fused novel mask AP / detection-only novel mask AP: **{Ratio(maskFused.Novel, maskDetection.Novel)}x** (issue #6: 2x or more); "
             + $"fused base - detection base: **{maskFused.Base - maskDetection.Base:+0.000;-0.000}** (issue #6: -0.01 or more).");
         if (f.Oracle is { } oracleResult)
         {
             var oracleMask = oracleResult.Table["segm"]["detection"];
-            md.AppendLine($"- Fused novel mask AP as a fraction of the oracle's novel mask AP (detection scores, novel annotated): **{maskFused.Novel / oracleMask.Rare:P0}**; "
-                + $"box AP: **{f.Shipped.Table["bbox"]["fused"].Novel / oracleResult.Table["bbox"]["detection"].Rare:P0}**. "
+            md.AppendLine($"- Fused novel mask AP as a fraction of the oracle's novel mask AP (detection scores, novel annotated): **{Percent(maskFused.Novel, oracleMask.Rare)}**; "
+                + $"box AP: **{Percent(f.Shipped.Table["bbox"]["fused"].Novel, oracleResult.Table["bbox"]["detection"].Rare)}**. "
                 + "The oracle has every category as a base class, so its novel figure is its AP over the rare categories (LVIS's APr), which are the novel ones.");
         }
         md.AppendLine($"- Detection-only base mask AP: **{Ap(maskDetection.Base)}** (issue #5: 0.40 or more).");
         return md.ToString();
     }
+
+    /// <summary>a / b with two decimals, or "-" when either is missing (negative: the group has no category) or b is 0.</summary>
+    private static string Ratio(double a, double b) => a < 0 || b <= 0 ? "-" : (a / b).ToString("F2", s_invariant);
+
+    private static string Percent(double a, double b) => a < 0 || b <= 0 ? "-" : (a / b).ToString("P0", s_invariant);
 
     private static string Ms(double value) => value.ToString(value >= 100 ? "N0" : "F1", s_invariant);
 

@@ -40,6 +40,11 @@ internal static class TrainingBenchmark
             int steps = Math.Max(1, epochs * imageCount / batchSize);
             var runs = new Dictionary<bool, TrainingRun>();
             int done = 0;
+            // One untimed step first: JIT, ONNX Runtime's first run and TorchSharp's allocator would
+            // otherwise all be charged to the first timed run.
+            using (var warmUp = DetectorFactory.Create(model.Manifest, new FVlmOptions().Architecture()))
+                new DetectorTrainer(model, new TrainingSettings { ImageSize = imageSize, BatchSize = batchSize, Steps = 1, CacheFeatures = false, WarmupSteps = 1 },
+                    new TrainingColumns()).Train(warmUp, data, names);
             foreach (bool cache in new[] { true, false })
             {
                 TorchSharp.torch.manual_seed(0);

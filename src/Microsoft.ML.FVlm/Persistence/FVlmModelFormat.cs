@@ -26,12 +26,22 @@ internal static class FVlmModelFormat
 
     // Version history of Model.key (ML.NET's VersionInfo; the header only, the content is in the entries):
     //   0x00010001: first version (entries Options.json, Vocabulary.json, Vlm.bin, Head.bin, TextEmbeddings.bin, all payload version 1).
-    private static VersionInfo GetVersionInfo() => ModelComponentVersion.Create(
-        modelSignature: "FVLMXFRM",
-        written: 0x00010001,
-        oldestReaderThatCanRead: 0x00010001,
-        oldestReadable: 0x00010001,
-        loaderSignature: LoaderSignature);
+    //   0x00010002: Vlm.bin may hold a VLM manifest of version 2 (the factorized region graphs), which
+    //               readers of 0x00010001 reject deep inside the VLM folder; a zip whose VLM manifest is
+    //               version 1 is still written as 0x00010001, so that older readers keep reading it.
+    private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002;
+
+    /// <summary>The version stamp this code writes for <paramref name="vlm"/>, or, without one, the newest it reads.</summary>
+    private static VersionInfo GetVersionInfo(VlmManifest? vlm = null)
+    {
+        uint written = vlm is { Version: < 2 } ? FirstVersion : FactorizedVlmVersion;
+        return ModelComponentVersion.Create(
+            modelSignature: "FVLMXFRM",
+            written: written,
+            oldestReaderThatCanRead: written,
+            oldestReadable: FirstVersion,
+            loaderSignature: LoaderSignature);
+    }
 
     private const uint PayloadVersion = 1;
 
@@ -49,8 +59,8 @@ internal static class FVlmModelFormat
     {
         ArgumentNullException.ThrowIfNull(ctx);
         ctx.CheckAtModel();
-        ctx.SetVersionInfo(GetVersionInfo());
         var model = transformer.Model;
+        ctx.SetVersionInfo(GetVersionInfo(model.Vlm.Manifest));
         WriteJson(ctx, "Options.json", SavedOptions.From(transformer.Options, model));
         WriteJson(ctx, "Vocabulary.json", new SavedVocabulary(transformer.Vocabulary.Names.ToArray(), transformer.Vocabulary.IsNovel.ToArray(), model.BaseClassNames.ToArray()));
         ModelZipEntries.Write(ctx, "Vlm.bin", PayloadVersion, writer => WriteVlmFiles(writer, model.Vlm));

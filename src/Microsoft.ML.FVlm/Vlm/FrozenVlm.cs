@@ -101,7 +101,9 @@ public sealed class FrozenVlm : IDisposable
                 var info = new FileInfo(Path.Combine(folder, f));
                 return (info.Length, info.LastWriteTimeUtc);
             });
-            return new FrozenVlm(folder, manifest, image, pooler, text, factorized, tokenizer, templates, manifestBytes, stamps);
+            var vlm = new FrozenVlm(folder, manifest, image, pooler, text, factorized, tokenizer, templates, manifestBytes, stamps);
+            if (factorized is not null) vlm.CheckFactorizedPathMatchesThePooler();
+            return vlm;
         }
         catch
         {
@@ -151,6 +153,28 @@ public sealed class FrozenVlm : IDisposable
         projector.ExpectOutput(projection.Output, TensorElementType.Float, null, projection.Channels, null, null);
         attention.ExpectInput(manifest.RegionAttention!.Input, TensorElementType.Float, null, g, g, projection.Channels);
         attention.ExpectOutput(manifest.RegionAttention.Output, TensorElementType.Float, null, manifest.EmbeddingDim);
+    }
+
+    /// <summary>
+    /// The factorized graphs must be the pooler's own linear parts, not another export's: on a fixed
+    /// pseudo-random map, the two paths' embeddings of a few boxes agree to 1e-4 of their scale.
+    /// </summary>
+    private void CheckFactorizedPathMatchesThePooler()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var level = Manifest.RegionLevel;
+        int g = Manifest.RegionPooler.RoiOutputSize, side = g + 2;
+        var generator = new Generator(20261127);
+        var map = randn([1, level.Channels, side, side], generator: generator);
+        float extent = side * level.Stride;
+        var boxes = tensor(new float[] { 0, 0, extent, extent, extent / 4, extent / 3, extent * 0.9f, extent * 0.8f }, [2, 4]);
+        var expected = PoolRegions(RoiAlign.Forward(map, boxes, g, 1.0 / level.Stride, RegionSamplingRatio));
+        var actual = EmbedRegions(map, boxes);
+        double scale = expected.abs().max().item<float>(), error = (actual - expected).abs().max().item<float>();
+        if (!(error <= 1e-4 * Math.Max(scale, 1e-12)))
+            throw new InvalidDataException($"VLM folder '{Folder}': {Manifest.RegionProjector!.File} and {Manifest.RegionAttention!.File} do not reproduce {Manifest.RegionPooler.File} " +
+                $"(relative difference {error / scale:G3} on a test map); they belong to another export. Export the folder again, or remove region_projector and region_attention from the manifest.");
     }
 
     /// <summary>
@@ -219,6 +243,8 @@ public sealed class FrozenVlm : IDisposable
         var level = Manifest.RegionLevel;
         int g = Manifest.RegionPooler.RoiOutputSize;
         var map = regionLevel.dim() == 3 ? regionLevel.unsqueeze(0) : regionLevel;
+        if (map.dim() != 4 || map.shape[0] != 1 || map.shape[1] != level.Channels)
+            throw new ArgumentException($"regionLevel must be one image's '{level.Name}' map, [{level.Channels}, h, w] or [1, {level.Channels}, h, w]; got [{string.Join(", ", regionLevel.shape)}].", nameof(regionLevel));
         Func<Tensor, Tensor> embed;
         long channels;
         if (_projector is not null)

@@ -12,6 +12,7 @@ namespace Microsoft.ML.FVlm.Tests.Packaging;
 /// consumer that has nothing but the packages.
 /// </summary>
 [NonParallelizable]
+[Category("Packaging")]
 public class PackageInstallTests
 {
     private static readonly string[] s_packedProjects =
@@ -38,6 +39,19 @@ public class PackageInstallTests
                 $"Microsoft.ML.FVlm.{version}.nupkg",
                 $"Microsoft.ML.FVlm.Shapes.{version}.nupkg",
             }));
+            Assert.That(Entries(Path.Combine(packages, $"Microsoft.ML.FVlm.{version}.nupkg")), Is.SupersetOf(new[]
+            {
+                "README.md", "LICENSE", "lib/net10.0/Microsoft.ML.FVlm.dll",
+                "buildTransitive/Microsoft.ML.FVlm.targets", "buildTransitive/MarkElfVersionWeak.cs",
+            }));
+            var shapesEntries = Entries(Path.Combine(packages, $"Microsoft.ML.FVlm.Shapes.{version}.nupkg"));
+            Assert.That(shapesEntries, Is.SupersetOf(new[]
+            {
+                "README.md", "LICENSE", "lib/net10.0/Microsoft.ML.FVlm.Shapes.dll",
+                "contentFiles/any/any/Detector/shapes-detector.zip", "contentFiles/any/any/Vlm/manifest.json",
+            }));
+            var vlmFiles = Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "src", "Microsoft.ML.FVlm.Shapes", "Vlm")).Select(f => "contentFiles/any/any/Vlm/" + Path.GetFileName(f));
+            Assert.That(shapesEntries, Is.SupersetOf(vlmFiles), "every file of the Shapes VLM folder");
 
             Directory.CreateDirectory(consumer);
             foreach (string file in new[] { "PackageConsumer.csproj", "Program.cs" })
@@ -69,7 +83,13 @@ public class PackageInstallTests
         }
     }
 
-    /// <summary>Runs the dotnet host in <paramref name="directory"/> and returns its output; fails the test on a non-zero exit.</summary>
+    private static string[] Entries(string package)
+    {
+        using var archive = System.IO.Compression.ZipFile.OpenRead(package);
+        return archive.Entries.Select(e => e.FullName).ToArray();
+    }
+
+    /// <summary>Runs the dotnet host in <paramref name="directory"/> and returns its output; fails the test on a non-zero exit or after 10 minutes.</summary>
     private static string Dotnet(string directory, params string[] arguments)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
@@ -89,8 +109,13 @@ public class PackageInstallTests
 
         using Process process = Process.Start(start)!;
         Task<string> error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
+        Task<string> standardOutput = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"dotnet {string.Join(' ', arguments)} did not finish in 10 minutes.");
+        }
+        string output = standardOutput.Result;
         Assert.That(process.ExitCode, Is.EqualTo(0), $"dotnet {string.Join(' ', arguments)} failed:\n{output}\n{error.Result}");
         return output;
     }

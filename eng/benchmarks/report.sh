@@ -12,11 +12,12 @@
 # then runs every other benchmark in `fvlm bench` (about 5 minutes) and writes the report.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-work="$root/artifacts/benchmarks"
-data="$root/artifacts/shapes-detector/data"
-shipped="$root/src/Microsoft.ML.FVlm.Shapes/Detector/shapes-detector.zip"
-mkdir -p "$work" "$data"
+# Relative to the repository root (the report prints the command line).
+work="artifacts/benchmarks"
+data="artifacts/shapes-detector/data"
+shipped="src/Microsoft.ML.FVlm.Shapes/Detector/shapes-detector.zip"
 cd "$root"
+mkdir -p "$work" "$data"
 
 dotnet build src/Microsoft.ML.FVlm.Cli -c Release --nologo -v quiet
 fvlm() { dotnet "$root/src/Microsoft.ML.FVlm.Cli/bin/Release/net10.0/fvlm.dll" "$@"; }

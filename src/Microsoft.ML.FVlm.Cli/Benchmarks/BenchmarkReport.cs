@@ -102,8 +102,7 @@ internal static class BenchmarkReport
         md.AppendLine("LVIS protocol (300 detections per image), AP 0.50:0.95; novel = the rare categories, never annotated in `train-base`. "
             + $"`{f.Shipped.Model}` is the detector shipped in the Shapes package (docs/shapes-detector.md)"
             + (f.Oracle is { } o ? $"; `{o.Model}` is the oracle: the same training on `train-all`, where the novel categories are annotated." : "; the oracle head was not given (`--oracle`).")
-            + string.Concat(new[] { f.Shipped, f.Oracle }.OfType<OpenVocabularyResult>().Where(r => r.Source is not null)
-                .Select(r => $" The figures of `{r.Model}` are read from `fvlm eval --json` output (`{Path.GetFileName(r.Source)}`), not measured in this run.")));
+            + ReadFrom(new[] { f.Shipped, f.Oracle }.OfType<OpenVocabularyResult>().Where(r => r.Source is not null).ToArray()));
         md.AppendLine();
         foreach (var (iou, title) in new[] { ("segm", "mask AP"), ("bbox", "box AP") })
         {
@@ -136,6 +135,11 @@ internal static class BenchmarkReport
         md.AppendLine($"- Detection-only base mask AP: **{Ap(maskDetection.Base)}** (issue #5: 0.40 or more).");
         return md.ToString();
     }
+
+    /// <summary>Which tables come from <c>fvlm eval --json</c> files rather than from this run.</summary>
+    private static string ReadFrom(OpenVocabularyResult[] read) => read.Length == 0 ? "" :
+        " The figures of " + string.Join(" and ", read.Select(r => $"`{r.Model}`")) + " are read from `fvlm eval --json` output ("
+        + string.Join(", ", read.Select(r => $"`{Path.GetFileName(r.Source)}`")) + "), not measured in this run.";
 
     /// <summary>a / b with two decimals, or "-" when either is missing (negative: the group has no category) or b is 0.</summary>
     private static string Ratio(double a, double b) => a < 0 || b <= 0 ? "-" : (a / b).ToString("F2", s_invariant);

@@ -11,7 +11,23 @@ namespace Microsoft.ML.FVlm.Cli.Benchmarks;
 /// <param name="Source">Where they come from: null when evaluated in this run, else the <c>fvlm eval --json</c> file read.</param>
 internal sealed record OpenVocabularyResult(string Model, IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> Table, string? Source = null)
 {
-    /// <summary>Reads what <c>fvlm eval --json</c> wrote.</summary>
+    private static readonly string[] s_iouTypes = ["bbox", "segm"], s_sources = ["detection", "vlm", "fused"];
+
+    /// <summary>
+    /// Writes <paramref name="table"/> as <c>fvlm eval --json</c> does:
+    /// <c>{"segm"|"bbox": {"detection"|"vlm"|"fused": {"novel", "base", "all", "APr", "APc", "APf"}}}</c>.
+    /// </summary>
+    public static void Write(IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> table, string path)
+    {
+        var document = table.ToDictionary(t => t.Key, t => t.Value.ToDictionary(r => r.Key, r => new Dictionary<string, double>
+        {
+            ["novel"] = r.Value.Novel, ["base"] = r.Value.Base, ["all"] = r.Value.All,
+            ["APr"] = r.Value.Rare, ["APc"] = r.Value.Common, ["APf"] = r.Value.Frequent,
+        }));
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(document, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Reads what <see cref="Write"/> (<c>fvlm eval --json</c>) wrote.</summary>
     public static OpenVocabularyResult Read(string model, FileInfo json)
     {
         if (!json.Exists) throw new FileNotFoundException($"'{json.FullName}' does not exist: write it with 'fvlm eval --model ... --data ... --json {json.Name}'.", json.FullName);
@@ -25,10 +41,10 @@ internal sealed record OpenVocabularyResult(string Model, IReadOnlyDictionary<st
             throw new InvalidDataException($"'{json.FullName}' is not the JSON 'fvlm eval --json' writes: {e.Message}", e);
         }
         var table = new Dictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>>();
-        foreach (string iou in new[] { "bbox", "segm" })
+        foreach (string iou in s_iouTypes)
         {
             var rows = new Dictionary<string, OpenVocabularyFigures>();
-            foreach (string source in new[] { "detection", "vlm", "fused" })
+            foreach (string source in s_sources)
             {
                 if (document?.GetValueOrDefault(iou)?.GetValueOrDefault(source) is not { } f)
                     throw new InvalidDataException($"'{json.FullName}' has no \"{iou}\".\"{source}\" figures; write it with 'fvlm eval --json'.");

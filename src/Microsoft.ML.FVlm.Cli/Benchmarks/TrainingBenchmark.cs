@@ -37,7 +37,7 @@ internal static class TrainingBenchmark
             var names = dataset.Categories.Where(c => c.Frequency != "r").OrderBy(c => c.Id).Select(c => c.Name).ToArray();
             var data = new MLContext(seed: 0).Data.LoadFromCocoDataset(dataset, folder, new CocoLoaderOptions { CategoryIds = baseIds });
             using var model = FrozenVlm.Load(vlmFolder.FullName);
-            int steps = Math.Max(1, epochs * imageCount / batchSize);
+            int steps = StepsPerRun(imageCount, epochs, batchSize);
             var runs = new Dictionary<bool, TrainingRun>();
             int done = 0;
             // One untimed step first: JIT, ONNX Runtime's first run and TorchSharp's allocator would
@@ -67,8 +67,10 @@ internal static class TrainingBenchmark
         }
     }
 
-    /// <summary>Steps of both runs, for a progress bar.</summary>
-    public static int TotalSteps(int imageCount, int epochs, int batchSize) => 2 * Math.Max(1, epochs * imageCount / batchSize);
+    /// <summary>Steps of both timed runs, for a progress bar.</summary>
+    public static int TotalSteps(int imageCount, int epochs, int batchSize) => 2 * StepsPerRun(imageCount, epochs, batchSize);
+
+    private static int StepsPerRun(int imageCount, int epochs, int batchSize) => Math.Max(1, epochs * imageCount / batchSize);
 
     private sealed class Relay(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {

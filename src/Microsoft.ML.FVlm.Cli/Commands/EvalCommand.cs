@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Text.Json;
+using Microsoft.ML.FVlm.Cli.Benchmarks;
 using Microsoft.ML.FVlm.Evaluation;
 using Spectre.Console;
 
@@ -42,14 +42,7 @@ internal static class EvalCommand
                 AnsiConsole.Write(view);
             }
             if (parse.GetValue(json) is { } output)
-            {
-                var document = table.ToDictionary(t => t.Key, t => t.Value.ToDictionary(r => r.Key, r => new Dictionary<string, double>
-                {
-                    ["novel"] = r.Value.Novel, ["base"] = r.Value.Base, ["all"] = r.Value.All,
-                    ["APr"] = r.Value.Rare, ["APc"] = r.Value.Common, ["APf"] = r.Value.Frequent,
-                }));
-                File.WriteAllText(output.FullName, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
-            }
+                OpenVocabularyResult.Write(table, output.FullName);
             return CliErrors.Success;
         });
         return command;

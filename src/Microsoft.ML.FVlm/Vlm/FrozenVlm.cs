@@ -245,28 +245,24 @@ public sealed class FrozenVlm : IDisposable
         var map = regionLevel.dim() == 3 ? regionLevel.unsqueeze(0) : regionLevel;
         if (map.dim() != 4 || map.shape[0] != 1 || map.shape[1] != level.Channels)
             throw new ArgumentException($"regionLevel must be one image's '{level.Name}' map, [{level.Channels}, h, w] or [1, {level.Channels}, h, w]; got [{string.Join(", ", regionLevel.shape)}].", nameof(regionLevel));
-        Func<Tensor, Tensor> embed;
-        long channels;
-        if (_projector is not null)
+        // The map is laid out channels last once, for every chunk of boxes. The factorized path projects it
+        // first and hands RoIAlign's output to the attention graph as it is; the pooler reads [R, C, g, g].
+        bool factorized = _projector is not null;
+        var channelsLast = ChannelsLastMap.From(factorized ? ProjectRegionMap(map) : map);
+        Tensor Embed(Tensor chunk)
         {
-            // Projected once, laid out channels last once; RoIAlign then writes what the attention graph reads.
-            var projected = ChannelsLastMap.From(ProjectRegionMap(map));
-            embed = chunk => AttendRegions(DirectRoiAlign.ForwardChannelsLast(projected, chunk, g, 1.0 / level.Stride, RegionSamplingRatio));
-            channels = projected.Channels;
+            var rois = DirectRoiAlign.ForwardChannelsLast(channelsLast, chunk, g, 1.0 / level.Stride, RegionSamplingRatio);
+            return factorized ? AttendRegions(rois) : PoolRegions(rois.permute(0, 3, 1, 2));
         }
-        else
-        {
-            embed = chunk => PoolRegions(RoiAlign.Forward(map, chunk, g, 1.0 / level.Stride, RegionSamplingRatio));
-            channels = map.shape[1];
-        }
+        long channels = channelsLast.Channels;
         long count = boxes.shape[0];
         long size = Math.Max(1, RoiChunkBytes / (channels * g * g * sizeof(float)));
-        if (count <= size) return embed(boxes).MoveToOuterDisposeScope();
+        if (count <= size) return Embed(boxes).MoveToOuterDisposeScope();
         var parts = new List<Tensor>();
         for (long start = 0; start < count; start += size)
         {
             using var inner = NewDisposeScope();
-            parts.Add(embed(boxes.narrow(0, start, Math.Min(size, count - start))).MoveToOuterDisposeScope());
+            parts.Add(Embed(boxes.narrow(0, start, Math.Min(size, count - start))).MoveToOuterDisposeScope());
         }
         return cat(parts, 0).MoveToOuterDisposeScope();
     }

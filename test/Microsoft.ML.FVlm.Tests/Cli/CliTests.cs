@@ -111,10 +111,15 @@ public class CliTests
         string json = Path.Combine(Path.GetTempPath(), $"fvlm-eval-{Guid.NewGuid():N}.json");
         try
         {
-            // The layout of 'fvlm eval --json' (EvalCommand), with figures that differ per cell.
-            var document = new[] { "bbox", "segm" }.ToDictionary(iou => iou, iou => new[] { "detection", "vlm", "fused" }.ToDictionary(source => source,
-                source => new[] { "novel", "base", "all", "APr", "APc", "APf" }.Select((key, k) => (key, value: (iou == "segm" ? 0.5 : 0) + source.Length / 100.0 + k / 1000.0)).ToDictionary(p => p.key, p => p.value)));
-            File.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(document));
+            // What 'fvlm eval --json' writes (EvalCommand calls OpenVocabularyResult.Write), with figures that differ per cell.
+            var table = new[] { "bbox", "segm" }.ToDictionary(iou => iou, iou => (IReadOnlyDictionary<string, Microsoft.ML.FVlm.Evaluation.OpenVocabularyFigures>)
+                new[] { "detection", "vlm", "fused" }.ToDictionary(source => source, source =>
+                {
+                    double At(int k) => (iou == "segm" ? 0.5 : 0) + source.Length / 100.0 + k / 1000.0;
+                    return new Microsoft.ML.FVlm.Evaluation.OpenVocabularyFigures(At(0), At(1), At(2), At(3), At(4), At(5));
+                }));
+            Microsoft.ML.FVlm.Cli.Benchmarks.OpenVocabularyResult.Write(table, json);
+            Assert.That(File.ReadAllText(json), Does.Contain("\"APr\"").And.Contain("\"segm\""));
             var result = Microsoft.ML.FVlm.Cli.Benchmarks.OpenVocabularyResult.Read("m.zip", new FileInfo(json));
             Assert.That(result.Table["segm"]["fused"], Is.EqualTo(new Microsoft.ML.FVlm.Evaluation.OpenVocabularyFigures(0.55, 0.551, 0.552, 0.553, 0.554, 0.555)));
             Assert.That(result.Table["bbox"]["vlm"].Frequent, Is.EqualTo(0.035).Within(1e-12));

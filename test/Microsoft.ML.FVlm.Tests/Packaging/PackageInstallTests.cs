@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using System.Text.RegularExpressions;
 
@@ -89,34 +88,11 @@ public class PackageInstallTests
         return archive.Entries.Select(e => e.FullName).ToArray();
     }
 
-    /// <summary>Runs the dotnet host in <paramref name="directory"/> and returns its output; fails the test on a non-zero exit or after 10 minutes.</summary>
+    /// <summary>Runs the dotnet host in <paramref name="directory"/>, isolated from the outer build, and returns its output; fails the test on a non-zero exit or after 10 minutes.</summary>
     private static string Dotnet(string directory, params string[] arguments)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string argument in arguments)
-            start.ArgumentList.Add(argument);
-        // The test host inherits MSBuild's and VSTest's variables from `dotnet test`; a nested build must not.
-        foreach (string name in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)).ToArray())
-            start.Environment.Remove(name);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-
-        using Process process = Process.Start(start)!;
-        Task<string> error = process.StandardError.ReadToEndAsync();
-        Task<string> standardOutput = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"dotnet {string.Join(' ', arguments)} did not finish in 10 minutes.");
-        }
-        string output = standardOutput.Result;
-        Assert.That(process.ExitCode, Is.EqualTo(0), $"dotnet {string.Join(' ', arguments)} failed:\n{output}\n{error.Result}");
-        return output;
+        var result = DotnetHost.Run(arguments, directory, isolated: true);
+        Assert.That(result.ExitCode, Is.EqualTo(0), $"dotnet {string.Join(' ', arguments)} failed:\n{result.StandardOutput}\n{result.StandardError}");
+        return result.StandardOutput;
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json;
 
@@ -27,22 +26,8 @@ internal static class ModelLoadProbe
     private static Result Start(IReadOnlyList<string> arguments)
     {
         Assert.That(File.Exists(DllPath), Is.True, $"The model-load probe was not built at {DllPath}.");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(DllPath);
-        foreach (string argument in arguments)
-            start.ArgumentList.Add(argument);
-
-        using Process process = Process.Start(start)!;
-        Task<string> error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return new Result(process.ExitCode, output, error.Result);
+        var result = DotnetHost.Run(["exec", DllPath, .. arguments]);
+        return new Result(result.ExitCode, result.StandardOutput, result.StandardError);
     }
 
     /// <summary>The values of <paramref name="column"/> in each printed row.</summary>

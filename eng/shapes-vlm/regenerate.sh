@@ -11,7 +11,9 @@
 #
 # Needs the .NET SDK and Debian's python3-torch, python3-torchvision, python3-onnx, python3-pil,
 # with libopenblas0-pthread installed (Debian's torch otherwise runs on the reference BLAS, ~3x slower).
-# Work files go to $WORK (default artifacts/shapes-vlm). Environment overrides: STEPS, MAX_MINUTES, THREADS, PYTHON.
+# Work files go to $WORK (default artifacts/shapes-vlm). Environment overrides: STEPS, MAX_MINUTES, WORKERS, THREADS, PYTHON.
+# Pretraining runs WORKERS data-parallel processes of one thread each (default 2, one per core: Debian's torch
+# gains little from a second intra-op thread on this small model); WORKERS=1 runs one process of THREADS threads.
 # Pretraining ends at STEPS steps or after MAX_MINUTES, whichever comes first (the learning-rate schedule
 # follows the larger of the two fractions); only a run ended by the step budget (MAX_MINUTES=0) is bit-reproducible.
 set -euo pipefail
@@ -24,9 +26,10 @@ MODEL=$ROOT/src/Microsoft.ML.FVlm.Shapes/Vlm
 TEMPLATES=$MODEL/templates.txt
 TRAIN_SEED=1000 TRAIN_IMAGES=48000
 EVAL_SEED=2000 EVAL_IMAGES=2000
-STEPS=${STEPS:-3400}
+STEPS=${STEPS:-6000}
 MAX_MINUTES=${MAX_MINUTES:-0}
 THREADS=${THREADS:-2}
+WORKERS=${WORKERS:-2}
 
 mkdir -p "$WORK"
 cd "$ROOT"
@@ -44,7 +47,7 @@ fi
     --out "$WORK/bpe_shapes_vocab.txt"
 
 "$PY" "$HERE/pretrain.py" --data "$WORK/train-$TRAIN_SEED" --merges "$WORK/bpe_shapes_vocab.txt" \
-    --templates "$TEMPLATES" --out "$WORK/weights.pt" --steps "$STEPS" --max-minutes "$MAX_MINUTES" --seed 0 --threads "$THREADS" \
+    --templates "$TEMPLATES" --out "$WORK/weights.pt" --steps "$STEPS" --max-minutes "$MAX_MINUTES" --seed 0 --threads "$THREADS" --workers "$WORKERS" \
     --checkpoint-every 500 \
     | tee "$WORK/pretrain.log"
 

@@ -87,6 +87,21 @@ public class FrozenVlmTests
         Assert.That(Assert.Throws<FileNotFoundException>(() => FrozenVlm.Load(folder).Dispose())!.Message, Does.Contain("region_attention.onnx"));
     }
 
+    [Test]
+    public void FactorizedGraphsWithOtherWeightsAreRefused()
+    {
+        // Same names, shapes and dtypes, other weights: 4 KB in the middle of the projector's weight
+        // data (the file is almost all weights) become 0x40 bytes, a float of about 3.0 at any alignment.
+        string folder = CopyOfTinyVlm();
+        string projector = Path.Combine(folder, "region_projector.onnx");
+        byte[] bytes = File.ReadAllBytes(projector);
+        Array.Fill(bytes, (byte)0x40, bytes.Length / 2, 4096);
+        File.WriteAllBytes(projector, bytes);
+
+        var error = Assert.Throws<InvalidDataException>(() => FrozenVlm.Load(folder).Dispose());
+        Assert.That(error!.Message, Does.Contain("region_projector.onnx and region_attention.onnx do not reproduce region_pooler.onnx"));
+    }
+
     /// <summary>What the exporter wrote before the factorized region path: no region projector or attention.</summary>
     private static void AsVersion1(JsonObject manifest)
     {

@@ -295,9 +295,17 @@ class Clip(nn.Module):
         return self.visual(pixel_values)
 
     def encode_text(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """[K, L] int64 ids (0-padded) -> [K, embed_dim], pooled at the largest id of each row."""
-        x = self.token_embedding(input_ids) + self.positional_embedding
-        x = self.ln_final(self.transformer(x, self.causal_mask))
+        """[K, L] int64 ids (0-padded) -> [K, embed_dim], pooled at the largest id of each row.
+
+        L is the context length, or less: under the causal mask no position attends to a later one,
+        so ids cut after the longest row's end token give the same embeddings for less work (the
+        exported graph always takes the full context length)."""
+        length = input_ids.shape[1]
+        positions, mask = self.positional_embedding, self.causal_mask
+        if length != positions.shape[0]:
+            positions, mask = positions[:length], mask[:length, :length]
+        x = self.token_embedding(input_ids) + positions
+        x = self.ln_final(self.transformer(x, mask))
         end = input_ids.argmax(dim=-1)                                  # [K]
         index = end.reshape(-1, 1, 1).expand(-1, 1, x.shape[2])         # [K, 1, W]
         pooled = torch.gather(x, 1, index)[:, 0]

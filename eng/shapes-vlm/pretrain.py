@@ -18,7 +18,7 @@ category and either no colour or the object's colour):
 Speed on CPU: the image tower runs channels-last (oneDNN convolutions), the text tower only up to
 the step's longest text, once per step for crops and regions together, and ``--workers`` processes
 of one thread each split every step's crops and scenes and average their gradients over gloo
-(Debian's torch gets far less from a second intra-op thread than from a second worker).
+(two workers ran 1.36x faster than one process of two threads: docs/shapes-vlm.md).
 
 The run ends at ``--steps`` or after ``--max-minutes``, whichever comes first; the learning-rate
 schedule follows the larger fraction. Ended by steps, it is deterministic for a seed on one machine
@@ -51,7 +51,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clip_bpe import ClipBpeTokenizer  # noqa: E402
 from shapes_clip import (Clip, clip_init, crop_embeddings, normalize,  # noqa: E402
                          region_embeddings, shapes_config, text_embeddings)
-from shapes_data import Split, load_split, read_templates  # noqa: E402
+from shapes_data import Picture, Split, load_split, read_templates  # noqa: E402
 
 
 def article(word: str) -> str:
@@ -168,7 +168,7 @@ class PretrainData:
     crop_px: torch.Tensor        # uint8 [N, 3, s, s]
     crop_cat: torch.Tensor       # [N] category indices
     crop_col: List[str]
-    scenes: list
+    scenes: List[Picture]
 
 
 def load_data(args: argparse.Namespace) -> PretrainData:

@@ -12,8 +12,8 @@
 # Needs the .NET SDK and Debian's python3-torch, python3-torchvision, python3-onnx, python3-pil,
 # with libopenblas0-pthread installed (Debian's torch otherwise runs on the reference BLAS, ~3x slower).
 # Work files go to $WORK (default artifacts/shapes-vlm). Environment overrides: STEPS, MAX_MINUTES, WORKERS, THREADS, PYTHON.
-# Pretraining runs WORKERS data-parallel processes of one thread each (default 2, one per core: Debian's torch
-# gains little from a second intra-op thread on this small model); WORKERS=1 runs one process of THREADS threads.
+# Pretraining runs WORKERS data-parallel processes of one thread each (default 2, one per core: 1.36x faster
+# than one process of two threads, docs/shapes-vlm.md); WORKERS=1 runs one process of THREADS threads.
 # Pretraining ends at STEPS steps or after MAX_MINUTES, whichever comes first (the learning-rate schedule
 # follows the larger of the two fractions); only a run ended by the step budget (MAX_MINUTES=0) is bit-reproducible.
 set -euo pipefail

@@ -86,17 +86,10 @@ def region_embeddings(model: Clip, c5: torch.Tensor, boxes: Sequence[torch.Tenso
 
 
 def text_embeddings(model: Clip, tokenizer, texts: List[str]) -> torch.Tensor:
-    """``model.encode_text`` on the tokenized texts, run only up to the longest text's end token.
-    Under the causal mask no position attends to a later one, so the padding after the last end
-    token changes nothing it pools; cutting it gives the same embeddings for a third of the work
-    (Shapes captions are at most 6 tokens of the 16)."""
+    """``model.encode_text`` on the tokenized texts, cut after the longest text's end token (the same
+    embeddings; Shapes texts are at most 6 of the 16 tokens)."""
     ids = torch.tensor(tokenizer.tokenize(texts, model.config.context_length), dtype=torch.int64)
-    length = int(ids.argmax(dim=-1).max()) + 1
-    ids = ids[:, :length]
-    x = model.token_embedding(ids) + model.positional_embedding[:length]
-    x = model.ln_final(model.transformer(x, model.causal_mask[:length, :length]))
-    pooled = x[torch.arange(len(ids)), ids.argmax(dim=-1)]
-    return pooled @ model.text_projection
+    return model.encode_text(ids[:, :int(ids.argmax(dim=-1).max()) + 1])
 
 
 def class_embeddings(model: Clip, tokenizer, names: List[str], templates: List[str]) -> torch.Tensor:

@@ -74,9 +74,7 @@ public sealed class FrozenVlm : IDisposable
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException($"VLM folder '{folder}' does not exist.");
         options ??= new VlmSessionOptions();
-        string manifestPath = Path.Combine(folder, "manifest.json");
-        byte[] manifestBytes = File.Exists(manifestPath) ? File.ReadAllBytes(manifestPath) : [];
-        var manifest = VlmManifest.Load(manifestPath);
+        var (manifest, manifestBytes) = VlmManifest.LoadWithBytes(Path.Combine(folder, "manifest.json"));
         string mergesPath = Path.Combine(folder, manifest.Tokenizer.MergesFile);
         var tokenizer = ClipTokenizer.FromMergesFile(mergesPath, manifest.Tokenizer.MergeCount);
         var templates = LoadTemplates(folder, manifest);

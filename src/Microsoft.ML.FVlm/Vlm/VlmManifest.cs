@@ -131,15 +131,20 @@ public sealed record VlmManifest
 
     /// <summary>Reads and validates <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">The file is not valid JSON or a field is missing or out of range; the message names both.</exception>
-    public static VlmManifest Load(string path)
+    public static VlmManifest Load(string path) => LoadWithBytes(path).Manifest;
+
+    /// <summary>Reads the manifest once: the bytes validated are the bytes returned (what a model zip carries).</summary>
+    internal static (VlmManifest Manifest, byte[] Bytes) LoadWithBytes(string path)
     {
         if (!System.IO.File.Exists(path))
             throw new FileNotFoundException($"VLM manifest '{path}' does not exist.", path);
+        byte[] bytes = System.IO.File.ReadAllBytes(path);
         VlmManifest? manifest;
         try
         {
-            using var stream = System.IO.File.OpenRead(path);
-            manifest = JsonSerializer.Deserialize<VlmManifest>(stream);
+            ReadOnlySpan<byte> json = bytes;
+            if (json.StartsWith("\uFEFF"u8)) json = json[3..];   // a BOM, as an editor may write; the stream reader skipped it too
+            manifest = JsonSerializer.Deserialize<VlmManifest>(json);
         }
         catch (JsonException e)
         {
@@ -147,7 +152,7 @@ public sealed record VlmManifest
         }
         if (manifest is null) throw new InvalidDataException($"VLM manifest '{path}' is empty.");
         manifest.Validate(path);
-        return manifest;
+        return (manifest, bytes);
     }
 
     private void Validate(string path)

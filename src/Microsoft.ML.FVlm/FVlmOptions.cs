@@ -168,8 +168,24 @@ public sealed class FVlmOptions
     /// <summary>beta: weight of the VLM's score for novel classes.</summary>
     public double NovelVlmWeight = Inference.ScoreFusion.DefaultNovelVlmWeight;
 
+    /// <summary>
+    /// Canvas scales at which the frozen VLM embeds regions for its scores (<see cref="Vlm.RegionScaling"/>).
+    /// F-VLM's single scale, <c>[1]</c>, by default; several scales run the image tower once more per
+    /// scale and weigh each box's embeddings by how close its side comes to <see cref="VlmRegionObjectSize"/>.
+    /// </summary>
+    public double[] VlmRegionScales = [1.0];
+
+    /// <summary>The box side, in canvas pixels after scaling, that the VLM embeds best (used with several <see cref="VlmRegionScales"/>).</summary>
+    public double VlmRegionObjectSize = 64;
+
+    /// <summary>Spread (standard deviation, natural-log units) of the scale weights around <see cref="VlmRegionObjectSize"/>.</summary>
+    public double VlmRegionScaleSpread = 0.5;
+
     /// <summary>Images scored together by <c>Transform</c>.</summary>
     public int InferenceBatchSize = 4;
+
+    /// <summary>The VLM region scales these options describe.</summary>
+    public Vlm.RegionScaling RegionScaling() => new(VlmRegionScales, VlmRegionObjectSize, VlmRegionScaleSpread);
 
     /// <summary>The head's architecture these options describe (what <see cref="Modeling.DetectorFactory"/> builds).</summary>
     public Modeling.DetectorArchitecture Architecture() => FVlmOptionsValidator.Architecture(this);

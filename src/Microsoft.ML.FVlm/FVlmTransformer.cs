@@ -32,6 +32,7 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
             MaxDetections = options.MaxDetections,
             BaseVlmWeight = options.BaseVlmWeight,
             NovelVlmWeight = options.NovelVlmWeight,
+            RegionScaling = options.RegionScaling(),
         };
     }
 
@@ -43,6 +44,9 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
 
     /// <summary>Longest image side on the frozen encoder's canvas, in pixels (the training size).</summary>
     public int ImageSize => _model.Detector.ImageSize;
+
+    /// <summary>The scales at which the frozen VLM embeds regions for its scores (<see cref="FVlmOptions.VlmRegionScales"/>).</summary>
+    public Vlm.RegionScaling RegionScaling => _settings.RegionScaling;
 
     internal FVlmModel Model => _model;
 

@@ -191,6 +191,38 @@ public class FVlmEstimatorTests
         // tiny VLM's version-2 manifest says it needs 0x00010002, so they refuse it up front.
         string zip = Path.Combine(_folder, "model-version.zip");
         _ml.Model.Save(_model, _train.Schema, zip);
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010002u, 0x00010002u)), "version written, oldest reader that can read it");
+    }
+
+    [Test]
+    public void RegionScalesTravelInTheZipUnderTheFormatThatReadsThem()
+    {
+        using var scaled = Estimator(o => (o.VlmRegionScales, o.VlmRegionObjectSize) = ([0.5, 1, 2], 48)).Fit(_train);
+        Assert.That(scaled.RegionScaling, Is.EqualTo(new Microsoft.ML.FVlm.Vlm.RegionScaling([0.5, 1, 2], 48, 0.5)));
+        Assert.That(_model.RegionScaling.IsSingle, Is.True, "F-VLM's single scale by default");
+        string zip = Path.Combine(_folder, "model-scales.zip");
+        _ml.Model.Save(scaled, _train.Schema, zip);
+        // Readers of 0x00010002 would ignore the scales and score differently: the zip says it needs 0x00010003.
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010003u, 0x00010003u)));
+
+        using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
+        Assert.That(loaded.RegionScaling, Is.EqualTo(scaled.RegionScaling));
+        var images = Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").Order().Take(3).Select(MLImage.CreateFromFile).ToArray();
+        var expected = scaled.Detect(images);
+        var actual = loaded.Detect(images);
+        for (int i = 0; i < images.Length; i++) Assert.That(actual[i].Scores, Is.EqualTo(expected[i].Scores), $"image {i}");
+        // Same seed, same head: only the VLM's region scores differ from the single-scale model's.
+        var single = _model.Detect(images);
+        Assert.That(Enumerable.Range(0, images.Length).Any(i => !single[i].Scores.SequenceEqual(expected[i].Scores)), Is.True);
+        foreach (var image in images) image.Dispose();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.VlmRegionScales = [1, 1]));
+        Assert.That(error!.Message, Does.Contain("FVlmOptions.VlmRegionScales must be one or more distinct scales in (0, 8]; got 1, 1"));
+    }
+
+    /// <summary>The F-VLM transformer's (version written, oldest reader that can read it) in a model zip's Model.key.</summary>
+    private static (uint Written, uint OldestReader) FormatVersions(string zip)
+    {
         using var archive = System.IO.Compression.ZipFile.OpenRead(zip);
         var headers = archive.Entries.Where(e => e.Name == "Model.key").Select(e =>
         {
@@ -201,8 +233,7 @@ public class FVlmEstimatorTests
         }).Where(b => b.AsSpan().IndexOf("FVLMXFRM"u8) >= 0).ToArray();
         Assert.That(headers, Has.Length.EqualTo(1));
         int at = headers[0].AsSpan().IndexOf("FVLMXFRM"u8);
-        Assert.That(BitConverter.ToUInt32(headers[0], at + 8), Is.EqualTo(0x00010002u), "version written");
-        Assert.That(BitConverter.ToUInt32(headers[0], at + 12), Is.EqualTo(0x00010002u), "oldest reader that can read it");
+        return (BitConverter.ToUInt32(headers[0], at + 8), BitConverter.ToUInt32(headers[0], at + 12));
     }
 
     private static int FindEntryData(byte[] zip, string name)

@@ -20,8 +20,11 @@ internal static class EvalCommand
         {
             model, data, json,
         };
+        var scaling = new RegionScalingArguments("default: the model's own");
+        scaling.AddTo(command);
         command.SetAction(parse =>
         {
+            var regionScaling = scaling.Parse(parse);
             var (file, images) = DatasetArgument.Resolve(parse.GetValue(data)!, "val");
             var groundTruth = DatasetArgument.Read(file);
             var mlContext = new MLContext();
@@ -32,8 +35,10 @@ internal static class EvalCommand
                 .Start(context =>
                 {
                     var task = context.AddTask("eval", maxValue: groundTruth.Images.Count);
-                    table = OpenVocabularyEvaluator.Evaluate(transformer, groundTruth, images, progress: new SynchronousProgress(done => task.Value = done));
+                    table = OpenVocabularyEvaluator.Evaluate(transformer, groundTruth, images, progress: new SynchronousProgress(done => task.Value = done),
+                        regionScaling: regionScaling);
                 });
+            AnsiConsole.WriteLine($"VLM regions at {regionScaling ?? transformer.RegionScaling}");
             foreach (var (iouType, rows) in table)
             {
                 var view = new Table().Title(iouType == "segm" ? "mask AP" : "box AP").AddColumns("scores", "novel", "base", "all", "APr", "APc", "APf");

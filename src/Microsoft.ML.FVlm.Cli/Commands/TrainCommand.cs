@@ -35,8 +35,11 @@ internal static class TrainCommand
         {
             vlm, data, output, steps, quick, batch, size, rate, seed, noCache, checkpointEvery, resume, headChannels, roiSamples, jitter, maskWeight,
         };
+        var scaling = new RegionScalingArguments("saved with the model for its VLM scores; default: 1, F-VLM's single scale");
+        scaling.AddTo(command);
         command.SetAction(parse =>
         {
+            var regionScaling = scaling.Parse(parse) ?? Vlm.RegionScaling.Single;
             var (json, images) = DatasetArgument.Resolve(parse.GetValue(data)!, "train-base");
             var dataset = DatasetArgument.Read(json);
             // Base classes: the categories the training file annotates; the others are detected as novel.
@@ -66,6 +69,9 @@ internal static class TrainCommand
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 CheckpointFolder = Path.ChangeExtension(zip, ".checkpoints"),
                 ResumeFrom = parse.GetValue(resume)?.FullName,
+                VlmRegionScales = regionScaling.Scales.ToArray(),
+                VlmRegionObjectSize = regionScaling.ObjectSize,
+                VlmRegionScaleSpread = regionScaling.Spread,
                 NovelClassNames = dataset.Categories.Where(c => !annotated.Contains(c.Id)).Select(c => c.Name).ToArray(),
             };
             options.WarmupSteps = Math.Min(options.WarmupSteps, options.Steps / 5);

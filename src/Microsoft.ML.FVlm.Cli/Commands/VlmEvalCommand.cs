@@ -25,8 +25,11 @@ internal static class VlmEvalCommand
         {
             vlm, data, json,
         };
+        var scaling = new RegionScalingArguments("default: 1, F-VLM's single scale");
+        scaling.AddTo(command);
         command.SetAction(parse =>
         {
+            var regionScaling = scaling.Parse(parse) ?? RegionScaling.Single;
             var (annotationFile, imageFolder) = ResolveData(parse.GetValue(data)!);
             using var model = FrozenVlm.Load(parse.GetValue(vlm)!.FullName);
             int imageCount = Microsoft.ML.FVlm.Data.CocoJson.ReadDataset(annotationFile).Images.Count;
@@ -37,13 +40,13 @@ internal static class VlmEvalCommand
                 .Start(context =>
                 {
                     var task = context.AddTask("vlm-eval", maxValue: imageCount);
-                    metrics = VlmClassificationEvaluator.Evaluate(model, annotationFile, imageFolder, new SynchronousProgress(done => task.Value = done));
+                    metrics = VlmClassificationEvaluator.Evaluate(model, annotationFile, imageFolder, new SynchronousProgress(done => task.Value = done), regionScaling);
                 });
             var table = new Table().AddColumns("figure", "all", "novel", "count (all / novel)");
             table.AddRow("crop top-1", F(metrics.CropTop1All), F(metrics.CropTop1Novel), $"{metrics.Crops} / {metrics.NovelCrops}");
             table.AddRow("region top-1", F(metrics.RegionTop1All), F(metrics.RegionTop1Novel), $"{metrics.Regions} / {metrics.NovelRegions}");
             AnsiConsole.Write(table);
-            AnsiConsole.WriteLine($"{model.Manifest.Name}: {imageCount} images in {clock.Elapsed.TotalSeconds:F1} s");
+            AnsiConsole.WriteLine($"{model.Manifest.Name}: {imageCount} images in {clock.Elapsed.TotalSeconds:F1} s; regions at {regionScaling}");
             if (parse.GetValue(json) is { } output)
             {
                 var figures = new Dictionary<string, double>

@@ -24,10 +24,11 @@ public static class OpenVocabularyEvaluator
     /// <param name="batchSize">Images per forward pass.</param>
     /// <param name="progress">Images done.</param>
     /// <param name="fusedDetections">Called with each image and its fused detections (for drawing them without a second pass).</param>
+    /// <param name="regionScaling">The scales the VLM embeds regions at, instead of the model's own (<see cref="FVlmOptions.VlmRegionScales"/>).</param>
     /// <returns>Figures by IoU type ("bbox", "segm") and source ("detection", "vlm", "fused").</returns>
     public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> Evaluate(
         FVlmTransformer model, CocoDataset groundTruth, string imageFolder, int batchSize = 4, IProgress<int>? progress = null,
-        Action<CocoImage, ImageDetections>? fusedDetections = null)
+        Action<CocoImage, ImageDetections>? fusedDetections = null, Vlm.RegionScaling? regionScaling = null)
     {
         var categories = groundTruth.Categories.OrderBy(c => c.Id).ToArray();
         using var vocabularyModel = model.WithVocabulary(categories.Select(c => c.Name).ToArray());
@@ -37,6 +38,7 @@ public static class OpenVocabularyEvaluator
         {
             ScoreSource = source, MaxDetections = 300, ScoreThreshold = 1e-4,
             BaseVlmWeight = model.Options.BaseVlmWeight, NovelVlmWeight = model.Options.NovelVlmWeight, NmsThreshold = model.Options.NmsThreshold,
+            RegionScaling = regionScaling ?? model.Options.RegionScaling(),
         }).ToArray();
 
         var results = Sources.Select(_ => new List<CocoAnnotation>()).ToArray();

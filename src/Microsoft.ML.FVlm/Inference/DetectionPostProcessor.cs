@@ -28,7 +28,8 @@ internal sealed class DetectionPostProcessor
 
     /// <param name="levels">The batch's pyramid levels (for masks).</param>
     /// <param name="image">Index of the image in the batch.</param>
-    /// <param name="regionLevel">[1, C, h, w]: the VLM's region level for this image.</param>
+    /// <param name="regionLevels">Per scale of <paramref name="regionScaling"/>, [1, C, h, w]: the VLM's region level for this image.</param>
+    /// <param name="regionScaling">The scales the VLM embeds regions at.</param>
     /// <param name="proposals">[P, 4] canvas pixels.</param>
     /// <param name="embeddings">[P, D] the box head's region embeddings.</param>
     /// <param name="deltas">[P, 4] the box head's deltas.</param>
@@ -40,7 +41,7 @@ internal sealed class DetectionPostProcessor
     /// <param name="settings">One or more post-processing settings.</param>
     /// <param name="timings">Adds the time of each stage, when given.</param>
     /// <returns>The image's detections under each of <paramref name="settings"/>.</returns>
-    public ImageDetections[] Process(Tensor[] levels, int image, Tensor regionLevel, Tensor proposals, Tensor embeddings, Tensor deltas,
+    public ImageDetections[] Process(Tensor[] levels, int image, IReadOnlyList<Tensor> regionLevels, RegionScaling regionScaling, Tensor proposals, Tensor embeddings, Tensor deltas,
         Tensor text, IReadOnlyList<bool> isNovel, (int Height, int Width) canvasSize, float scale, (int Height, int Width) originalSize,
         IReadOnlyList<InferenceSettings> settings, InferenceTimings? timings = null)
     {
@@ -53,7 +54,7 @@ internal sealed class DetectionPostProcessor
         var boxes = BoxOps.Clip(_roiHeads.BoxCoder.Decode(deltas, proposals), canvasSize.Height, canvasSize.Width);
         timings?.Add(InferenceStage.Head, start);
         start = Stopwatch.GetTimestamp();
-        var regions = nn.functional.normalize(_vlm.EmbedRegions(regionLevel.cpu(), boxes.cpu()), dim: -1).to(text.device);
+        var regions = _vlm.EmbedRegions(regionLevels.Select(l => l.cpu()).ToArray(), boxes.cpu(), regionScaling).to(text.device);
         var vlm = (regions.matmul(text.t()) / _vlm.Manifest.LogitTemperature).softmax(1);
         float[] canvasBoxes = boxes.cpu().contiguous().data<float>().ToArray();
         timings?.Add(InferenceStage.VlmRegionScoring, start);

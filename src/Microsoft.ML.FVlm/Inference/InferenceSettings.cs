@@ -33,6 +33,9 @@ public sealed record InferenceSettings
 
     public DetectionScoreSource ScoreSource { get; init; } = DetectionScoreSource.Fused;
 
+    /// <summary>The scales the frozen VLM embeds regions at (F-VLM: scale 1 only). Settings that share a forward pass must agree on it.</summary>
+    public Vlm.RegionScaling RegionScaling { get; init; } = Vlm.RegionScaling.Single;
+
     /// <summary>Compute masks for the kept detections.</summary>
     public bool PredictMasks { get; init; } = true;
 }

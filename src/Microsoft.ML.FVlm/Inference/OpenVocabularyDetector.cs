@@ -70,6 +70,10 @@ public sealed class OpenVocabularyDetector
         InferenceTimings? timings = null)
     {
         vocabulary.Validate();
+        if (settings.Count == 0) throw new ArgumentException("At least one inference setting is needed.", nameof(settings));
+        var regionScaling = settings[0].RegionScaling;
+        if (settings.Any(s => !s.RegionScaling.Equals(regionScaling)))
+            throw new ArgumentException("Inference settings that share a forward pass must embed regions at the same scales (RegionScaling).", nameof(settings));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long start = Stopwatch.GetTimestamp();
@@ -84,11 +88,15 @@ public sealed class OpenVocabularyDetector
         var output = _head.forward(new DetectorInput(features.Select(f => f.to(_device)).ToArray(), sizes, text));
         timings?.Add(InferenceStage.Head, start);
         var regionIndex = Array.FindIndex(_vlm.Manifest.ImageEncoder.FeatureLevels, l => l.Name == _vlm.Manifest.RegionPooler.RegionLevel);
+        // The tower's runs at the other scales serve only the VLM's region scores: their time is that stage's.
+        start = Stopwatch.GetTimestamp();
+        var regionLevels = _vlm.RegionLevelsAtScales(batch.PixelValues, features[regionIndex], regionScaling);
+        timings?.Add(InferenceStage.VlmRegionScoring, start);
         var postProcessor = new DetectionPostProcessor(_head.RoiHeads, _vlm);
         var perSettings = settings.Select(_ => new ImageDetections[images.Count]).ToArray();
         for (int i = 0; i < images.Count; i++)
         {
-            var perImage = postProcessor.Process(output.Levels, i, features[regionIndex][i..(i + 1)], output.Proposals[i], output.Embeddings![i], output.Deltas![i],
+            var perImage = postProcessor.Process(output.Levels, i, regionLevels.Select(l => l[i..(i + 1)]).ToArray(), regionScaling, output.Proposals[i], output.Embeddings![i], output.Deltas![i],
                 text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width), settings, timings);
             for (int s = 0; s < settings.Count; s++) perSettings[s][i] = perImage[s];
         }

@@ -29,12 +29,17 @@ internal static class FVlmModelFormat
     //   0x00010002: Vlm.bin may hold a VLM manifest of version 2 (the factorized region graphs), which
     //               readers of 0x00010001 reject deep inside the VLM folder; a zip whose VLM manifest is
     //               version 1 is still written as 0x00010001, so that older readers keep reading it.
-    private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002;
+    //   0x00010003: Options.json may ask for VLM region embeddings at several scales (VlmRegionScales,
+    //               VlmRegionObjectSize, VlmRegionScaleSpread); readers of 0x00010002 would ignore the
+    //               fields and score at scale 1 only. Written only when the scales are not just [1]; a
+    //               zip without the fields is read with scale 1.
+    private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002, RegionScalesVersion = 0x00010003;
 
-    /// <summary>The version stamp this code writes for <paramref name="vlm"/>, or, without one, the newest it reads.</summary>
-    private static VersionInfo GetVersionInfo(VlmManifest? vlm = null)
+    /// <summary>The version stamp this code writes for <paramref name="vlm"/> and <paramref name="scaling"/>, or, without them, the newest it reads.</summary>
+    private static VersionInfo GetVersionInfo(VlmManifest? vlm = null, RegionScaling? scaling = null)
     {
-        uint written = vlm is { Version: < 2 } ? FirstVersion : FactorizedVlmVersion;
+        uint written = vlm is null || scaling is { IsSingle: false } ? RegionScalesVersion
+            : vlm.Version < 2 ? FirstVersion : FactorizedVlmVersion;
         return ModelComponentVersion.Create(
             modelSignature: "FVLMXFRM",
             written: written,
@@ -60,7 +65,7 @@ internal static class FVlmModelFormat
         ArgumentNullException.ThrowIfNull(ctx);
         ctx.CheckAtModel();
         var model = transformer.Model;
-        ctx.SetVersionInfo(GetVersionInfo(model.Vlm.Manifest));
+        ctx.SetVersionInfo(GetVersionInfo(model.Vlm.Manifest, transformer.Options.RegionScaling()));
         WriteJson(ctx, "Options.json", SavedOptions.From(transformer.Options, model));
         WriteJson(ctx, "Vocabulary.json", new SavedVocabulary(transformer.Vocabulary.Names.ToArray(), transformer.Vocabulary.IsNovel.ToArray(), model.BaseClassNames.ToArray()));
         ModelZipEntries.Write(ctx, "Vlm.bin", PayloadVersion, writer => WriteVlmFiles(writer, model.Vlm));
@@ -170,14 +175,15 @@ internal static class FVlmModelFormat
         string ImageColumnName, string PredictedLabelColumnName, string ScoreColumnName, string PredictedBoundingBoxColumnName, string PredictedMaskColumnName,
         bool AddDetectionScoreColumn, bool AddVlmScoreColumn, double ScoreThreshold, double NmsThreshold, int MaxDetections,
         double BaseVlmWeight, double NovelVlmWeight, int InferenceBatchSize, int ImageSize, string Device, int? GpuDeviceId, bool FallbackToCpu,
-        int PyramidChannels, int HeadConvChannels, int BoxHeadFcDim, double[] AnchorSizes, int InferenceProposalCount)
+        int PyramidChannels, int HeadConvChannels, int BoxHeadFcDim, double[] AnchorSizes, int InferenceProposalCount,
+        double[]? VlmRegionScales = null, double VlmRegionObjectSize = 0, double VlmRegionScaleSpread = 0)
     {
         public static SavedOptions From(FVlmOptions o, FVlmModel model) => new(
             o.ImageColumnName, o.PredictedLabelColumnName, o.ScoreColumnName, o.PredictedBoundingBoxColumnName, o.PredictedMaskColumnName,
             o.AddDetectionScoreColumn, o.AddVlmScoreColumn, o.ScoreThreshold, o.NmsThreshold, o.MaxDetections,
             o.BaseVlmWeight, o.NovelVlmWeight, o.InferenceBatchSize, model.Detector.ImageSize, o.Device, o.GpuDeviceId, o.FallbackToCpu,
             model.Architecture.PyramidChannels, model.Architecture.HeadConvChannels, model.Architecture.BoxHeadFcDim, model.Architecture.AnchorSizes.ToArray(),
-            model.Architecture.Rpn.InferencePostNmsTopK);
+            model.Architecture.Rpn.InferencePostNmsTopK, o.VlmRegionScales, o.VlmRegionObjectSize, o.VlmRegionScaleSpread);
 
         public DetectorArchitecture Architecture() => new()
         {
@@ -194,6 +200,10 @@ internal static class FVlmModelFormat
             InferenceBatchSize = InferenceBatchSize, ImageSize = ImageSize, Device = Device, GpuDeviceId = GpuDeviceId, FallbackToCpu = FallbackToCpu,
             PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
             InferenceProposalCount = InferenceProposalCount,
+            // Zips before 0x00010003 have no region scales: F-VLM's single scale.
+            VlmRegionScales = VlmRegionScales ?? [1.0],
+            VlmRegionObjectSize = VlmRegionScales is null ? Vlm.RegionScaling.Single.ObjectSize : VlmRegionObjectSize,
+            VlmRegionScaleSpread = VlmRegionScales is null ? Vlm.RegionScaling.Single.Spread : VlmRegionScaleSpread,
         };
     }
 

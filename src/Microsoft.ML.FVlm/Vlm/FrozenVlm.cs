@@ -265,6 +265,77 @@ public sealed class FrozenVlm : IDisposable
         return cat(parts, 0).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The region level of a batch at every scale of <paramref name="scaling"/>: the canvas resized
+    /// bilinearly by the scale (padded with zeros, the mean colour, to the size multiple) and run
+    /// through the image encoder; at scale 1, <paramref name="regionLevel"/> itself.
+    /// </summary>
+    /// <param name="pixelValues">[N, 3, H, W]: the batch the region level was computed from.</param>
+    /// <param name="regionLevel">[N, C, h, w]: its region level at scale 1.</param>
+    /// <param name="scaling">The scales.</param>
+    /// <returns>One [N, C, h_s, w_s] map per scale, in the order of <see cref="RegionScaling.Scales"/>.</returns>
+    public Tensor[] RegionLevelsAtScales(Tensor pixelValues, Tensor regionLevel, RegionScaling scaling)
+    {
+        ArgumentNullException.ThrowIfNull(scaling);
+        int regionIndex = Array.IndexOf(_featureNames, Manifest.RegionPooler.RegionLevel);
+        var maps = new Tensor[scaling.Scales.Count];
+        for (int s = 0; s < maps.Length; s++)
+        {
+            double scale = scaling.Scales[s];
+            if (scale == 1.0)
+            {
+                maps[s] = regionLevel;
+                continue;
+            }
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            long height = pixelValues.shape[2], width = pixelValues.shape[3];
+            long scaledHeight = Math.Max(1, (long)Math.Round(height * scale)), scaledWidth = Math.Max(1, (long)Math.Round(width * scale));
+            var resized = nn.functional.interpolate(pixelValues, size: [scaledHeight, scaledWidth], mode: InterpolationMode.Bilinear, align_corners: false);
+            int multiple = Manifest.ImageEncoder.SizeMultiple;
+            long paddedHeight = (scaledHeight + multiple - 1) / multiple * multiple, paddedWidth = (scaledWidth + multiple - 1) / multiple * multiple;
+            if (paddedHeight != scaledHeight || paddedWidth != scaledWidth)
+                resized = nn.functional.pad(resized, [0, paddedWidth - scaledWidth, 0, paddedHeight - scaledHeight]);
+            maps[s] = EncodeImages(resized)[regionIndex].MoveToOuterDisposeScope();
+        }
+        return maps;
+    }
+
+    /// <summary>
+    /// Unit region embeddings of boxes in one image from its region level at several scales
+    /// (<see cref="RegionLevelsAtScales"/>): each box embedded at the scales <paramref name="scaling"/>
+    /// weighs for it, the unit embeddings averaged with those weights and normalised. With
+    /// <see cref="RegionScaling.Single"/>, the normalised <see cref="EmbedRegions(Tensor, Tensor)"/>.
+    /// </summary>
+    /// <param name="regionLevels">Per scale, [1, C, h_s, w_s] or [C, h_s, w_s]: this image's region level.</param>
+    /// <param name="boxes">[R, 4] x0 y0 x1 y1 canvas pixels at scale 1.</param>
+    /// <param name="scaling">The scales and weights.</param>
+    /// <returns>[R, D] unit embeddings.</returns>
+    public Tensor EmbedRegions(IReadOnlyList<Tensor> regionLevels, Tensor boxes, RegionScaling scaling)
+    {
+        ArgumentNullException.ThrowIfNull(scaling);
+        if (regionLevels.Count != scaling.Scales.Count)
+            throw new ArgumentException($"{regionLevels.Count} region maps for {scaling.Scales.Count} region scales.", nameof(regionLevels));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        boxes = boxes.to(ScalarType.Float32).cpu();
+        if (scaling.IsSingle || boxes.shape[0] == 0)
+            return nn.functional.normalize(EmbedRegions(regionLevels[0], boxes), dim: -1).MoveToOuterDisposeScope();
+        var weights = scaling.Weights(boxes);
+        var sum = zeros(boxes.shape[0], Manifest.EmbeddingDim);
+        // Held for the whole loop: a temporary Scalar passed by handle can be finalised while libtorch reads it.
+        using Scalar one = 1.0;
+        for (int s = 0; s < regionLevels.Count; s++)
+        {
+            var index = nonzero(weights[.., s] > 0).view(-1);
+            if (index.shape[0] == 0) continue;
+            var map = regionLevels[s].dim() == 3 ? regionLevels[s] : regionLevels[s][0];
+            var embedded = nn.functional.normalize(EmbedRegions(map, boxes[index] * (float)scaling.Scales[s]), dim: -1);
+            sum.index_add_(0, index, embedded * weights[index, s].unsqueeze(1), one);
+        }
+        return nn.functional.normalize(sum, dim: -1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The factorized path's first graph: [N, C, h, w] region-level maps to [N, P, h, w] projected maps.</summary>
     internal Tensor ProjectRegionMap(Tensor map)
     {

@@ -30,8 +30,11 @@ public static class VlmClassificationEvaluator
     /// <param name="annotationFile">COCO / LVIS JSON; images with <c>kind</c> "crop" are crops, the rest scenes.</param>
     /// <param name="imageFolder">Folder that the images' <c>file_name</c> are relative to.</param>
     /// <param name="progress">Images done so far.</param>
-    public static VlmClassificationMetrics Evaluate(FrozenVlm vlm, string annotationFile, string imageFolder, IProgress<int>? progress = null)
+    /// <param name="regionScaling">The scales at which boxes are embedded (default: F-VLM's single scale).</param>
+    public static VlmClassificationMetrics Evaluate(FrozenVlm vlm, string annotationFile, string imageFolder, IProgress<int>? progress = null,
+        RegionScaling? regionScaling = null)
     {
+        regionScaling ??= RegionScaling.Single;
         var dataset = CocoJson.ReadDataset(annotationFile);
         var crops = ReadCropIds(annotationFile);
         var categories = dataset.Categories.OrderBy(c => c.Id).ToArray();
@@ -72,7 +75,7 @@ public static class VlmClassificationEvaluator
             using var sceneScope = NewDisposeScope();
             using var image = MLImage.CreateFromFile(Path.Combine(imageFolder, scene.FileName));
             var batch = vlm.Preprocessor.Prepare([image], Math.Max(image.Width, image.Height));
-            var regionLevel = RegionLevel(vlm, vlm.EncodeImages(batch.PixelValues));
+            var regionLevels = vlm.RegionLevelsAtScales(batch.PixelValues, RegionLevel(vlm, vlm.EncodeImages(batch.PixelValues)), regionScaling);
             var annotations = byImage[scene.Id];
             var boxes = new float[annotations.Length * 4];
             for (int a = 0; a < annotations.Length; a++)
@@ -81,7 +84,7 @@ public static class VlmClassificationEvaluator
                 float s = batch.Scales[0];
                 (boxes[a * 4], boxes[a * 4 + 1], boxes[a * 4 + 2], boxes[a * 4 + 3]) = ((float)b[0] * s, (float)b[1] * s, (float)(b[0] + b[2]) * s, (float)(b[1] + b[3]) * s);
             }
-            var predicted = Classify(vlm.EmbedRegions(regionLevel, tensor(boxes, [annotations.Length, 4])), text);
+            var predicted = Classify(vlm.EmbedRegions(regionLevels, tensor(boxes, [annotations.Length, 4]), regionScaling), text);
             for (int a = 0; a < annotations.Length; a++)
             {
                 int truth = classOf[annotations[a].CategoryId];

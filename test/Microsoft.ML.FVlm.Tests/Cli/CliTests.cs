@@ -46,6 +46,17 @@ public class CliTests
     }
 
     [Test]
+    public void BadRegionScalesAreNamed()
+    {
+        var (code, output) = Run("vlm-eval", "--vlm", "/nonexistent/vlm", "--data", "/nonexistent/data", "--region-scales", "0.5,x");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(output, Does.Contain("--region-scales: 'x' is not a number"));
+        (code, output) = Run("eval", "--model", "/nonexistent/m.zip", "--data", "/nonexistent/data", "--region-scales", "1,2", "--region-scale-spread", "0");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(output, Does.Contain("--region-scale-spread").And.Contain("spread must be positive"));
+    }
+
+    [Test]
     public void SyntaxErrorsExitWithTwo()
     {
         Assert.That(Run("shapes", "--no-such-option").ExitCode, Is.EqualTo(2));

@@ -105,6 +105,31 @@ public class OpenVocabularyDetectorTests
     }
 
     [Test]
+    public void SettingsOfOnePassMustShareTheRegionScales()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        var detector = NewDetector(vlm);
+        using var images = new DisposableImages(RandomImage(80, 96, 7));
+        var scaled = new RegionScaling([1.0, 2.0], 64, 0.5);
+        InferenceSettings[] settings =
+        [
+            new() { ScoreThreshold = 0, RegionScaling = scaled },
+            new() { ScoreThreshold = 0, ScoreSource = DetectionScoreSource.Vlm },
+        ];
+        var error = Assert.Throws<ArgumentException>(() => detector.Detect(images.Items, Classes, settings));
+        Assert.That(error!.Message, Does.Contain("RegionScaling"));
+
+        // The VLM's scores change with the scales, the detector's do not.
+        var vlmAtOne = detector.Detect(images.Items, Classes, new InferenceSettings { ScoreThreshold = 0, ScoreSource = DetectionScoreSource.Vlm, PredictMasks = false })[0];
+        var vlmScaled = detector.Detect(images.Items, Classes, new InferenceSettings { ScoreThreshold = 0, ScoreSource = DetectionScoreSource.Vlm, PredictMasks = false, RegionScaling = scaled })[0];
+        Assert.That(vlmScaled.Scores, Is.Not.EqualTo(vlmAtOne.Scores));
+        var detectionAtOne = detector.Detect(images.Items, Classes, new InferenceSettings { ScoreThreshold = 0, ScoreSource = DetectionScoreSource.Detection, PredictMasks = false })[0];
+        var detectionScaled = detector.Detect(images.Items, Classes, new InferenceSettings { ScoreThreshold = 0, ScoreSource = DetectionScoreSource.Detection, PredictMasks = false, RegionScaling = scaled })[0];
+        Assert.That(detectionScaled.Scores, Is.EqualTo(detectionAtOne.Scores));
+        Assert.That(detectionScaled.Boxes, Is.EqualTo(detectionAtOne.Boxes));
+    }
+
+    [Test]
     public void BadVocabularyIsRejected()
     {
         using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);

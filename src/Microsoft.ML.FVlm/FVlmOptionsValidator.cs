@@ -38,7 +38,7 @@ internal static class FVlmOptionsValidator
         Require(o.VlmRegionScales is { Length: > 0 } && o.VlmRegionScales.All(v => v is > 0 and <= 8) && o.VlmRegionScales.Distinct().Count() == o.VlmRegionScales.Length,
             nameof(o.VlmRegionScales), "one or more distinct scales in (0, 8]", string.Join(", ", o.VlmRegionScales ?? []));
         Require(o.VlmRegionObjectSize > 0 && double.IsFinite(o.VlmRegionObjectSize), nameof(o.VlmRegionObjectSize), "a positive number of pixels", o.VlmRegionObjectSize);
-        Require(o.VlmRegionScaleSpread > 0 && double.IsFinite(o.VlmRegionScaleSpread), nameof(o.VlmRegionScaleSpread), "a positive number", o.VlmRegionScaleSpread);
+        Require(o.VlmRegionScaleSpread is >= 0.01 and <= 10, nameof(o.VlmRegionScaleSpread), "from 0.01 to 10", o.VlmRegionScaleSpread);
         Require(o.InferenceBatchSize > 0, nameof(o.InferenceBatchSize), "positive", o.InferenceBatchSize);
         Require(o.NovelClassNames is not null && o.NovelClassNames.All(n => !string.IsNullOrWhiteSpace(n)), nameof(o.NovelClassNames), "non-empty names", "an empty name");
         var repeated = o.NovelClassNames!.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);

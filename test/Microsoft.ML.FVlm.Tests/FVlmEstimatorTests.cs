@@ -214,6 +214,10 @@ public class FVlmEstimatorTests
         // Same seed, same head: only the VLM's region scores differ from the single-scale model's.
         var single = _model.Detect(images);
         Assert.That(Enumerable.Range(0, images.Length).Any(i => !single[i].Scores.SequenceEqual(expected[i].Scores)), Is.True);
+        var detectionOnly = new Microsoft.ML.FVlm.Inference.InferenceSettings { ScoreThreshold = 0, ScoreSource = Microsoft.ML.FVlm.Inference.DetectionScoreSource.Detection, PredictMasks = false };
+        var scaledDetection = scaled.Detect(images, detectionOnly with { RegionScaling = scaled.RegionScaling });
+        var singleDetection = _model.Detect(images, detectionOnly);
+        for (int i = 0; i < images.Length; i++) Assert.That(scaledDetection[i].Scores, Is.EqualTo(singleDetection[i].Scores), $"image {i}, detection scores");
         foreach (var image in images) image.Dispose();
 
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.VlmRegionScales = [1, 1]));

@@ -11,23 +11,21 @@ using Command = System.CommandLine.Command;
 internal sealed class RegionScalingArguments
 {
     private readonly Option<string?> _scales;
-    private readonly Option<double> _objectSize;
-    private readonly Option<double> _spread;
+    private readonly Option<double?> _objectSize;
+    private readonly Option<double?> _spread;
 
     /// <param name="scalesDescription">What the scales are for in this command, and what happens without the option.</param>
     public RegionScalingArguments(string scalesDescription)
     {
         var defaults = new FVlmOptions();
         _scales = new Option<string?>("--region-scales") { Description = $"comma-separated canvas scales at which the VLM embeds regions, e.g. 0.5,1,2 ({scalesDescription})" };
-        _objectSize = new Option<double>("--region-object-size")
+        _objectSize = new Option<double?>("--region-object-size")
         {
-            Description = "with several --region-scales: the box side in pixels, after scaling, that the VLM embeds best",
-            DefaultValueFactory = _ => defaults.VlmRegionObjectSize,
+            Description = FormattableString.Invariant($"with --region-scales: the box side in pixels, after scaling, that the VLM embeds best (default {defaults.VlmRegionObjectSize})"),
         };
-        _spread = new Option<double>("--region-scale-spread")
+        _spread = new Option<double?>("--region-scale-spread")
         {
-            Description = "with several --region-scales: spread of the scale weights (natural-log units)",
-            DefaultValueFactory = _ => defaults.VlmRegionScaleSpread,
+            Description = FormattableString.Invariant($"with --region-scales: spread of the scale weights, natural-log units (default {defaults.VlmRegionScaleSpread})"),
         };
     }
 
@@ -42,7 +40,12 @@ internal sealed class RegionScalingArguments
     /// <exception cref="ArgumentException">A value is not a number, or the scaling is invalid; the message names the option.</exception>
     public RegionScaling? Parse(ParseResult parse)
     {
-        if (parse.GetValue(_scales) is not { } text) return null;
+        if (parse.GetValue(_scales) is not { } text)
+        {
+            if (parse.GetValue(_objectSize) is not null || parse.GetValue(_spread) is not null)
+                throw new ArgumentException("--region-object-size and --region-scale-spread need --region-scales (the scales they weigh).");
+            return null;
+        }
         var scales = new List<double>();
         foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
         {
@@ -52,7 +55,8 @@ internal sealed class RegionScalingArguments
         }
         try
         {
-            return new RegionScaling(scales, parse.GetValue(_objectSize), parse.GetValue(_spread));
+            var defaults = new FVlmOptions();
+            return new RegionScaling(scales, parse.GetValue(_objectSize) ?? defaults.VlmRegionObjectSize, parse.GetValue(_spread) ?? defaults.VlmRegionScaleSpread);
         }
         catch (ArgumentException e)
         {

@@ -171,7 +171,7 @@ internal static class FVlmModelFormat
     }
 
     /// <summary>The options a loaded transformer needs (training-only options are not kept).</summary>
-    private sealed record SavedOptions(
+    internal sealed record SavedOptions(
         string ImageColumnName, string PredictedLabelColumnName, string ScoreColumnName, string PredictedBoundingBoxColumnName, string PredictedMaskColumnName,
         bool AddDetectionScoreColumn, bool AddVlmScoreColumn, double ScoreThreshold, double NmsThreshold, int MaxDetections,
         double BaseVlmWeight, double NovelVlmWeight, int InferenceBatchSize, int ImageSize, string Device, int? GpuDeviceId, bool FallbackToCpu,

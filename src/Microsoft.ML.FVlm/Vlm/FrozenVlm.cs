@@ -316,24 +316,35 @@ public sealed class FrozenVlm : IDisposable
         ArgumentNullException.ThrowIfNull(scaling);
         if (regionLevels.Count != scaling.Scales.Count)
             throw new ArgumentException($"{regionLevels.Count} region maps for {scaling.Scales.Count} region scales.", nameof(regionLevels));
+        if (boxes.dim() != 2 || boxes.shape[1] != 4)
+            throw new ArgumentException($"boxes must be [R, 4]; got [{string.Join(", ", boxes.shape)}].", nameof(boxes));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         boxes = boxes.to(ScalarType.Float32).cpu();
         if (scaling.IsSingle || boxes.shape[0] == 0)
             return nn.functional.normalize(EmbedRegions(regionLevels[0], boxes), dim: -1).MoveToOuterDisposeScope();
-        var weights = scaling.Weights(boxes);
-        var sum = zeros(boxes.shape[0], Manifest.EmbeddingDim);
-        // Held for the whole loop: a temporary Scalar passed by handle can be finalised while libtorch reads it.
-        using Scalar one = 1.0;
-        for (int s = 0; s < regionLevels.Count; s++)
+        int count = (int)boxes.shape[0], scaleCount = scaling.Scales.Count;
+        float[] weights = scaling.Weights(boxes).data<float>().ToArray();
+        float[] corners = boxes.contiguous().data<float>().ToArray();
+        var sum = new float[count * Manifest.EmbeddingDim];
+        for (int s = 0; s < scaleCount; s++)
         {
-            var index = nonzero(weights[.., s] > 0).view(-1);
-            if (index.shape[0] == 0) continue;
-            var map = regionLevels[s].dim() == 3 ? regionLevels[s] : regionLevels[s][0];
-            var embedded = nn.functional.normalize(EmbedRegions(map, boxes[index] * (float)scaling.Scales[s]), dim: -1);
-            sum.index_add_(0, index, embedded * weights[index, s].unsqueeze(1), one);
+            // The boxes this scale weighs, scaled onto its canvas (array arithmetic: no temporary scalars in native calls).
+            var used = Enumerable.Range(0, count).Where(r => weights[r * scaleCount + s] > 0).ToArray();
+            if (used.Length == 0) continue;
+            var scaled = new float[used.Length * 4];
+            for (int i = 0; i < used.Length; i++)
+                for (int j = 0; j < 4; j++) scaled[i * 4 + j] = (float)(corners[used[i] * 4 + j] * scaling.Scales[s]);
+            using var inner = NewDisposeScope();
+            float[] embedded = nn.functional.normalize(EmbedRegions(regionLevels[s], tensor(scaled, [used.Length, 4])), dim: -1).contiguous().data<float>().ToArray();
+            int dim = Manifest.EmbeddingDim;
+            for (int i = 0; i < used.Length; i++)
+            {
+                float weight = weights[used[i] * scaleCount + s];
+                for (int d = 0; d < dim; d++) sum[used[i] * dim + d] += weight * embedded[i * dim + d];
+            }
         }
-        return nn.functional.normalize(sum, dim: -1).MoveToOuterDisposeScope();
+        return nn.functional.normalize(tensor(sum, [count, Manifest.EmbeddingDim]), dim: -1).MoveToOuterDisposeScope();
     }
 
     /// <summary>The factorized path's first graph: [N, C, h, w] region-level maps to [N, P, h, w] projected maps.</summary>

@@ -53,7 +53,10 @@ public class CliTests
         Assert.That(output, Does.Contain("--region-scales: 'x' is not a number"));
         (code, output) = Run("eval", "--model", "/nonexistent/m.zip", "--data", "/nonexistent/data", "--region-scales", "1,2", "--region-scale-spread", "0");
         Assert.That(code, Is.EqualTo(1));
-        Assert.That(output, Does.Contain("--region-scale-spread").And.Contain("spread must be positive"));
+        Assert.That(output, Does.Contain("--region-scale-spread").And.Contain("spread must be from 0.01 to 10"));
+        (code, output) = Run("eval", "--model", "/nonexistent/m.zip", "--data", "/nonexistent/data", "--region-object-size", "80");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(output, Does.Contain("--region-object-size and --region-scale-spread need --region-scales"));
     }
 
     [Test]

@@ -44,6 +44,7 @@ public class RegionScalingTests
         Assert.That(Assert.Throws<ArgumentException>(() => new RegionScaling([1.0, 1.0], 64, 0.5))!.Message, Does.Contain("repeat"));
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new RegionScaling([1.0], 0, 0.5))!.ParamName, Is.EqualTo("objectSize"));
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new RegionScaling([1.0], 64, double.NaN))!.ParamName, Is.EqualTo("spread"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new RegionScaling([1.0, 2.0], 64, 1e-9))!.Message, Does.Contain("from 0.01 to 10"));
         Assert.That(new RegionScaling([1.0, 2.0], 64, 0.5), Is.EqualTo(new RegionScaling([1.0, 2.0], 64, 0.5)), "equal by value");
         Assert.That(new RegionScaling([1.0, 2.0], 64, 0.5), Is.Not.EqualTo(new RegionScaling([2.0, 1.0], 64, 0.5)));
     }
@@ -80,7 +81,7 @@ public class RegionScalingTests
         // 0.75 x (96, 128) = (72, 96), padded to multiples of 32: (96, 96); the tiny VLM's region level has stride 32.
         Assert.That(levels.Select(l => l.shape), Is.EqualTo(new[] { new long[] { 2, 256, 3, 3 }, c5.shape, new long[] { 2, 256, 6, 8 } }));
 
-        // A box of side 32 is embedded at scale 2 only, one of side 85 at 0.75 only (85 x 0.75 = 64).
+        // A box of side 32 is embedded at scale 2 only, one of side 85 at 0.75 only (85 x 0.75 = 63.75).
         var boxes = tensor(new float[] { 8, 8, 40, 30, 20, 0, 105, 80 }, [2, 4]);
         var weights = scaling.Weights(boxes).data<float>().ToArray();
         Assert.That(weights, Is.EqualTo(new[] { 0f, 0f, 1f, 1f, 0f, 0f }));
@@ -116,5 +117,21 @@ public class RegionScalingTests
         var expected = nn.functional.normalize(atOne + atTwo, dim: -1);
         Assert.That((embedded - expected).abs().max().item<float>(), Is.LessThan(1e-5f));
         Assert.That(Assert.Throws<ArgumentException>(() => vlm.EmbedRegions(levels[..1], box, scaling))!.Message, Does.Contain("1 region maps for 2 region scales"));
+        Assert.That(vlm.EmbedRegions(levels, zeros(0, 4), scaling).shape, Is.EqualTo(new long[] { 0, vlm.Manifest.EmbeddingDim }));
+        Assert.That(Assert.Throws<ArgumentException>(() => vlm.EmbedRegions(levels, zeros(3), scaling))!.Message, Does.Contain("boxes must be [R, 4]"));
+    }
+
+    [Test]
+    public void ZipOptionsWithoutRegionScalesReadAsTheSingleScale()
+    {
+        // What a zip before format 0x00010003 holds: Options.json without the three region fields.
+        var saved = new Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions("Image", "PredictedLabel", "Score", "PredictedBoundingBoxes", "PredictedMasks",
+            false, false, 0.05, 0.5, 100, 0.35, 0.65, 4, 320, "cpu", null, false, 64, 64, 512, [16, 32, 64, 128, 256], 1000, [0.5, 1, 2], 48, 0.7);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(saved))!.AsObject();
+        Assert.That(json.Remove("VlmRegionScales") && json.Remove("VlmRegionObjectSize") && json.Remove("VlmRegionScaleSpread"), Is.True, "the fields as written");
+        var old = System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(json.ToJsonString())!;
+        Assert.That(old.ToOptions("vlm").RegionScaling(), Is.EqualTo(RegionScaling.Single));
+        Assert.That(System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(System.Text.Json.JsonSerializer.Serialize(saved))!
+            .ToOptions("vlm").RegionScaling(), Is.EqualTo(new RegionScaling([0.5, 1, 2], 48, 0.7)), "a new zip keeps them");
     }
 }

@@ -176,13 +176,18 @@ public class OpenVocabularyDetectorTests
 
 public class OpenVocabularyDetectorConcurrencyTests
 {
-    [Test]
-    public void EightThreadsGiveTheSameOutputsAsOne()
+    [TestCase(false)]
+    [TestCase(true)]
+    public void EightThreadsGiveTheSameOutputsAsOne(bool severalRegionScales)
     {
         using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
         var detector = OpenVocabularyDetectorTests.NewDetector(vlm);
         var vocabulary = new Vocabulary(["ring", "circle", "square"], [false, false, true]);
-        var settings = new InferenceSettings { ScoreThreshold = 0.0, MaxDetections = 25 };
+        var settings = new InferenceSettings
+        {
+            ScoreThreshold = 0.0, MaxDetections = 25,
+            RegionScaling = severalRegionScales ? new RegionScaling([0.5, 1.0, 2.0], 32, 0.5) : RegionScaling.Single,
+        };
         using var images = new OpenVocabularyDetectorTests.DisposableImages(
             Enumerable.Range(0, 4).Select(i => OpenVocabularyDetectorTests.RandomImage(64 + 16 * i, 96, 30 + i)).ToArray());
         var expected = images.Items.Select(image => detector.Detect([image], vocabulary, settings)[0]).ToArray();

@@ -48,20 +48,20 @@ public static class DetectWithACustomVocabulary
         Directory.Delete(folder, recursive: true);
 
         // Expected output (the shipped detector, measured on 2 CPU cores; detections scoring at least 0.3):
-        //   image 0: 67 detections
-        //     circle 0.56 at [60, 185, 142, 271]
-        //     circle 0.40 at [60, 221, 136, 256]
-        //     circle 0.40 at [6, 134, 139, 280]
-        //     circle 0.40 at [41, 93, 200, 224]
-        //     hexagon 0.36 at [0, 32, 68, 77]
-        //     five-pointed star 0.31 at [0, 66, 11, 75]
-        //   image 1: 28 detections
-        //     circle 0.96 at [83, 61, 105, 100]
-        //     circle 0.69 at [246, 240, 266, 266]
-        //     circle 0.52 at [19, 127, 64, 174]
-        //   image 2: 99 detections
-        //     hexagon 0.84 at [157, 47, 216, 88]
-        //     circle 0.70 at [218, 221, 261, 270]
+        //   image 0: 30 detections
+        //     circle 0.70 at [59, 186, 141, 262]
+        //     circle 0.53 at [52, 89, 204, 218]
+        //     circle 0.47 at [46, 150, 150, 273]
+        //   image 1: 38 detections
+        //     circle 0.89 at [84, 62, 105, 101]
+        //     circle 0.89 at [245, 240, 266, 266]
+        //     gear 0.85 at [131, 190, 148, 206]
+        //     gear 0.78 at [137, 186, 150, 204]
+        //     ...
+        //   image 2: 97 detections
+        //     circle 0.88 at [218, 222, 260, 268]
+        //     circle 0.71 at [42, 12, 74, 47]
+        //     gear 0.69 at [118, 29, 238, 126]
         //     ...
     }
 

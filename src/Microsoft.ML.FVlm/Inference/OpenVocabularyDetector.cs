@@ -74,6 +74,7 @@ public sealed class OpenVocabularyDetector
         var regionScaling = settings[0].RegionScaling;
         if (settings.Any(s => !s.RegionScaling.Equals(regionScaling)))
             throw new ArgumentException("Inference settings that share a forward pass must embed regions at the same scales (RegionScaling).", nameof(settings));
+        using var guard = NativeCallGuard.Enter();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long start = Stopwatch.GetTimestamp();

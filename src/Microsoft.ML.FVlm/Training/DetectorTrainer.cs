@@ -212,43 +212,5 @@ public sealed class DetectorTrainer
     }
 }
 
-/// <summary>
-/// Holds off garbage collection during a training step. TorchSharp passes temporary <c>Scalar</c>
-/// objects (for example the implicit <c>alpha = 1</c> of <c>a + b</c>) to native code by handle
-/// only, so a collection triggered by another thread (a progress bar's refresh) can finalise one
-/// while libtorch still reads it: measured as "Expected false to be true ... toFloat" in
-/// <c>add</c> after 718 steps of a CLI run. No collection, no finaliser, no race. If the step
-/// allocates more than the budget, the runtime collects anyway and ends the region.
-/// </summary>
-internal readonly struct NativeCallGuard : IDisposable
-{
-    private const long Budget = 192L << 20;
-    private readonly bool _active;
-
-    private NativeCallGuard(bool active) => _active = active;
-
-    public static NativeCallGuard Enter()
-    {
-        try
-        {
-            return new NativeCallGuard(GC.TryStartNoGCRegion(Budget));
-        }
-        catch (InvalidOperationException)
-        {
-            return new NativeCallGuard(false); // another thread holds a region
-        }
-        catch (ArgumentOutOfRangeException)
-        {
-            return new NativeCallGuard(false); // budget larger than this runtime allows
-        }
-    }
-
-    public void Dispose()
-    {
-        if (_active && System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion)
-            GC.EndNoGCRegion();
-    }
-}
-
 /// <summary>Where a run is: steps done, the epoch, and rows of that epoch already consumed.</summary>
 internal sealed record TrainingPosition(int Step, int Epoch, int RowsConsumed);

@@ -50,6 +50,7 @@ public static class VlmClassificationEvaluator
         var cropImages = dataset.Images.Where(i => crops.Contains(i.Id) && byImage.ContainsKey(i.Id)).ToArray();
         foreach (var chunk in cropImages.Chunk(BatchSize))
         {
+            using var guard = NativeCallGuard.Enter();
             using var chunkScope = NewDisposeScope();
             var images = chunk.Select(i => MLImage.CreateFromFile(Path.Combine(imageFolder, i.FileName))).ToArray();
             try
@@ -72,6 +73,7 @@ public static class VlmClassificationEvaluator
 
         foreach (var scene in dataset.Images.Where(i => !crops.Contains(i.Id) && byImage.ContainsKey(i.Id)))
         {
+            using var guard = NativeCallGuard.Enter();
             using var sceneScope = NewDisposeScope();
             using var image = MLImage.CreateFromFile(Path.Combine(imageFolder, scene.FileName));
             var batch = vlm.Preprocessor.Prepare([image], Math.Max(image.Width, image.Height));

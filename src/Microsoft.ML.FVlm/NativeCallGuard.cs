@@ -1,0 +1,42 @@
+namespace Microsoft.ML.FVlm;
+
+/// <summary>
+/// Holds off garbage collection during a training step or a batch of inference. TorchSharp 0.107
+/// passes temporary <c>Scalar</c> objects (for example the implicit <c>alpha = 1</c> of <c>a + b</c>,
+/// or the <c>1</c> of <c>t == 1</c>) to native code by handle only, so a collection triggered by
+/// another thread can finalise one while libtorch still reads it (TorchSharp pull requests 1434 and
+/// 1496, open). Measured: "Expected false to be true ... toFloat" in <c>add</c> after 718 training
+/// steps of a CLI run, and "... toLong" in <c>eq</c> (MultiScaleRoiAlign) after about 1,500 images
+/// of <c>fvlm bench-transform</c>. No collection, no finaliser, no race. If the guarded work
+/// allocates more than the budget, the runtime collects anyway and ends the region; only one region
+/// exists per process, so concurrent callers after the first run unguarded.
+/// </summary>
+internal readonly struct NativeCallGuard : IDisposable
+{
+    private const long Budget = 192L << 20;
+    private readonly bool _active;
+
+    private NativeCallGuard(bool active) => _active = active;
+
+    public static NativeCallGuard Enter()
+    {
+        try
+        {
+            return new NativeCallGuard(GC.TryStartNoGCRegion(Budget));
+        }
+        catch (InvalidOperationException)
+        {
+            return new NativeCallGuard(false); // another thread holds a region
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return new NativeCallGuard(false); // budget larger than this runtime allows
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_active && System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion)
+            GC.EndNoGCRegion();
+    }
+}

@@ -74,29 +74,38 @@ public sealed class OpenVocabularyDetector
         var regionScaling = settings[0].RegionScaling;
         if (settings.Any(s => !s.RegionScaling.Equals(regionScaling)))
             throw new ArgumentException("Inference settings that share a forward pass must embed regions at the same scales (RegionScaling).", nameof(settings));
-        using var guard = NativeCallGuard.Enter();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        long start = Stopwatch.GetTimestamp();
-        var batch = _vlm.Preprocessor.Prepare(images, _imageSize);
-        timings?.Add(InferenceStage.Preprocessing, start);
-        start = Stopwatch.GetTimestamp();
-        var features = _vlm.EncodeImages(batch.PixelValues);
-        timings?.Add(InferenceStage.ImageTower, start);
-        start = Stopwatch.GetTimestamp();
-        var text = _vlm.TextEmbeddings.Get(vocabulary.Names).to(_device);
-        var sizes = batch.Sizes.Select(s => ((long)s.Height, (long)s.Width)).ToArray();
-        var output = _head.forward(new DetectorInput(features.Select(f => f.to(_device)).ToArray(), sizes, text));
-        timings?.Add(InferenceStage.Head, start);
-        var regionIndex = Array.FindIndex(_vlm.Manifest.ImageEncoder.FeatureLevels, l => l.Name == _vlm.Manifest.RegionPooler.RegionLevel);
-        // The tower's runs at the other scales serve only the VLM's region scores: their time is that stage's.
-        start = Stopwatch.GetTimestamp();
-        var regionLevels = _vlm.RegionLevelsAtScales(batch.PixelValues, features[regionIndex], regionScaling);
-        timings?.Add(InferenceStage.VlmRegionScoring, start);
+        // No garbage collection inside the native calls (NativeCallGuard): one region for the batch's
+        // forward pass, one per image for its post-processing, each within the guard's budget.
+        ImagePreprocessor.PreparedBatch batch;
+        Tensor text;
+        Tensor[] regionLevels;
+        DetectorOutput output;
+        using (NativeCallGuard.Enter())
+        {
+            long start = Stopwatch.GetTimestamp();
+            batch = _vlm.Preprocessor.Prepare(images, _imageSize);
+            timings?.Add(InferenceStage.Preprocessing, start);
+            start = Stopwatch.GetTimestamp();
+            var features = _vlm.EncodeImages(batch.PixelValues);
+            timings?.Add(InferenceStage.ImageTower, start);
+            start = Stopwatch.GetTimestamp();
+            text = _vlm.TextEmbeddings.Get(vocabulary.Names).to(_device);
+            var sizes = batch.Sizes.Select(s => ((long)s.Height, (long)s.Width)).ToArray();
+            output = _head.forward(new DetectorInput(features.Select(f => f.to(_device)).ToArray(), sizes, text));
+            timings?.Add(InferenceStage.Head, start);
+            var regionIndex = Array.FindIndex(_vlm.Manifest.ImageEncoder.FeatureLevels, l => l.Name == _vlm.Manifest.RegionPooler.RegionLevel);
+            // The tower's runs at the other scales serve only the VLM's region scores: their time is that stage's.
+            start = Stopwatch.GetTimestamp();
+            regionLevels = _vlm.RegionLevelsAtScales(batch.PixelValues, features[regionIndex], regionScaling);
+            timings?.Add(InferenceStage.VlmRegionScoring, start);
+        }
         var postProcessor = new DetectionPostProcessor(_head.RoiHeads, _vlm);
         var perSettings = settings.Select(_ => new ImageDetections[images.Count]).ToArray();
         for (int i = 0; i < images.Count; i++)
         {
+            using var guard = NativeCallGuard.Enter();
             var perImage = postProcessor.Process(output.Levels, i, regionLevels.Select(l => l[i..(i + 1)]).ToArray(), regionScaling, output.Proposals[i], output.Embeddings![i], output.Deltas![i],
                 text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width), settings, timings);
             for (int s = 0; s < settings.Count; s++) perSettings[s][i] = perImage[s];

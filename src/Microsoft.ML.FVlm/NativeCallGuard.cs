@@ -42,9 +42,15 @@ internal readonly struct NativeCallGuard : IDisposable
     public void Dispose()
     {
         if (!_active) return;
-        if (System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion)
+        try
+        {
             GC.EndNoGCRegion();
-        else
+        }
+        catch (InvalidOperationException)
+        {
+            // The region ended before this guard: the runtime ended it (budget exceeded), or, with
+            // concurrent callers, another guard ended it (checking the latency mode first would race).
             Interlocked.Increment(ref _endedEarly);
+        }
     }
 }

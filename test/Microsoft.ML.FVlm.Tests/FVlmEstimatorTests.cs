@@ -128,7 +128,11 @@ public class FVlmEstimatorTests
     {
         string zip = Path.Combine(_folder, "model.zip");
         _ml.Model.Save(_model, _train.Schema, zip);
-        var images = Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").OrderBy(p => p).ToArray();
+        // Twenty scenes the model was not trained on, as issue #6 asks.
+        string scenes = Path.Combine(_folder, "unseen");
+        new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = 20, Seed = 5, ImageSize = 96, MaxInstances = 3 }).Generate(scenes);
+        var images = Directory.GetFiles(Path.Combine(scenes, "val"), "*.png").OrderBy(p => p).ToArray();
+        Assert.That(images, Has.Length.EqualTo(20));
 
         var probe = ModelLoadProbe.RunDetect(zip, images);
 

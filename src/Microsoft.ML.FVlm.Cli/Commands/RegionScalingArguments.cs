@@ -13,11 +13,12 @@ internal sealed class RegionScalingArguments
     private readonly Option<string?> _scales;
     private readonly Option<double?> _objectSize;
     private readonly Option<double?> _spread;
+    private readonly FVlmOptions _defaults = new();
 
     /// <param name="scalesDescription">What the scales are for in this command, and what happens without the option.</param>
     public RegionScalingArguments(string scalesDescription)
     {
-        var defaults = new FVlmOptions();
+        var defaults = _defaults;
         _scales = new Option<string?>("--region-scales") { Description = $"comma-separated canvas scales at which the VLM embeds regions, e.g. 0.5,1,2 ({scalesDescription})" };
         _objectSize = new Option<double?>("--region-object-size")
         {
@@ -55,8 +56,7 @@ internal sealed class RegionScalingArguments
         }
         try
         {
-            var defaults = new FVlmOptions();
-            return new RegionScaling(scales, parse.GetValue(_objectSize) ?? defaults.VlmRegionObjectSize, parse.GetValue(_spread) ?? defaults.VlmRegionScaleSpread);
+            return new RegionScaling(scales, parse.GetValue(_objectSize) ?? _defaults.VlmRegionObjectSize, parse.GetValue(_spread) ?? _defaults.VlmRegionScaleSpread);
         }
         catch (ArgumentException e)
         {

@@ -324,8 +324,8 @@ public sealed class FrozenVlm : IDisposable
         if (scaling.IsSingle || boxes.shape[0] == 0)
             return nn.functional.normalize(EmbedRegions(regionLevels[0], boxes), dim: -1).MoveToOuterDisposeScope();
         int count = (int)boxes.shape[0], scaleCount = scaling.Scales.Count;
-        float[] weights = scaling.Weights(boxes).data<float>().ToArray();
         float[] corners = boxes.contiguous().data<float>().ToArray();
+        float[] weights = scaling.Weights(corners);
         var sum = new float[count * Manifest.EmbeddingDim];
         for (int s = 0; s < scaleCount; s++)
         {

@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.FVlm.Vlm;
 
 /// <summary>
@@ -58,14 +56,12 @@ public sealed record RegionScaling
     public bool IsSingle => Scales.Count == 1 && Scales[0] == 1.0;
 
     /// <summary>Per box and scale, the weight of the box's embedding at that scale, normalised per box; 0 where skipped.</summary>
-    /// <param name="boxes">[R, 4] x0 y0 x1 y1 canvas pixels at scale 1.</param>
-    /// <returns>[R, S] float32 on the CPU.</returns>
-    public Tensor Weights(Tensor boxes)
+    /// <param name="corners">R boxes, x0 y0 x1 y1 each, canvas pixels at scale 1.</param>
+    /// <returns>R x S weights, box-major.</returns>
+    public float[] Weights(ReadOnlySpan<float> corners)
     {
-        if (boxes.dim() != 2 || boxes.shape[1] != 4)
-            throw new ArgumentException($"boxes must be [R, 4]; got [{string.Join(", ", boxes.shape)}].", nameof(boxes));
-        // R x S numbers: plain arithmetic, no tensor operations with temporary scalars.
-        float[] corners = boxes.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+        if (corners.Length % 4 != 0)
+            throw new ArgumentException($"corners must hold 4 numbers per box; got {corners.Length}.", nameof(corners));
         int count = corners.Length / 4, scaleCount = Scales.Count;
         var weights = new float[count * scaleCount];
         var logits = new double[scaleCount];
@@ -88,7 +84,7 @@ public sealed record RegionScaling
             }
             for (int s = 0; s < scaleCount; s++) weights[r * scaleCount + s] = (float)(logits[s] / sum);
         }
-        return tensor(weights, [count, scaleCount]);
+        return weights;
     }
 
     public bool Equals(RegionScaling? other) =>

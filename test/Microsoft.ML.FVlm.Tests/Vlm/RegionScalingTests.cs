@@ -12,7 +12,7 @@ public class RegionScalingTests
         using var scope = NewDisposeScope();
         var scaling = new RegionScaling([1.0, 2.0], 64, 0.5);
         // Longest sides 32 (a 32 x 10 box) and 64.
-        var weights = scaling.Weights(tensor(new float[] { 5, 5, 37, 15, 0, 0, 40, 64 }, [2, 4])).data<float>().ToArray();
+        var weights = scaling.Weights(new float[] { 5, 5, 37, 15, 0, 0, 40, 64 });
 
         // Side 32: scale 1 is ln 2 from 64 (exp(-ln(2)^2 / 0.5)), scale 2 exactly on it (1).
         double near = Math.Exp(-Math.Log(2) * Math.Log(2) / 0.5);
@@ -28,10 +28,10 @@ public class RegionScalingTests
     {
         using var scope = NewDisposeScope();
         // Side 64 at scale 0.25 is ln 4 away: exp(-ln(4)^2 / (2 * 0.3^2)) is about 2e-5.
-        var weights = new RegionScaling([0.25, 1.0], 64, 0.3).Weights(tensor(new float[] { 0, 0, 64, 64 }, [1, 4])).data<float>().ToArray();
+        var weights = new RegionScaling([0.25, 1.0], 64, 0.3).Weights(new float[] { 0, 0, 64, 64 });
         Assert.That(weights, Is.EqualTo(new[] { 0f, 1f }));
         // With a spread of 0.6 it is exp(-ln(4)^2 / 0.72), about 0.07 of the largest weight, and kept.
-        weights = new RegionScaling([0.25, 1.0], 64, 0.6).Weights(tensor(new float[] { 0, 0, 64, 64 }, [1, 4])).data<float>().ToArray();
+        weights = new RegionScaling([0.25, 1.0], 64, 0.6).Weights(new float[] { 0, 0, 64, 64 });
         double far = Math.Exp(-Math.Log(4) * Math.Log(4) / 0.72);
         Assert.That(weights[0], Is.EqualTo(far / (1 + far)).Within(1e-6));
     }
@@ -83,7 +83,7 @@ public class RegionScalingTests
 
         // A box of side 32 is embedded at scale 2 only, one of side 85 at 0.75 only (85 x 0.75 = 63.75).
         var boxes = tensor(new float[] { 8, 8, 40, 30, 20, 0, 105, 80 }, [2, 4]);
-        var weights = scaling.Weights(boxes).data<float>().ToArray();
+        var weights = scaling.Weights(boxes.data<float>().ToArray());
         Assert.That(weights, Is.EqualTo(new[] { 0f, 0f, 1f, 1f, 0f, 0f }));
         var embedded = vlm.EmbedRegions(levels.Select(l => l[1..2]).ToArray(), boxes, scaling);
 

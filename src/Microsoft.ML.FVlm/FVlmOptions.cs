@@ -112,6 +112,13 @@ public sealed class FVlmOptions
     /// </summary>
     public int RoiSamplesPerImage = 128;
 
+    /// <summary>
+    /// The box side, in canvas pixels, that the box and mask heads pool from P4; a box twice as large is
+    /// pooled from P5, half as large from P3 (<c>floor(4 + log2(side / size))</c>, clamped to P2..P5).
+    /// 224 as in the FPN paper, torchvision and detectron2, which were tuned for images of 800 to 1024 px.
+    /// </summary>
+    public double RoiCanonicalBoxSize = Ops.MultiScaleRoiAlign.DefaultCanonicalSize;
+
     /// <summary>Proposals kept per image at inference (after NMS); the heads and the VLM score each one.</summary>
     public int InferenceProposalCount = 1000;
 

@@ -23,6 +23,7 @@ internal static class FVlmOptionsValidator
         Require(o.PyramidChannels > 0 && o.HeadConvChannels > 0 && o.BoxHeadFcDim > 0, "PyramidChannels, HeadConvChannels and BoxHeadFcDim", "positive",
             $"{o.PyramidChannels}, {o.HeadConvChannels}, {o.BoxHeadFcDim}");
         Require(o.RoiSamplesPerImage > 0, nameof(o.RoiSamplesPerImage), "positive", o.RoiSamplesPerImage);
+        Require(o.RoiCanonicalBoxSize is >= 1 and <= 4096, nameof(o.RoiCanonicalBoxSize), "from 1 to 4096 pixels", o.RoiCanonicalBoxSize);
         Require(o.InferenceProposalCount > 0, nameof(o.InferenceProposalCount), "positive", o.InferenceProposalCount);
         Require(o.AnchorSizes is { Length: 5 } && o.AnchorSizes.All(s => s > 0), nameof(o.AnchorSizes), "five positive sizes (P2..P6)", string.Join(", ", o.AnchorSizes ?? []));
         Require(o.MinJitterScale > 0 && o.MaxJitterScale >= o.MinJitterScale, "MinJitterScale and MaxJitterScale", "0 < min <= max", $"{o.MinJitterScale}, {o.MaxJitterScale}");
@@ -52,7 +53,7 @@ internal static class FVlmOptionsValidator
         BoxHeadFcDim = o.BoxHeadFcDim,
         AnchorSizes = o.AnchorSizes.ToArray(),
         Rpn = new RpnSettings { InferencePostNmsTopK = o.InferenceProposalCount },
-        RoiHeads = new RoiHeadsSettings { SamplesPerImage = o.RoiSamplesPerImage },
+        RoiHeads = new RoiHeadsSettings { SamplesPerImage = o.RoiSamplesPerImage, CanonicalBoxSize = o.RoiCanonicalBoxSize },
     };
 
     public static TrainingSettings Training(FVlmOptions o) => new()

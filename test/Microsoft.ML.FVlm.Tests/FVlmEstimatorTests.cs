@@ -228,6 +228,33 @@ public class FVlmEstimatorTests
         Assert.That(error!.Message, Does.Contain("FVlmOptions.VlmRegionScales must be one or more distinct scales in (0, 8]; got 1, 1"));
     }
 
+    [Test]
+    public void CanonicalBoxSizeTravelsInTheZipUnderTheFormatThatReadsIt()
+    {
+        using var moved = Estimator(o => o.RoiCanonicalBoxSize = 64).Fit(_train);
+        Assert.That(moved.Model.Architecture.RoiHeads.CanonicalBoxSize, Is.EqualTo(64));
+        string zip = Path.Combine(_folder, "model-canonical.zip");
+        _ml.Model.Save(moved, _train.Schema, zip);
+        // Readers of 0x00010003 would pool from the FPN paper's levels, not the ones the head learnt on.
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010004u, 0x00010004u)));
+
+        using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
+        Assert.That(loaded.Model.Architecture.RoiHeads.CanonicalBoxSize, Is.EqualTo(64));
+        Assert.That(loaded.Options.RoiCanonicalBoxSize, Is.EqualTo(64));
+        var images = Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").Order().Take(3).Select(MLImage.CreateFromFile).ToArray();
+        var expected = moved.Detect(images);
+        var actual = loaded.Detect(images);
+        for (int i = 0; i < images.Length; i++)
+        {
+            Assert.That(actual[i].Scores, Is.EqualTo(expected[i].Scores), $"image {i}");
+            Assert.That(actual[i].Boxes, Is.EqualTo(expected[i].Boxes), $"image {i}");
+        }
+        foreach (var image in images) image.Dispose();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.RoiCanonicalBoxSize = 0));
+        Assert.That(error!.Message, Does.Contain("FVlmOptions.RoiCanonicalBoxSize must be from 1 to 4096 pixels; got 0"));
+    }
+
     /// <summary>The F-VLM transformer's (version written, oldest reader that can read it) in a model zip's Model.key.</summary>
     private static (uint Written, uint OldestReader) FormatVersions(string zip)
     {

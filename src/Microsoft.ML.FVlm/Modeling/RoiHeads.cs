@@ -33,8 +33,8 @@ public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
         box_head = boxHead;
         mask_head = maskHead;
         this.classifier = classifier;
-        _boxPooler = new MultiScaleRoiAlign(strides, 7);
-        _maskPooler = new MultiScaleRoiAlign(strides, MaskSize / 2);
+        _boxPooler = new MultiScaleRoiAlign(strides, 7, canonicalSize: settings.CanonicalBoxSize);
+        _maskPooler = new MultiScaleRoiAlign(strides, MaskSize / 2, canonicalSize: settings.CanonicalBoxSize);
         _matcher = new Matcher(settings.ForegroundIou, settings.ForegroundIou, allowLowQualityMatches: false);
         _sampler = new BalancedSampler(settings.SamplesPerImage, settings.PositiveFraction);
         RegisterComponents();
@@ -129,4 +129,7 @@ public sealed record RoiHeadsSettings
     public double ForegroundIou { get; init; } = 0.5;
     public int SamplesPerImage { get; init; } = 512;
     public double PositiveFraction { get; init; } = 0.25;
+
+    /// <summary>The box side, in canvas pixels, that the box and mask poolers take from P4 (<see cref="MultiScaleRoiAlign"/>).</summary>
+    public double CanonicalBoxSize { get; init; } = MultiScaleRoiAlign.DefaultCanonicalSize;
 }

@@ -4,23 +4,32 @@ namespace Microsoft.ML.FVlm.Ops;
 
 /// <summary>
 /// RoIAlign over a feature pyramid: each box is pooled from one level, chosen by its size as in
-/// the FPN paper, <c>k = floor(4 + log2(sqrt(area) / 224))</c> clamped to the available levels
-/// (P2..P5 for strides 4..32), the way torchvision's <c>MultiScaleRoIAlign</c> assigns them.
+/// the FPN paper, <c>k = floor(4 + log2(sqrt(area) / s))</c> clamped to the available levels
+/// (P2..P5 for strides 4..32), the way torchvision's <c>MultiScaleRoIAlign</c> assigns them. The
+/// canonical size <c>s</c> (the box side that lands on P4) is 224 in the FPN paper, torchvision and
+/// detectron2 (its <c>canonical_box_size</c>).
 /// </summary>
 public sealed class MultiScaleRoiAlign
 {
-    private const double CanonicalSize = 224, CanonicalLevel = 4;
+    /// <summary>The FPN paper's canonical box size: a box of this side is pooled from P4.</summary>
+    public const double DefaultCanonicalSize = 224;
+
+    private const double CanonicalLevel = 4;
     private readonly int[] _strides;
     private readonly int _outputSize, _samplingRatio;
+    private readonly double _canonicalSize;
 
     /// <param name="strides">Strides of the levels to pool from, fine to coarse (e.g. 4, 8, 16, 32).</param>
     /// <param name="outputSize">Output bins per side (7 for boxes, 14 for masks).</param>
     /// <param name="samplingRatio">Samples per bin per side.</param>
-    public MultiScaleRoiAlign(IReadOnlyList<int> strides, int outputSize, int samplingRatio = 2)
+    /// <param name="canonicalSize">The box side, in input pixels, pooled from P4.</param>
+    public MultiScaleRoiAlign(IReadOnlyList<int> strides, int outputSize, int samplingRatio = 2, double canonicalSize = DefaultCanonicalSize)
     {
         if (strides.Count == 0) throw new ArgumentException("At least one level is needed.", nameof(strides));
+        if (!(canonicalSize > 0) || !double.IsFinite(canonicalSize))
+            throw new ArgumentOutOfRangeException(nameof(canonicalSize), $"The canonical box size must be a positive number of pixels; got {canonicalSize}.");
         _strides = strides.ToArray();
-        (_outputSize, _samplingRatio) = (outputSize, samplingRatio);
+        (_outputSize, _samplingRatio, _canonicalSize) = (outputSize, samplingRatio, canonicalSize);
     }
 
     /// <summary>Index into the levels for each box: [R] int64.</summary>
@@ -31,7 +40,7 @@ public sealed class MultiScaleRoiAlign
         int maxLevel = (int)Math.Round(Math.Log2(_strides[^1]));
         var size = BoxOps.Area(boxes).clamp(min: 1e-6).sqrt();
         // A small epsilon as torchvision, so that exact powers of two land on the intended level.
-        var level = floor(CanonicalLevel + log2(size / CanonicalSize + 1e-6)).clamp(minLevel, maxLevel);
+        var level = floor(CanonicalLevel + log2(size / _canonicalSize + 1e-6)).clamp(minLevel, maxLevel);
         return (level - minLevel).to(ScalarType.Int64).MoveToOuterDisposeScope();
     }
 

@@ -4,6 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.FVlm;
 using Microsoft.ML.FVlm.Inference;
 using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Ops;
 using Microsoft.ML.FVlm.Persistence;
 using Microsoft.ML.FVlm.Vlm;
 using Microsoft.ML.Runtime;
@@ -33,12 +34,16 @@ internal static class FVlmModelFormat
     //               VlmRegionObjectSize, VlmRegionScaleSpread); readers of 0x00010002 would ignore the
     //               fields and score at scale 1 only. Written only when the scales are not just [1]; a
     //               zip without the fields is read with scale 1.
-    private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002, RegionScalesVersion = 0x00010003;
+    //   0x00010004: Options.json may carry the poolers' canonical box size (RoiCanonicalBoxSize); readers
+    //               of 0x00010003 would ignore it and pool boxes from other pyramid levels than the head was
+    //               trained on. Written only when it is not 224; a zip without the field is read with 224.
+    private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002, RegionScalesVersion = 0x00010003, CanonicalBoxSizeVersion = 0x00010004;
 
-    /// <summary>The version stamp this code writes for <paramref name="vlm"/> and <paramref name="scaling"/>, or, without them, the newest it reads.</summary>
-    private static VersionInfo GetVersionInfo(VlmManifest? vlm = null, RegionScaling? scaling = null)
+    /// <summary>The version stamp this code writes for <paramref name="vlm"/> and <paramref name="options"/>, or, without them, the newest it reads.</summary>
+    private static VersionInfo GetVersionInfo(VlmManifest? vlm = null, FVlmOptions? options = null)
     {
-        uint written = vlm is null || scaling is { IsSingle: false } ? RegionScalesVersion
+        uint written = vlm is null || options is null || options.RoiCanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize ? CanonicalBoxSizeVersion
+            : !options.RegionScaling().IsSingle ? RegionScalesVersion
             : vlm.Version < 2 ? FirstVersion : FactorizedVlmVersion;
         return ModelComponentVersion.Create(
             modelSignature: "FVLMXFRM",
@@ -65,7 +70,7 @@ internal static class FVlmModelFormat
         ArgumentNullException.ThrowIfNull(ctx);
         ctx.CheckAtModel();
         var model = transformer.Model;
-        ctx.SetVersionInfo(GetVersionInfo(model.Vlm.Manifest, transformer.Options.RegionScaling()));
+        ctx.SetVersionInfo(GetVersionInfo(model.Vlm.Manifest, transformer.Options));
         WriteJson(ctx, "Options.json", SavedOptions.From(transformer.Options, model));
         WriteJson(ctx, "Vocabulary.json", new SavedVocabulary(transformer.Vocabulary.Names.ToArray(), transformer.Vocabulary.IsNovel.ToArray(), model.BaseClassNames.ToArray()));
         ModelZipEntries.Write(ctx, "Vlm.bin", PayloadVersion, writer => WriteVlmFiles(writer, model.Vlm));
@@ -176,19 +181,24 @@ internal static class FVlmModelFormat
         bool AddDetectionScoreColumn, bool AddVlmScoreColumn, double ScoreThreshold, double NmsThreshold, int MaxDetections,
         double BaseVlmWeight, double NovelVlmWeight, int InferenceBatchSize, int ImageSize, string Device, int? GpuDeviceId, bool FallbackToCpu,
         int PyramidChannels, int HeadConvChannels, int BoxHeadFcDim, double[] AnchorSizes, int InferenceProposalCount,
-        double[]? VlmRegionScales = null, double VlmRegionObjectSize = 0, double VlmRegionScaleSpread = 0)
+        double[]? VlmRegionScales = null, double VlmRegionObjectSize = 0, double VlmRegionScaleSpread = 0, double? RoiCanonicalBoxSize = null)
     {
         public static SavedOptions From(FVlmOptions o, FVlmModel model) => new(
             o.ImageColumnName, o.PredictedLabelColumnName, o.ScoreColumnName, o.PredictedBoundingBoxColumnName, o.PredictedMaskColumnName,
             o.AddDetectionScoreColumn, o.AddVlmScoreColumn, o.ScoreThreshold, o.NmsThreshold, o.MaxDetections,
             o.BaseVlmWeight, o.NovelVlmWeight, o.InferenceBatchSize, model.Detector.ImageSize, o.Device, o.GpuDeviceId, o.FallbackToCpu,
             model.Architecture.PyramidChannels, model.Architecture.HeadConvChannels, model.Architecture.BoxHeadFcDim, model.Architecture.AnchorSizes.ToArray(),
-            model.Architecture.Rpn.InferencePostNmsTopK, o.VlmRegionScales, o.VlmRegionObjectSize, o.VlmRegionScaleSpread);
+            model.Architecture.Rpn.InferencePostNmsTopK, o.VlmRegionScales, o.VlmRegionObjectSize, o.VlmRegionScaleSpread,
+            model.Architecture.RoiHeads.CanonicalBoxSize);
+
+        // Zips before 0x00010004 have no canonical box size: the FPN paper's 224.
+        private double CanonicalBoxSize => RoiCanonicalBoxSize ?? MultiScaleRoiAlign.DefaultCanonicalSize;
 
         public DetectorArchitecture Architecture() => new()
         {
             PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
             Rpn = new RpnSettings { InferencePostNmsTopK = InferenceProposalCount },
+            RoiHeads = new RoiHeadsSettings { CanonicalBoxSize = CanonicalBoxSize },
         };
 
         public FVlmOptions ToOptions(string vlmFolder) => new()
@@ -199,7 +209,7 @@ internal static class FVlmModelFormat
             NmsThreshold = NmsThreshold, MaxDetections = MaxDetections, BaseVlmWeight = BaseVlmWeight, NovelVlmWeight = NovelVlmWeight,
             InferenceBatchSize = InferenceBatchSize, ImageSize = ImageSize, Device = Device, GpuDeviceId = GpuDeviceId, FallbackToCpu = FallbackToCpu,
             PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
-            InferenceProposalCount = InferenceProposalCount,
+            InferenceProposalCount = InferenceProposalCount, RoiCanonicalBoxSize = CanonicalBoxSize,
             // Zips before 0x00010003 have no region scales: F-VLM's single scale.
             VlmRegionScales = VlmRegionScales ?? [1.0],
             VlmRegionObjectSize = VlmRegionScales is null ? Vlm.RegionScaling.Single.ObjectSize : VlmRegionObjectSize,

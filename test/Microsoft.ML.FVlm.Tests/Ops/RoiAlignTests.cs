@@ -135,6 +135,17 @@ public class MultiScaleRoiAlignTests
     }
 
     [Test]
+    public void TheCanonicalSizeMovesBoxesBetweenLevels()
+    {
+        using var scope = NewDisposeScope();
+        var pooler = new MultiScaleRoiAlign([4, 8, 16, 32], outputSize: 7, canonicalSize: 64);
+        // 4 + log2(side / 64): 16 -> P2, 32 -> P3, 64 -> P4, 128 -> P5; 8 clamped to P2, 50 -> 3.64 -> P3.
+        var boxes = tensor(new float[] { 0, 0, 16, 16, 0, 0, 32, 32, 0, 0, 64, 64, 0, 0, 128, 128, 0, 0, 8, 8, 0, 0, 50, 50 }, [6, 4]);
+        Assert.That(pooler.AssignLevels(boxes).data<long>().ToArray(), Is.EqualTo(new long[] { 0, 1, 2, 3, 0, 1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MultiScaleRoiAlign([4, 8, 16, 32], 7, canonicalSize: 0));
+    }
+
+    [Test]
     public void PoolsEachBoxFromItsLevelInInputOrder()
     {
         TorchSharp.torch.manual_seed(9);

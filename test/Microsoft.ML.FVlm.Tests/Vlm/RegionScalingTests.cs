@@ -133,5 +133,10 @@ public class RegionScalingTests
         Assert.That(old.ToOptions("vlm").RegionScaling(), Is.EqualTo(RegionScaling.Single));
         Assert.That(System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(System.Text.Json.JsonSerializer.Serialize(saved))!
             .ToOptions("vlm").RegionScaling(), Is.EqualTo(new RegionScaling([0.5, 1, 2], 48, 0.7)), "a new zip keeps them");
+        // Nor, before 0x00010004, the canonical box size: the FPN paper's 224.
+        Assert.That(json.Remove("RoiCanonicalBoxSize"), Is.True, "the field as written");
+        var older = System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(json.ToJsonString())!;
+        Assert.That(older.ToOptions("vlm").RoiCanonicalBoxSize, Is.EqualTo(224));
+        Assert.That(older.Architecture().RoiHeads.CanonicalBoxSize, Is.EqualTo(224));
     }
 }

@@ -49,9 +49,9 @@ internal static class BenchInferenceCommand
                     result = InferenceBenchmark.Run(detector, imageCount, batchSizes, new SynchronousProgress(done => task.Value = done));
                 });
             AnsiConsole.Write(StageTable(result.Stages));
-            var throughput = new Table().AddColumns("batch size", "images", "seconds", "images/s");
+            var throughput = new Table().AddColumns("batch size", "images", "seconds", "images/s", "managed MB / image");
             foreach (var pass in result.Throughput)
-                throughput.AddRow(pass.BatchSize.ToString(), pass.Images.ToString(), pass.Seconds.ToString("F2"), pass.ImagesPerSecond.ToString("F2"));
+                throughput.AddRow(pass.BatchSize.ToString(), pass.Images.ToString(), pass.Seconds.ToString("F2"), pass.ImagesPerSecond.ToString("F2"), pass.AllocatedMegabytesPerImage.ToString("F1"));
             AnsiConsole.Write(throughput);
             AnsiConsole.WriteLine($"total / image tower: {result.TotalOverTower:F2} ({result.Description}, {result.ImageSize} px, {result.Classes} classes, batch {batchSizes[0]}, {Environment.ProcessorCount} threads)");
             return CliErrors.Success;

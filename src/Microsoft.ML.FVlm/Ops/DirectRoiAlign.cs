@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
@@ -19,27 +20,37 @@ internal static class DirectRoiAlign
     /// <returns>[R, C, g, g].</returns>
     public static Tensor Forward(Tensor features, Tensor boxes, int outputSize, double spatialScale, int samplingRatio)
     {
-        using var pooled = ForwardChannelsLast(ChannelsLastMap.From(features), boxes, outputSize, spatialScale, samplingRatio);
+        using var map = ChannelsLastMap.From(features);
+        using var pooled = ForwardChannelsLast(map, boxes, outputSize, spatialScale, samplingRatio);
         return pooled.permute(0, 3, 1, 2).contiguous().to(features.device);
     }
 
     /// <summary>RoIAlign of a map already laid out channels last, output channels last too.</summary>
     /// <returns>[R, g, g, C] on the CPU.</returns>
-    public static Tensor ForwardChannelsLast(ChannelsLastMap map, Tensor boxes, int outputSize, double spatialScale, int samplingRatio)
+    /// <remarks>The bins are written straight into the output tensor's native memory: no managed array of the output's size.</remarks>
+    public static unsafe Tensor ForwardChannelsLast(ChannelsLastMap map, Tensor boxes, int outputSize, double spatialScale, int samplingRatio)
     {
         int count = (int)boxes.shape[0], g = outputSize, channels = map.Channels;
         if (count == 0) return zeros(0, g, g, channels);
         float[] corners;
         using (var scope = NewDisposeScope())
             corners = boxes.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
-        var output = new float[(long)count * g * g * channels];  // [R, g, g, C]
+        var output = zeros(count, g, g, channels);  // [R, g, g, C]; bins with no sample inside the map stay zero
         int bins = g * g;
+        float* destination = (float*)NativeData(output);
+        float* source = (float*)NativeData(map.Data);
+        long mapLength = map.Data.numel();
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = count * bins * channels < 1 << 16 ? 1 : -1 }, r =>
-            PoolBox(map.Data, map.Height, map.Width, channels, corners.AsSpan(r * 4, 4), g, spatialScale, samplingRatio, output.AsSpan(r * bins * channels, bins * channels)));
-        return tensor(output, [count, g, g, channels]);
+            PoolBox(new ReadOnlySpan<float>(source, checked((int)mapLength)), map.Height, map.Width, channels, corners.AsSpan(r * 4, 4), g, spatialScale, samplingRatio,
+                new Span<float>(destination + (long)r * bins * channels, bins * channels)));
+        return output;
     }
 
-    private static void PoolBox(float[] map, int height, int width, int channels, ReadOnlySpan<float> box, int g, double scale, int ratio, Span<float> destination)
+    /// <summary>The first element of a contiguous CPU tensor's native memory (it does not move while the tensor lives).</summary>
+    private static unsafe IntPtr NativeData(Tensor tensor) =>
+        (IntPtr)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));
+
+    private static void PoolBox(ReadOnlySpan<float> map, int height, int width, int channels, ReadOnlySpan<float> box, int g, double scale, int ratio, Span<float> destination)
     {
         double x0 = box[0] * scale - 0.5, y0 = box[1] * scale - 0.5;
         double binWidth = (box[2] * scale - 0.5 - x0) / g, binHeight = (box[3] * scale - 0.5 - y0) / g;
@@ -86,12 +97,12 @@ internal static class DirectRoiAlign
         fraction = (float)(coordinate - low);
     }
 
-    private static void Accumulate(Span<float> bin, float[] map, int channels, int o1, float w1, int o2, float w2, int o3, float w3, int o4, float w4)
+    private static void Accumulate(Span<float> bin, ReadOnlySpan<float> map, int channels, int o1, float w1, int o2, float w2, int o3, float w3, int o4, float w4)
     {
-        var a = map.AsSpan(o1, channels);
-        var b = map.AsSpan(o2, channels);
-        var c = map.AsSpan(o3, channels);
-        var d = map.AsSpan(o4, channels);
+        var a = map.Slice(o1, channels);
+        var b = map.Slice(o2, channels);
+        var c = map.Slice(o3, channels);
+        var d = map.Slice(o4, channels);
         int i = 0;
         if (Vector.IsHardwareAccelerated && channels >= Vector<float>.Count)
         {
@@ -109,12 +120,17 @@ internal static class DirectRoiAlign
     }
 }
 
-/// <summary>One image's [1, C, H, W] feature map copied into an [H, W, C] array: each bilinear tap of <see cref="DirectRoiAlign"/> is then a contiguous vector.</summary>
-internal sealed class ChannelsLastMap
+/// <summary>
+/// One image's [1, C, H, W] feature map laid out [H, W, C] in a contiguous float32 CPU tensor: each
+/// bilinear tap of <see cref="DirectRoiAlign"/> is then a contiguous vector. Dispose it when done (it
+/// is also released with the dispose scope it was made in).
+/// </summary>
+internal sealed class ChannelsLastMap : IDisposable
 {
-    private ChannelsLastMap(float[] data, int height, int width, int channels) => (Data, Height, Width, Channels) = (data, height, width, channels);
+    private ChannelsLastMap(Tensor data, int height, int width, int channels) => (Data, Height, Width, Channels) = (data, height, width, channels);
 
-    public float[] Data { get; }
+    /// <summary>[H, W, C] float32, contiguous, on the CPU.</summary>
+    public Tensor Data { get; }
     public int Height { get; }
     public int Width { get; }
     public int Channels { get; }
@@ -124,7 +140,9 @@ internal sealed class ChannelsLastMap
     {
         using var scope = NewDisposeScope();
         var map = features.dim() == 4 ? features[0] : features;
-        var data = map.permute(1, 2, 0).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
-        return new ChannelsLastMap(data, (int)map.shape[1], (int)map.shape[2], (int)map.shape[0]);
+        var data = map.permute(1, 2, 0).to(ScalarType.Float32).cpu().contiguous();
+        return new ChannelsLastMap(data.MoveToOuterDisposeScope(), (int)map.shape[1], (int)map.shape[2], (int)map.shape[0]);
     }
+
+    public void Dispose() => Data.Dispose();
 }

@@ -246,7 +246,7 @@ public sealed class FrozenVlm : IDisposable
         // The map is laid out channels last once, for every chunk of boxes. The factorized path projects it
         // first and hands RoIAlign's output to the attention graph as it is; the pooler reads [R, C, g, g].
         bool factorized = _projector is not null;
-        var channelsLast = ChannelsLastMap.From(factorized ? ProjectRegionMap(map) : map);
+        using var channelsLast = ChannelsLastMap.From(factorized ? ProjectRegionMap(map) : map);
         Tensor Embed(Tensor chunk)
         {
             var rois = DirectRoiAlign.ForwardChannelsLast(channelsLast, chunk, g, 1.0 / level.Stride, RegionSamplingRatio);

@@ -87,7 +87,7 @@ public class ClipParityTests
         AssertClose(s_vlm!.ProjectRegionMap(Input(map, "region_map")), Output(map, "projected_map"), "region projector");
         var attention = Case("region_factorized");
         var boxes = Npy.Read(Path.Combine(s_referenceFolder, attention.GetProperty("source").GetProperty("boxes").GetProperty("file").GetString()!));
-        var projectedMap = Microsoft.ML.FVlm.Ops.ChannelsLastMap.From(Output(map, "projected_map"));
+        using var projectedMap = Microsoft.ML.FVlm.Ops.ChannelsLastMap.From(Output(map, "projected_map"));
         var projectedRois = Microsoft.ML.FVlm.Ops.DirectRoiAlign.ForwardChannelsLast(projectedMap, boxes, s_vlm.Manifest.RegionPooler.RoiOutputSize, 1.0 / 32, FrozenVlm.RegionSamplingRatio);
         AssertClose(projectedRois, Input(attention, "projected_roi_features"), "channels-last RoIAlign of the projected map vs torchvision");
         // The region attention graph on torchvision's RoIAlign of the projected map gives the pooler's embeddings.

@@ -354,7 +354,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="weights file to write (config + state dict)")
     p.add_argument("--max-images", type=int, default=0, help="use only the first N images of the split (0: all)")
     p.add_argument("--init", help="start from a weights file written by this script (continued pretraining)")
-    p.add_argument("--steps", type=int, default=6000, help="step budget")
+    p.add_argument("--steps", type=int, default=9000, help="step budget")
     p.add_argument("--max-minutes", type=float, default=0,
                    help="time budget: the schedule's progress is the larger of steps and time used (0: steps only, deterministic)")
     p.add_argument("--batch", type=int, default=128, help="crops per step")

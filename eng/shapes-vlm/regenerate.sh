@@ -14,8 +14,9 @@
 # Work files go to $WORK (default artifacts/shapes-vlm). Environment overrides: STEPS, MAX_MINUTES, WORKERS, THREADS, PYTHON.
 # Pretraining runs WORKERS data-parallel processes of one thread each (default 2, one per core: 1.36x faster
 # than one process of two threads, docs/shapes-vlm.md); WORKERS=1 runs one process of THREADS threads.
-# Pretraining ends at STEPS steps or after MAX_MINUTES, whichever comes first (the learning-rate schedule
-# follows the larger of the two fractions); only a run ended by the step budget (MAX_MINUTES=0) is bit-reproducible.
+# Pretraining ends at STEPS steps (default 9000, about 80 minutes on 2 cores) or after MAX_MINUTES (default 0: no
+# time limit), whichever comes first (the learning-rate schedule follows the larger of the two fractions); a run
+# ended by the step budget, as the default, is bit-reproducible for its seed on one machine and worker count.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -26,8 +27,8 @@ MODEL=$ROOT/src/Microsoft.ML.FVlm.Shapes/Vlm
 TEMPLATES=$MODEL/templates.txt
 TRAIN_SEED=1000 TRAIN_IMAGES=48000
 EVAL_SEED=2000 EVAL_IMAGES=2000
-STEPS=${STEPS:-6000}
-MAX_MINUTES=${MAX_MINUTES:-45}
+STEPS=${STEPS:-9000}
+MAX_MINUTES=${MAX_MINUTES:-0}
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-2}
 

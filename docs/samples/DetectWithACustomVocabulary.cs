@@ -48,20 +48,19 @@ public static class DetectWithACustomVocabulary
         Directory.Delete(folder, recursive: true);
 
         // Expected output (the shipped detector, measured on 2 CPU cores; detections scoring at least 0.3):
-        //   image 0: 30 detections
-        //     circle 0.70 at [59, 186, 141, 262]
-        //     circle 0.53 at [52, 89, 204, 218]
-        //     circle 0.47 at [46, 150, 150, 273]
-        //   image 1: 38 detections
-        //     circle 0.89 at [84, 62, 105, 101]
-        //     circle 0.89 at [245, 240, 266, 266]
-        //     gear 0.85 at [131, 190, 148, 206]
-        //     gear 0.78 at [137, 186, 150, 204]
-        //     ...
-        //   image 2: 97 detections
-        //     circle 0.88 at [218, 222, 260, 268]
-        //     circle 0.71 at [42, 12, 74, 47]
-        //     gear 0.69 at [118, 29, 238, 126]
+        //   image 0: 16 detections
+        //     circle 0.79 at [58, 189, 135, 256]
+        //     circle 0.58 at [51, 87, 208, 235]
+        //     circle 0.33 at [50, 130, 157, 269]
+        //   image 1: 23 detections
+        //     circle 0.97 at [83, 63, 103, 101]
+        //     circle 0.85 at [244, 239, 266, 267]
+        //     circle 0.50 at [22, 126, 59, 173]
+        //     hexagon 0.41 at [159, 201, 172, 218]
+        //   image 2: 84 detections
+        //     circle 0.81 at [220, 228, 261, 267]
+        //     five-pointed star 0.73 at [158, 128, 200, 162]
+        //     hexagon 0.70 at [156, 50, 215, 92]
         //     ...
     }
 

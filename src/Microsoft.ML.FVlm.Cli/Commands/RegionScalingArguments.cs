@@ -18,15 +18,14 @@ internal sealed class RegionScalingArguments
     /// <param name="scalesDescription">What the scales are for in this command, and what happens without the option.</param>
     public RegionScalingArguments(string scalesDescription)
     {
-        var defaults = _defaults;
         _scales = new Option<string?>("--region-scales") { Description = $"comma-separated canvas scales at which the VLM embeds regions, e.g. 0.5,1,2 ({scalesDescription})" };
         _objectSize = new Option<double?>("--region-object-size")
         {
-            Description = FormattableString.Invariant($"with --region-scales: the box side in pixels, after scaling, that the VLM embeds best (default {defaults.VlmRegionObjectSize})"),
+            Description = FormattableString.Invariant($"with --region-scales: the box side in pixels, after scaling, that the VLM embeds best (default {_defaults.VlmRegionObjectSize})"),
         };
         _spread = new Option<double?>("--region-scale-spread")
         {
-            Description = FormattableString.Invariant($"with --region-scales: spread of the scale weights, natural-log units (default {defaults.VlmRegionScaleSpread})"),
+            Description = FormattableString.Invariant($"with --region-scales: spread of the scale weights, natural-log units (default {_defaults.VlmRegionScaleSpread})"),
         };
     }
 

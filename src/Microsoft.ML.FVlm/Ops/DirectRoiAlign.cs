@@ -39,9 +39,9 @@ internal static class DirectRoiAlign
         int bins = g * g;
         float* destination = (float*)NativeData(output);
         float* source = (float*)NativeData(map.Data);
-        long mapLength = map.Data.numel();
+        int mapLength = checked((int)map.Data.numel());
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = count * bins * channels < 1 << 16 ? 1 : -1 }, r =>
-            PoolBox(new ReadOnlySpan<float>(source, checked((int)mapLength)), map.Height, map.Width, channels, corners.AsSpan(r * 4, 4), g, spatialScale, samplingRatio,
+            PoolBox(new ReadOnlySpan<float>(source, mapLength), map.Height, map.Width, channels, corners.AsSpan(r * 4, 4), g, spatialScale, samplingRatio,
                 new Span<float>(destination + (long)r * bins * channels, bins * channels)));
         return output;
     }

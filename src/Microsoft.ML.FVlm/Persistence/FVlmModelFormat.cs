@@ -39,11 +39,12 @@ internal static class FVlmModelFormat
     //               trained on. Written only when it is not 224; a zip without the field is read with 224.
     private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002, RegionScalesVersion = 0x00010003, CanonicalBoxSizeVersion = 0x00010004;
 
-    /// <summary>The version stamp this code writes for <paramref name="vlm"/> and <paramref name="options"/>, or, without them, the newest it reads.</summary>
-    private static VersionInfo GetVersionInfo(VlmManifest? vlm = null, FVlmOptions? options = null)
+    /// <summary>The version stamp this code writes for <paramref name="model"/> and <paramref name="scaling"/> (the fields <see cref="SavedOptions"/> writes), or, without them, the newest it reads.</summary>
+    private static VersionInfo GetVersionInfo(FVlmModel? model = null, RegionScaling? scaling = null)
     {
-        uint written = vlm is null || options is null || options.RoiCanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize ? CanonicalBoxSizeVersion
-            : !options.RegionScaling().IsSingle ? RegionScalesVersion
+        var vlm = model?.Vlm.Manifest;
+        uint written = vlm is null || scaling is null || model!.Architecture.RoiHeads.CanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize ? CanonicalBoxSizeVersion
+            : !scaling.IsSingle ? RegionScalesVersion
             : vlm.Version < 2 ? FirstVersion : FactorizedVlmVersion;
         return ModelComponentVersion.Create(
             modelSignature: "FVLMXFRM",
@@ -70,7 +71,7 @@ internal static class FVlmModelFormat
         ArgumentNullException.ThrowIfNull(ctx);
         ctx.CheckAtModel();
         var model = transformer.Model;
-        ctx.SetVersionInfo(GetVersionInfo(model.Vlm.Manifest, transformer.Options));
+        ctx.SetVersionInfo(GetVersionInfo(model, transformer.Options.RegionScaling()));
         WriteJson(ctx, "Options.json", SavedOptions.From(transformer.Options, model));
         WriteJson(ctx, "Vocabulary.json", new SavedVocabulary(transformer.Vocabulary.Names.ToArray(), transformer.Vocabulary.IsNovel.ToArray(), model.BaseClassNames.ToArray()));
         ModelZipEntries.Write(ctx, "Vlm.bin", PayloadVersion, writer => WriteVlmFiles(writer, model.Vlm));

@@ -113,6 +113,12 @@ public sealed class FVlmOptions
     public int RoiSamplesPerImage = 128;
 
     /// <summary>
+    /// The largest fraction of <see cref="RoiSamplesPerImage"/> that may be positive (matched to a box at
+    /// IoU 0.5 or more); the rest are background. 0.25 as in Fast R-CNN, detectron2 and F-VLM.
+    /// </summary>
+    public double RoiPositiveFraction = 0.25;
+
+    /// <summary>
     /// The box side, in canvas pixels, that the box and mask heads pool from P4; a box twice as large is
     /// pooled from P5, half as large from P3 (<c>floor(4 + log2(side / size))</c>, clamped to P2..P5).
     /// 224 as in the FPN paper, torchvision and detectron2, which were tuned for images of 800 to 1024 px.

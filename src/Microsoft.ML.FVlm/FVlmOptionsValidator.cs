@@ -23,6 +23,7 @@ internal static class FVlmOptionsValidator
         Require(o.PyramidChannels > 0 && o.HeadConvChannels > 0 && o.BoxHeadFcDim > 0, "PyramidChannels, HeadConvChannels and BoxHeadFcDim", "positive",
             $"{o.PyramidChannels}, {o.HeadConvChannels}, {o.BoxHeadFcDim}");
         Require(o.RoiSamplesPerImage > 0, nameof(o.RoiSamplesPerImage), "positive", o.RoiSamplesPerImage);
+        Require(o.RoiPositiveFraction is > 0 and <= 1, nameof(o.RoiPositiveFraction), "in (0, 1]", o.RoiPositiveFraction);
         Require(o.RoiCanonicalBoxSize is >= 1 and <= 4096, nameof(o.RoiCanonicalBoxSize), "from 1 to 4096 pixels", o.RoiCanonicalBoxSize);
         Require(o.InferenceProposalCount > 0, nameof(o.InferenceProposalCount), "positive", o.InferenceProposalCount);
         Require(o.AnchorSizes is { Length: 5 } && o.AnchorSizes.All(s => s > 0), nameof(o.AnchorSizes), "five positive sizes (P2..P6)", string.Join(", ", o.AnchorSizes ?? []));
@@ -53,7 +54,7 @@ internal static class FVlmOptionsValidator
         BoxHeadFcDim = o.BoxHeadFcDim,
         AnchorSizes = o.AnchorSizes.ToArray(),
         Rpn = new RpnSettings { InferencePostNmsTopK = o.InferenceProposalCount },
-        RoiHeads = new RoiHeadsSettings { SamplesPerImage = o.RoiSamplesPerImage, CanonicalBoxSize = o.RoiCanonicalBoxSize },
+        RoiHeads = new RoiHeadsSettings { SamplesPerImage = o.RoiSamplesPerImage, PositiveFraction = o.RoiPositiveFraction, CanonicalBoxSize = o.RoiCanonicalBoxSize },
     };
 
     public static TrainingSettings Training(FVlmOptions o) => new()

@@ -87,6 +87,10 @@ public class FVlmEstimatorTests
 
         error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.GradientClipNorm = -1));
         Assert.That(error!.Message, Does.Contain("FVlmOptions.GradientClipNorm must be zero (no clipping) or a positive number; got -1"));
+
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.RoiPositiveFraction = 0));
+        Assert.That(error!.Message, Does.Contain("FVlmOptions.RoiPositiveFraction must be in (0, 1]; got 0"));
+        Assert.That(new FVlmOptions { RoiPositiveFraction = 0.5 }.Architecture().RoiHeads.PositiveFraction, Is.EqualTo(0.5), "the option reaches the RoI sampler");
     }
 
     [Test]

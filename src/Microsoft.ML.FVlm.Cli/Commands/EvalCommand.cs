@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML.FVlm.Cli.Benchmarks;
+using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Evaluation;
 using Spectre.Console;
 
@@ -16,9 +17,10 @@ internal static class EvalCommand
         var model = new Option<FileInfo>("--model") { Description = "model zip written by 'fvlm train' or mlContext.Model.Save", Required = true };
         var data = new Option<FileSystemInfo>("--data") { Description = "LVIS / COCO JSON with category frequencies, or a folder written by 'fvlm shapes' (uses val.json)", Required = true };
         var json = new Option<FileInfo?>("--json") { Description = "also write the figures as JSON" };
+        var detections = new Option<DirectoryInfo?>("--detections") { Description = "also write each score source's detections as COCO results (detection.json, vlm.json, fused.json) to this folder, for 'fvlm evaluate' or pycocotools" };
         var command = new Command("eval", "Box and mask AP of a model on novel, base and all categories, for detection-only, VLM-only and fused scores (LVIS protocol).")
         {
-            model, data, json,
+            model, data, json, detections,
         };
         var scaling = new RegionScalingArguments("default: the model's own");
         scaling.AddTo(command);
@@ -29,6 +31,8 @@ internal static class EvalCommand
             var groundTruth = DatasetArgument.Read(file);
             var mlContext = new MLContext();
             using var transformer = ModelFile.Load(mlContext, parse.GetValue(model)!);
+            var detectionsFolder = parse.GetValue(detections);
+            if (detectionsFolder is not null) Directory.CreateDirectory(detectionsFolder.FullName);
             IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> table = null!;
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -36,7 +40,9 @@ internal static class EvalCommand
                 {
                     var task = context.AddTask("eval", maxValue: groundTruth.Images.Count);
                     table = OpenVocabularyEvaluator.Evaluate(transformer, groundTruth, images, progress: new SynchronousProgress(done => task.Value = done),
-                        regionScaling: regionScaling);
+                        regionScaling: regionScaling,
+                        sourceResults: detectionsFolder is null ? null
+                            : (source, results) => CocoJson.WriteResults(results, Path.Combine(detectionsFolder.FullName, source + ".json")));
                 });
             AnsiConsole.WriteLine($"VLM regions at {regionScaling ?? transformer.RegionScaling}");
             foreach (var (iouType, rows) in table)

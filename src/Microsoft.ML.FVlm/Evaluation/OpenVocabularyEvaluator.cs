@@ -25,10 +25,12 @@ public static class OpenVocabularyEvaluator
     /// <param name="progress">Images done.</param>
     /// <param name="fusedDetections">Called with each image and its fused detections (for drawing them without a second pass).</param>
     /// <param name="regionScaling">The scales the VLM embeds regions at, instead of the model's own (<see cref="FVlmOptions.VlmRegionScales"/>).</param>
+    /// <param name="sourceResults">Called once per score source ("detection", "vlm", "fused") with all its COCO results, before they are evaluated.</param>
     /// <returns>Figures by IoU type ("bbox", "segm") and source ("detection", "vlm", "fused").</returns>
     public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> Evaluate(
         FVlmTransformer model, CocoDataset groundTruth, string imageFolder, int batchSize = 4, IProgress<int>? progress = null,
-        Action<CocoImage, ImageDetections>? fusedDetections = null, Vlm.RegionScaling? regionScaling = null)
+        Action<CocoImage, ImageDetections>? fusedDetections = null, Vlm.RegionScaling? regionScaling = null,
+        Action<string, IReadOnlyList<CocoAnnotation>>? sourceResults = null)
     {
         var categories = groundTruth.Categories.OrderBy(c => c.Id).ToArray();
         using var vocabularyModel = model.WithVocabulary(categories.Select(c => c.Name).ToArray());
@@ -62,6 +64,8 @@ public static class OpenVocabularyEvaluator
             progress?.Report(done += chunk.Length);
         }
 
+        for (int s = 0; s < Sources.Count; s++)
+            sourceResults?.Invoke(SourceName(Sources[s]), results[s]);
         var mlContext = new MLContext();
         var table = new Dictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>>();
         foreach (var (iouName, iouType) in new[] { ("bbox", DetectionIouType.BoundingBox), ("segm", DetectionIouType.Segmentation) })
@@ -73,7 +77,7 @@ public static class OpenVocabularyEvaluator
                 {
                     IouType = iouType, Protocol = DetectionEvaluationProtocol.Lvis, NovelCategoryIds = novelIds,
                 });
-                row[Sources[s].ToString().ToLowerInvariant()] = new OpenVocabularyFigures(
+                row[SourceName(Sources[s])] = new OpenVocabularyFigures(
                     metrics.AveragePrecisionNovel ?? -1, metrics.AveragePrecisionBase ?? -1, metrics.AveragePrecision,
                     metrics.AveragePrecisionRare ?? -1, metrics.AveragePrecisionCommon ?? -1, metrics.AveragePrecisionFrequent ?? -1);
             }
@@ -81,6 +85,8 @@ public static class OpenVocabularyEvaluator
         }
         return table;
     }
+
+    private static string SourceName(DetectionScoreSource source) => source.ToString().ToLowerInvariant();
 
     /// <summary>COCO results (boxes as [x, y, w, h], masks as compressed RLE) of one image's detections.</summary>
     public static IEnumerable<CocoAnnotation> ToResults(long imageId, ImageDetections detections, IReadOnlyList<CocoCategory> vocabularyCategories)

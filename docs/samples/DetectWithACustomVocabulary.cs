@@ -48,19 +48,19 @@ public static class DetectWithACustomVocabulary
         Directory.Delete(folder, recursive: true);
 
         // Expected output (the shipped detector, measured on 2 CPU cores; detections scoring at least 0.3):
-        //   image 0: 16 detections
-        //     circle 0.79 at [58, 189, 135, 256]
-        //     circle 0.58 at [51, 87, 208, 235]
-        //     circle 0.33 at [50, 130, 157, 269]
-        //   image 1: 23 detections
-        //     circle 0.97 at [83, 63, 103, 101]
-        //     circle 0.85 at [244, 239, 266, 267]
-        //     circle 0.50 at [22, 126, 59, 173]
-        //     hexagon 0.41 at [159, 201, 172, 218]
-        //   image 2: 84 detections
-        //     circle 0.81 at [220, 228, 261, 267]
-        //     five-pointed star 0.73 at [158, 128, 200, 162]
-        //     hexagon 0.70 at [156, 50, 215, 92]
+        //   image 0: 24 detections
+        //     circle 0.90 at [61, 189, 138, 262]
+        //     circle 0.45 at [48, 97, 191, 250]
+        //     circle 0.37 at [92, 183, 154, 265]
+        //     five-pointed star 0.31 at [1, 66, 11, 75]
+        //   image 1: 20 detections
+        //     circle 0.98 at [83, 62, 105, 99]
+        //     circle 0.80 at [21, 126, 59, 174]
+        //     circle 0.77 at [245, 239, 266, 266]
+        //   image 2: 97 detections
+        //     hexagon 0.88 at [158, 50, 210, 90]
+        //     circle 0.88 at [223, 244, 262, 267]
+        //     circle 0.87 at [217, 221, 261, 272]
         //     ...
     }
 

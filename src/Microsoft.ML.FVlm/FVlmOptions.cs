@@ -58,7 +58,7 @@ public sealed class FVlmOptions
     public int ImageSize = 320;
 
     /// <summary>
-    /// Training steps (batches). The defaults (1600 steps of 4 images, 64-channel pyramid and heads,
+    /// Training steps (batches). The defaults (2000 steps of 4 images, 64-channel pyramid and heads,
     /// 128 sampled RoIs per image, jitter 0.5 to 1.5) train on the Shapes world in under 30 minutes
     /// on two CPU cores; F-VLM's own schedule (LSJ 0.1 to 2.0, 256-channel heads, batch 256, tens of
     /// thousands of steps) is for accelerators.
@@ -66,7 +66,7 @@ public sealed class FVlmOptions
     public int Steps = DefaultSteps;
 
     /// <summary>The default of <see cref="Steps"/>.</summary>
-    public const int DefaultSteps = 1600;
+    public const int DefaultSteps = 2000;
 
     /// <summary>Images per step.</summary>
     public int BatchSize = 4;

@@ -125,11 +125,12 @@ public sealed class MarkElfVersionWeak : Task
         }
         if (changed > 0)
         {
-            // Write beside first, so a failure while writing never leaves a half-written library.
+            // Write beside first, so a failure while writing never leaves a half-written library. The rename
+            // replaces the file instead of writing into it: an output that is a hard link into the NuGet cache
+            // (CreateHardLinksForCopyLocalIfPossible) is unlinked, and the cache keeps its bytes.
             string temporary = path + ".patching";
             File.WriteAllBytes(temporary, elf);
-            File.Copy(temporary, path, overwrite: true);
-            File.Delete(temporary);
+            File.Replace(temporary, path, destinationBackupFileName: null);
         }
         return changed;
     }

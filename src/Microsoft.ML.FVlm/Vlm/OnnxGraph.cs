@@ -26,6 +26,29 @@ internal sealed class OnnxGraph : IDisposable
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"VLM graph '{path}' does not exist.", path);
+        try
+        {
+            return OpenSession(path, options);
+        }
+        catch (Exception e) when (MissingNativeLibrary(e) is { } missing)
+        {
+            throw new InvalidOperationException(
+                $"ONNX Runtime's native library could not be loaded to open '{path}' ({missing.Message}). Microsoft.ML.FVlm " +
+                "references only ONNX Runtime's managed API: the application must reference a native build, " +
+                "Microsoft.ML.OnnxRuntime (CPU) or Microsoft.ML.OnnxRuntime.Gpu (CUDA), version 1.31.0.", e);
+        }
+    }
+
+    /// <summary>The <see cref="DllNotFoundException"/> behind <paramref name="error"/> (ONNX Runtime wraps it in a type initializer's error), if any.</summary>
+    internal static DllNotFoundException? MissingNativeLibrary(Exception error)
+    {
+        for (Exception? e = error; e is not null; e = e.InnerException)
+            if (e is DllNotFoundException missing) return missing;
+        return null;
+    }
+
+    private static OnnxGraph OpenSession(string path, VlmSessionOptions options)
+    {
         if (options.GpuDeviceId is int device)
         {
             try
@@ -34,9 +57,16 @@ internal sealed class OnnxGraph : IDisposable
                 Configure(gpuOptions, options);
                 return new OnnxGraph(path, Load(path, gpuOptions), onGpu: true);
             }
-            catch (OnnxRuntimeException e) when (options.FallbackToCpu)
+            // The CPU build (Microsoft.ML.OnnxRuntime) does not export the CUDA provider's entry point at all.
+            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException && options.FallbackToCpu)
             {
                 System.Diagnostics.Trace.TraceWarning($"CUDA device {device} unavailable for '{path}' ({e.Message}); running on the CPU.");
+            }
+            catch (EntryPointNotFoundException e)
+            {
+                throw new InvalidOperationException(
+                    $"Could not run '{path}' on CUDA device {device}: the application's ONNX Runtime is a build without CUDA. " +
+                    "Reference Microsoft.ML.OnnxRuntime.Gpu 1.31.0 instead of Microsoft.ML.OnnxRuntime, or set FallbackToCpu to run on the CPU.", e);
             }
             catch (OnnxRuntimeException e)
             {

@@ -216,10 +216,21 @@ public class FrozenVlmTests
     public void CudaWithoutFallbackFailsClearlyAndFallbackRunsOnCpu()
     {
         var error = Assert.Throws<InvalidOperationException>(() => FrozenVlm.Load(TinyVlmFolder, new VlmSessionOptions { GpuDeviceId = 0 }).Dispose());
-        Assert.That(error!.Message, Does.Contain("CUDA device 0").And.Contain("FallbackToCpu"));
+        // The tests reference ONNX Runtime's CPU build, which has no CUDA provider: the error says which package has one.
+        Assert.That(error!.Message, Does.Contain("CUDA device 0").And.Contain("Microsoft.ML.OnnxRuntime.Gpu").And.Contain("FallbackToCpu"));
 
         using var vlm = FrozenVlm.Load(TinyVlmFolder, new VlmSessionOptions { GpuDeviceId = 0, FallbackToCpu = true, IntraOpThreads = 1 });
         Assert.That(vlm.RunsOnGpu, Is.False);
+    }
+
+    [Test]
+    public void AMissingNativeOnnxRuntimeIsFoundBehindItsTypeInitializer()
+    {
+        // What ONNX Runtime's managed API throws when the application references no native build.
+        var missing = new DllNotFoundException("Unable to load shared library 'onnxruntime'");
+        var thrown = new TypeInitializationException("Microsoft.ML.OnnxRuntime.NativeMethods", missing);
+        Assert.That(OnnxGraph.MissingNativeLibrary(thrown), Is.SameAs(missing));
+        Assert.That(OnnxGraph.MissingNativeLibrary(new InvalidDataException("not a model")), Is.Null);
     }
 
     private readonly List<string> _copies = [];

@@ -48,19 +48,20 @@ public static class DetectWithACustomVocabulary
         Directory.Delete(folder, recursive: true);
 
         // Expected output (the shipped detector, measured on 2 CPU cores; detections scoring at least 0.3):
-        //   image 0: 24 detections
-        //     circle 0.90 at [61, 189, 138, 262]
-        //     circle 0.45 at [48, 97, 191, 250]
-        //     circle 0.37 at [92, 183, 154, 265]
-        //     five-pointed star 0.31 at [1, 66, 11, 75]
-        //   image 1: 20 detections
-        //     circle 0.98 at [83, 62, 105, 99]
-        //     circle 0.80 at [21, 126, 59, 174]
-        //     circle 0.77 at [245, 239, 266, 266]
-        //   image 2: 97 detections
-        //     hexagon 0.88 at [158, 50, 210, 90]
-        //     circle 0.88 at [223, 244, 262, 267]
-        //     circle 0.87 at [217, 221, 261, 272]
+        //   image 0: 36 detections
+        //     circle 0.79 at [57, 172, 147, 265]
+        //     circle 0.50 at [61, 214, 156, 267]
+        //     five-pointed star 0.35 at [10, 62, 100, 106]
+        //     circle 0.32 at [56, 111, 185, 259]
+        //   image 1: 19 detections
+        //     circle 0.93 at [83, 61, 106, 101]
+        //     circle 0.86 at [21, 132, 63, 173]
+        //     circle 0.80 at [245, 241, 265, 267]
+        //     circle 0.30 at [31, 129, 53, 168]
+        //   image 2: 100 detections
+        //     hexagon 0.87 at [157, 48, 215, 93]
+        //     circle 0.76 at [218, 223, 261, 267]
+        //     hexagon 0.75 at [114, 48, 193, 130]
         //     ...
     }
 

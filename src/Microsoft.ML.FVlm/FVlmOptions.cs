@@ -108,6 +108,14 @@ public sealed class FVlmOptions
     public int BoxHeadFcDim = 512;
 
     /// <summary>
+    /// Channels of the mask head's pixel branch; 0 for Mask R-CNN's head without one. The branch resamples
+    /// the canvas pixels under each box to the mask's 28x28, passes them through one 3x3 conv and fuses
+    /// them with the upsampled features by a 1x1 conv before the mask logits: the finest pyramid level
+    /// has a stride of 4 pixels, coarser than the strokes of thin or outlined objects.
+    /// </summary>
+    public int MaskPixelChannels;
+
+    /// <summary>
     /// Proposals sampled per training image for the box and mask heads (a quarter positive at most).
     /// detectron2 uses 512; the box head's four convs run on every sampled RoI, which dominates the
     /// cost of a training step on a CPU.

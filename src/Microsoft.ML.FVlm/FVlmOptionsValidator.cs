@@ -17,6 +17,7 @@ internal static class FVlmOptionsValidator
         Require(o.BatchSize > 0, nameof(o.BatchSize), "positive", o.BatchSize);
         Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), "a positive number", o.LearningRate);
         Require(o.WeightDecay >= 0, nameof(o.WeightDecay), "zero or more", o.WeightDecay);
+        Require(o.MaskPixelChannels is >= 0 and <= 256, nameof(o.MaskPixelChannels), "from 0 (no pixel branch) to 256", o.MaskPixelChannels);
         Require(o.MaskLossWeight >= 0 && double.IsFinite(o.MaskLossWeight), nameof(o.MaskLossWeight), "zero or a positive number", o.MaskLossWeight);
         Require(o.GradientClipNorm >= 0 && double.IsFinite(o.GradientClipNorm), nameof(o.GradientClipNorm), "zero (no clipping) or a positive number", o.GradientClipNorm);
         Require(o.WarmupSteps >= 0, nameof(o.WarmupSteps), "zero or more", o.WarmupSteps);
@@ -52,6 +53,7 @@ internal static class FVlmOptionsValidator
         PyramidChannels = o.PyramidChannels,
         HeadConvChannels = o.HeadConvChannels,
         BoxHeadFcDim = o.BoxHeadFcDim,
+        MaskPixelChannels = o.MaskPixelChannels,
         AnchorSizes = o.AnchorSizes.ToArray(),
         Rpn = new RpnSettings { InferencePostNmsTopK = o.InferenceProposalCount },
         RoiHeads = new RoiHeadsSettings { SamplesPerImage = o.RoiSamplesPerImage, PositiveFraction = o.RoiPositiveFraction, CanonicalBoxSize = o.RoiCanonicalBoxSize },

@@ -259,6 +259,35 @@ public class FVlmEstimatorTests
         Assert.That(error!.Message, Does.Contain("FVlmOptions.RoiCanonicalBoxSize must be from 1 to 4096 pixels; got 0"));
     }
 
+    [Test]
+    public void MaskPixelBranchTravelsInTheZipUnderTheFormatThatReadsIt()
+    {
+        using var withPixels = Estimator(o => o.MaskPixelChannels = 4).Fit(_train);
+        Assert.That(withPixels.Model.Architecture.MaskPixelChannels, Is.EqualTo(4));
+        Assert.That(withPixels.Model.Head.RoiHeads.MasksUsePixels, Is.True);
+        string zip = Path.Combine(_folder, "model-mask-pixels.zip");
+        _ml.Model.Save(withPixels, _train.Schema, zip);
+        // Readers of 0x00010004 would build a mask head without the branch and fail on its weights.
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010005u, 0x00010005u)));
+
+        using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
+        Assert.That(loaded.Model.Architecture.MaskPixelChannels, Is.EqualTo(4));
+        Assert.That(loaded.Options.MaskPixelChannels, Is.EqualTo(4));
+        var images = Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").Order().Take(3).Select(MLImage.CreateFromFile).ToArray();
+        var expected = withPixels.Detect(images);
+        var actual = loaded.Detect(images);
+        Assert.That(expected.Sum(d => d.Masks!.Length), Is.GreaterThan(0));
+        for (int i = 0; i < images.Length; i++)
+        {
+            Assert.That(actual[i].Scores, Is.EqualTo(expected[i].Scores), $"image {i}");
+            Assert.That(actual[i].Masks, Is.EqualTo(expected[i].Masks), $"image {i}");
+        }
+        foreach (var image in images) image.Dispose();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.MaskPixelChannels = -1));
+        Assert.That(error!.Message, Does.Contain("FVlmOptions.MaskPixelChannels must be from 0 (no pixel branch) to 256; got -1"));
+    }
+
     /// <summary>The F-VLM transformer's (version written, oldest reader that can read it) in a model zip's Model.key.</summary>
     private static (uint Written, uint OldestReader) FormatVersions(string zip)
     {

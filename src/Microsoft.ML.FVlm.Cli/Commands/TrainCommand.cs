@@ -32,10 +32,11 @@ internal static class TrainCommand
         var roiPositives = new Option<double>("--roi-positive-fraction") { Description = "largest fraction of the sampled proposals that may be positive", DefaultValueFactory = _ => defaults.RoiPositiveFraction };
         var jitter = new Option<string>("--jitter") { Description = "large-scale jitter range MIN,MAX of the training augmentation", DefaultValueFactory = _ => FormattableString.Invariant($"{defaults.MinJitterScale},{defaults.MaxJitterScale}") };
         var maskWeight = new Option<double>("--mask-weight") { Description = "weight of the mask loss (the other losses weigh 1)", DefaultValueFactory = _ => defaults.MaskLossWeight };
+        var maskPixels = new Option<int>("--mask-pixel-channels") { Description = "channels of the mask head's pixel branch (0: none)", DefaultValueFactory = _ => defaults.MaskPixelChannels };
         var canonicalSize = new Option<double>("--roi-canonical-size") { Description = "box side (canvas pixels) the box and mask heads pool from P4", DefaultValueFactory = _ => defaults.RoiCanonicalBoxSize };
         var command = new Command("train", "Train the F-VLM detector head on base-category annotations and save the fitted model as an ML.NET zip.")
         {
-            vlm, data, output, steps, quick, batch, size, rate, seed, noCache, checkpointEvery, resume, headChannels, roiSamples, roiPositives, jitter, maskWeight, canonicalSize,
+            vlm, data, output, steps, quick, batch, size, rate, seed, noCache, checkpointEvery, resume, headChannels, roiSamples, roiPositives, jitter, maskWeight, maskPixels, canonicalSize,
         };
         var scaling = new RegionScalingArguments("saved with the model for its VLM scores; default: 1, F-VLM's single scale");
         scaling.AddTo(command);
@@ -67,6 +68,7 @@ internal static class TrainCommand
                 RoiPositiveFraction = parse.GetValue(roiPositives),
                 RoiCanonicalBoxSize = parse.GetValue(canonicalSize),
                 MaskLossWeight = parse.GetValue(maskWeight),
+                MaskPixelChannels = parse.GetValue(maskPixels),
                 MinJitterScale = minJitter,
                 MaxJitterScale = maxJitter,
                 CacheFeatures = !parse.GetValue(noCache),

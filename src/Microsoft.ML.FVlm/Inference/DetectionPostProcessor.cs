@@ -40,10 +40,11 @@ internal sealed class DetectionPostProcessor
     /// <param name="originalSize">The original image's (height, width).</param>
     /// <param name="settings">One or more post-processing settings.</param>
     /// <param name="timings">Adds the time of each stage, when given.</param>
+    /// <param name="canvas">[N, 3, H, W] the batch's canvas, for a mask head with a pixel branch.</param>
     /// <returns>The image's detections under each of <paramref name="settings"/>.</returns>
     public ImageDetections[] Process(Tensor[] levels, int image, IReadOnlyList<Tensor> regionLevels, RegionScaling regionScaling, Tensor proposals, Tensor embeddings, Tensor deltas,
         Tensor text, IReadOnlyList<bool> isNovel, (int Height, int Width) canvasSize, float scale, (int Height, int Width) originalSize,
-        IReadOnlyList<InferenceSettings> settings, InferenceTimings? timings = null)
+        IReadOnlyList<InferenceSettings> settings, InferenceTimings? timings = null, Tensor? canvas = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -63,7 +64,7 @@ internal sealed class DetectionPostProcessor
         var selections = settings.Select(s => Select(s, detection, vlm, isNovel, canvasBoxes)).ToArray();
         timings?.Add(InferenceStage.PostProcessing, start);
         start = Stopwatch.GetTimestamp();
-        var masks = PasteMasks(levels, image, canvasBoxes, scale, originalSize,
+        var masks = PasteMasks(levels, canvas, image, canvasBoxes, scale, originalSize,
             selections.Where((_, s) => settings[s].PredictMasks).SelectMany(k => k.Proposals).Distinct().ToArray());
         timings?.Add(InferenceStage.Masks, start);
 
@@ -123,13 +124,13 @@ internal sealed class DetectionPostProcessor
     }
 
     /// <summary>Masks of the given proposals (their refined boxes), predicted in one call and pasted at the original size.</summary>
-    private Dictionary<int, RleMask> PasteMasks(Tensor[] levels, int image, float[] canvasBoxes, float scale, (int Height, int Width) size, int[] proposals)
+    private Dictionary<int, RleMask> PasteMasks(Tensor[] levels, Tensor? canvas, int image, float[] canvasBoxes, float scale, (int Height, int Width) size, int[] proposals)
     {
         var masks = new Dictionary<int, RleMask>(proposals.Length);
         if (proposals.Length == 0) return masks;
         var boxes = new float[proposals.Length * 4];
         for (int i = 0; i < proposals.Length; i++) Array.Copy(canvasBoxes, proposals[i] * 4, boxes, i * 4, 4);
-        float[] probabilities = _roiHeads.PredictMasks(levels, image, tensor(boxes, [proposals.Length, 4]).to(levels[0].device))
+        float[] probabilities = _roiHeads.PredictMasks(levels, image, tensor(boxes, [proposals.Length, 4]).to(levels[0].device), canvas)
             .sigmoid().cpu().contiguous().data<float>().ToArray();
         int m = RoiHeads.MaskSize, plane = m * m;
         var buffer = new byte[size.Height * size.Width];

@@ -102,12 +102,13 @@ public sealed class OpenVocabularyDetector
             timings?.Add(InferenceStage.VlmRegionScoring, start);
         }
         var postProcessor = new DetectionPostProcessor(_head.RoiHeads, _vlm);
+        var canvas = _head.RoiHeads.MasksUsePixels ? batch.PixelValues.to(_device) : null;
         var perSettings = settings.Select(_ => new ImageDetections[images.Count]).ToArray();
         for (int i = 0; i < images.Count; i++)
         {
             using var guard = NativeCallGuard.Enter();
             var perImage = postProcessor.Process(output.Levels, i, regionLevels.Select(l => l[i..(i + 1)]).ToArray(), regionScaling, output.Proposals[i], output.Embeddings![i], output.Deltas![i],
-                text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width), settings, timings);
+                text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width), settings, timings, canvas);
             for (int s = 0; s < settings.Count; s++) perSettings[s][i] = perImage[s];
         }
         timings?.AddImages(images.Count);

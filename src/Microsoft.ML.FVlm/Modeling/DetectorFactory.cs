@@ -15,6 +15,9 @@ public sealed record DetectorArchitecture
     /// <summary>Width of the box head's fully connected layer.</summary>
     public int BoxHeadFcDim { get; init; } = 1024;
 
+    /// <summary>Channels of the mask head's pixel branch (<see cref="MaskHead"/>); 0: Mask R-CNN's head, without one.</summary>
+    public int MaskPixelChannels { get; init; }
+
     /// <summary>Anchor sizes for P2..P6, in pixels.</summary>
     public IReadOnlyList<double> AnchorSizes { get; init; } = [32, 64, 128, 256, 512];
 
@@ -44,7 +47,7 @@ public static class DetectorFactory
         var rpn = new RegionProposalNetwork(new RpnHead(architecture.PyramidChannels, anchors.AnchorsPerLocation), anchors, pyramidStrides, architecture.Rpn);
         var roiHeads = new RoiHeads(
             new BoxHead(architecture.PyramidChannels, 7, architecture.HeadConvChannels, architecture.BoxHeadFcDim, vlm.EmbeddingDim),
-            new MaskHead(architecture.PyramidChannels, architecture.HeadConvChannels),
+            new MaskHead(architecture.PyramidChannels, architecture.HeadConvChannels, architecture.MaskPixelChannels),
             new RegionTextClassifier(vlm.EmbeddingDim),
             strides, architecture.RoiHeads);
         return new DetectorHead(fpn, rpn, roiHeads);

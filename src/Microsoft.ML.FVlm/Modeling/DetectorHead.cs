@@ -30,7 +30,7 @@ public sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
     {
         var levels = fpn.forward(input.Features);
         var proposals = rpn.forward(new RpnInput(levels, input.ImageSizes, input.Targets, input.Generator));
-        var second = roi_heads.forward(new RoiHeadsInput(levels, proposals.Proposals, input.TextEmbeddings, input.Targets, input.Generator));
+        var second = roi_heads.forward(new RoiHeadsInput(levels, proposals.Proposals, input.TextEmbeddings, input.Targets, input.Generator, input.Pixels));
         if (!training || input.Targets is null)
             return new DetectorOutput(levels, proposals.Proposals, second.Embeddings, second.Deltas, null);
         var losses = new Dictionary<string, Tensor>
@@ -48,10 +48,11 @@ public sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
 /// <summary>
 /// Input of <see cref="DetectorHead"/>: the frozen feature maps C2..C5 of a padded batch, each
 /// image's size on the canvas, the vocabulary's unit text embeddings [C, D] (base classes in
-/// training), and training targets.
+/// training), training targets, and the batch's canvas [N, 3, H, W] (the VLM's normalised input),
+/// which a mask head with a pixel branch reads in training.
 /// </summary>
 public sealed record DetectorInput(Tensor[] Features, IReadOnlyList<(long Height, long Width)> ImageSizes, Tensor TextEmbeddings,
-    IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null);
+    IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null, Tensor? Pixels = null);
 
 /// <summary>Pyramid levels, proposals per image, and either per-image embeddings and deltas (inference) or named losses (training).</summary>
 public sealed record DetectorOutput(Tensor[] Levels, Tensor[] Proposals, Tensor[]? Embeddings, Tensor[]? Deltas, IReadOnlyDictionary<string, Tensor>? Losses);

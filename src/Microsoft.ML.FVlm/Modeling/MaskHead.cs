@@ -7,28 +7,51 @@ namespace Microsoft.ML.FVlm.Modeling;
 
 /// <summary>
 /// Class-agnostic mask head (Mask R-CNN): four 3x3 convs (batch norm, ReLU) on 14x14 pooled
-/// features, a 2x2 stride-2 transposed conv to 28x28, and one logit per pixel.
+/// features, a 2x2 stride-2 transposed conv to 28x28, and one logit per pixel. With a pixel branch
+/// (<c>pixelChannels</c> &gt; 0), the canvas pixels under the box, resampled to 28x28, go through a
+/// 3x3 conv and are fused with the upsampled features by a 1x1 conv before the logits: the pyramid's
+/// finest level has a stride of 4, coarser than the strokes of thin and outlined objects.
 /// </summary>
 public sealed class MaskHead : Module<Tensor, Tensor>
 {
     private readonly Sequential convs;
     private readonly ConvTranspose2d upsample;
+    private readonly Conv2d? pixel_conv;
+    private readonly Conv2d? fuse;
     private readonly Conv2d logits;
 
-    public MaskHead(int channels, int convChannels) : base(nameof(MaskHead))
+    public MaskHead(int channels, int convChannels, int pixelChannels = 0) : base(nameof(MaskHead))
     {
         convs = ConvStack.Create(channels, convChannels);
         upsample = ConvTranspose2d(convChannels, convChannels, 2, stride: 2);
+        if (pixelChannels > 0)
+        {
+            pixel_conv = Conv2d(3, pixelChannels, 3, padding: 1);
+            fuse = Conv2d(convChannels + pixelChannels, convChannels, 1);
+        }
         logits = Conv2d(convChannels, 1, 1);
         RegisterComponents();
     }
 
+    /// <summary>True when the head reads the canvas pixels under each box (<see cref="Forward"/>'s <c>pixels</c>).</summary>
+    public bool UsesPixels => pixel_conv is not null;
+
     /// <param name="pooled">[R, channels, 14, 14].</param>
     /// <returns>[R, 28, 28] mask logits.</returns>
-    public override Tensor forward(Tensor pooled)
+    public override Tensor forward(Tensor pooled) => Forward(pooled, null);
+
+    /// <param name="pooled">[R, channels, 14, 14].</param>
+    /// <param name="pixels">[R, 3, 28, 28] the canvas pixels under each box; required when <see cref="UsesPixels"/>.</param>
+    /// <returns>[R, 28, 28] mask logits.</returns>
+    public Tensor Forward(Tensor pooled, Tensor? pixels)
     {
         using var scope = NewDisposeScope();
         var hidden = functional.relu(upsample.forward(convs.forward(pooled)));
+        if (pixel_conv is not null)
+        {
+            if (pixels is null) throw new InvalidOperationException("This mask head has a pixel branch: it needs the canvas pixels under each box.");
+            hidden = functional.relu(fuse!.forward(cat([hidden, functional.relu(pixel_conv.forward(pixels))], 1)));
+        }
         return logits.forward(hidden).squeeze(1).MoveToOuterDisposeScope();
     }
 }

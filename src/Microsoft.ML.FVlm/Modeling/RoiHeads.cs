@@ -56,9 +56,25 @@ public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
     /// <summary>Class logits [R, 1 + C] of region embeddings against the vocabulary's text embeddings.</summary>
     public Tensor Classify(Tensor regionEmbeddings, Tensor textEmbeddings) => classifier.forward(regionEmbeddings, textEmbeddings);
 
+    /// <summary>True when the mask head reads the canvas pixels under each box (a pixel branch).</summary>
+    public bool MasksUsePixels => mask_head.UsesPixels;
+
     /// <summary>Mask logits [R, 28, 28] for boxes of image <paramref name="image"/>.</summary>
-    public Tensor PredictMasks(Tensor[] levels, int image, Tensor boxes) =>
-        mask_head.forward(_maskPooler.Forward(ImageLevels(levels, image), boxes));
+    /// <param name="levels">The batch's pyramid levels.</param>
+    /// <param name="image">Index of the image in the batch.</param>
+    /// <param name="boxes">[R, 4] canvas pixels.</param>
+    /// <param name="pixels">[N, 3, H, W] the batch's canvas (the VLM's normalised input); needed when <see cref="MasksUsePixels"/>.</param>
+    public Tensor PredictMasks(Tensor[] levels, int image, Tensor boxes, Tensor? pixels = null) =>
+        mask_head.Forward(_maskPooler.Forward(ImageLevels(levels, image), boxes), PixelsUnder(pixels, image, boxes));
+
+    /// <summary>The canvas under each box at the mask's resolution, when the mask head reads it.</summary>
+    private Tensor? PixelsUnder(Tensor? pixels, int image, Tensor boxes)
+    {
+        if (!mask_head.UsesPixels) return null;
+        if (pixels is null) throw new InvalidOperationException("The mask head has a pixel branch: pass the canvas pixels of the batch.");
+        using var noGrad = no_grad();
+        return RoiAlign.Forward(pixels[image..(image + 1)], boxes.to(pixels.dtype), MaskSize, 1.0, 2);
+    }
 
     private static Tensor[] ImageLevels(Tensor[] levels, int image) => levels.Take(4).Select(l => l[image..(image + 1)]).ToArray();
 
@@ -94,7 +110,7 @@ public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
             positiveTargets.Add(BoxCoder.Encode(positiveBoxes, target.Boxes[positiveTruth]));
             if (target.Masks is not null)
             {
-                maskLogits.Add(mask_head.forward(_maskPooler.Forward(levels, positiveBoxes)));
+                maskLogits.Add(mask_head.Forward(_maskPooler.Forward(levels, positiveBoxes), PixelsUnder(input.Pixels, i, positiveBoxes)));
                 maskTargets.Add(MaskTargets(target.Masks, positiveTruth, positiveBoxes));
             }
         }
@@ -117,8 +133,9 @@ public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
     }
 }
 
-/// <summary>Input of <see cref="RoiHeads"/>: pyramid levels of the batch, proposals per image, the vocabulary's text embeddings [C, D], training targets.</summary>
-public sealed record RoiHeadsInput(Tensor[] Levels, IReadOnlyList<Tensor> Proposals, Tensor TextEmbeddings, IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null);
+/// <summary>Input of <see cref="RoiHeads"/>: pyramid levels of the batch, proposals per image, the vocabulary's text embeddings [C, D], training targets, and the batch's canvas [N, 3, H, W] for a mask head with a pixel branch.</summary>
+public sealed record RoiHeadsInput(Tensor[] Levels, IReadOnlyList<Tensor> Proposals, Tensor TextEmbeddings, IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null,
+    Tensor? Pixels = null);
 
 /// <summary>In inference, region embeddings [P_i, D] and deltas [P_i, 4] per image; in training, the three losses.</summary>
 public sealed record RoiHeadsOutput(Tensor[]? Embeddings, Tensor[]? Deltas, Tensor? ClassificationLoss, Tensor? BoxLoss, Tensor? MaskLoss);

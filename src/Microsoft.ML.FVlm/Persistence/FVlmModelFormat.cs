@@ -37,13 +37,18 @@ internal static class FVlmModelFormat
     //   0x00010004: Options.json may carry the poolers' canonical box size (RoiCanonicalBoxSize); readers
     //               of 0x00010003 would ignore it and pool boxes from other pyramid levels than the head was
     //               trained on. Written only when it is not 224; a zip without the field is read with 224.
-    private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002, RegionScalesVersion = 0x00010003, CanonicalBoxSizeVersion = 0x00010004;
+    //   0x00010005: Options.json may carry the mask head's pixel branch (MaskPixelChannels), whose weights are in
+    //               Head.bin; readers of 0x00010004 would build a head without it and fail on the state
+    //               dictionary. Written only when it is not 0; a zip without the field is read with 0.
+    private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002, RegionScalesVersion = 0x00010003, CanonicalBoxSizeVersion = 0x00010004,
+        MaskPixelVersion = 0x00010005;
 
     /// <summary>The version stamp this code writes for <paramref name="model"/> and <paramref name="scaling"/> (the fields <see cref="SavedOptions"/> writes), or, without them, the newest it reads.</summary>
     private static VersionInfo GetVersionInfo(FVlmModel? model = null, RegionScaling? scaling = null)
     {
         var vlm = model?.Vlm.Manifest;
-        uint written = vlm is null || scaling is null || model!.Architecture.RoiHeads.CanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize ? CanonicalBoxSizeVersion
+        uint written = vlm is null || scaling is null || model!.Architecture.MaskPixelChannels != 0 ? MaskPixelVersion
+            : model.Architecture.RoiHeads.CanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize ? CanonicalBoxSizeVersion
             : !scaling.IsSingle ? RegionScalesVersion
             : vlm.Version < 2 ? FirstVersion : FactorizedVlmVersion;
         return ModelComponentVersion.Create(
@@ -182,7 +187,8 @@ internal static class FVlmModelFormat
         bool AddDetectionScoreColumn, bool AddVlmScoreColumn, double ScoreThreshold, double NmsThreshold, int MaxDetections,
         double BaseVlmWeight, double NovelVlmWeight, int InferenceBatchSize, int ImageSize, string Device, int? GpuDeviceId, bool FallbackToCpu,
         int PyramidChannels, int HeadConvChannels, int BoxHeadFcDim, double[] AnchorSizes, int InferenceProposalCount,
-        double[]? VlmRegionScales = null, double VlmRegionObjectSize = 0, double VlmRegionScaleSpread = 0, double? RoiCanonicalBoxSize = null)
+        double[]? VlmRegionScales = null, double VlmRegionObjectSize = 0, double VlmRegionScaleSpread = 0, double? RoiCanonicalBoxSize = null,
+        int MaskPixelChannels = 0)
     {
         public static SavedOptions From(FVlmOptions o, FVlmModel model) => new(
             o.ImageColumnName, o.PredictedLabelColumnName, o.ScoreColumnName, o.PredictedBoundingBoxColumnName, o.PredictedMaskColumnName,
@@ -190,7 +196,7 @@ internal static class FVlmModelFormat
             o.BaseVlmWeight, o.NovelVlmWeight, o.InferenceBatchSize, model.Detector.ImageSize, o.Device, o.GpuDeviceId, o.FallbackToCpu,
             model.Architecture.PyramidChannels, model.Architecture.HeadConvChannels, model.Architecture.BoxHeadFcDim, model.Architecture.AnchorSizes.ToArray(),
             model.Architecture.Rpn.InferencePostNmsTopK, o.VlmRegionScales, o.VlmRegionObjectSize, o.VlmRegionScaleSpread,
-            model.Architecture.RoiHeads.CanonicalBoxSize);
+            model.Architecture.RoiHeads.CanonicalBoxSize, model.Architecture.MaskPixelChannels);
 
         // Zips before 0x00010004 have no canonical box size: the FPN paper's 224.
         private double CanonicalBoxSize => RoiCanonicalBoxSize ?? MultiScaleRoiAlign.DefaultCanonicalSize;
@@ -198,6 +204,7 @@ internal static class FVlmModelFormat
         public DetectorArchitecture Architecture() => new()
         {
             PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
+            MaskPixelChannels = MaskPixelChannels,
             Rpn = new RpnSettings { InferencePostNmsTopK = InferenceProposalCount },
             RoiHeads = new RoiHeadsSettings { CanonicalBoxSize = CanonicalBoxSize },
         };
@@ -210,7 +217,7 @@ internal static class FVlmModelFormat
             NmsThreshold = NmsThreshold, MaxDetections = MaxDetections, BaseVlmWeight = BaseVlmWeight, NovelVlmWeight = NovelVlmWeight,
             InferenceBatchSize = InferenceBatchSize, ImageSize = ImageSize, Device = Device, GpuDeviceId = GpuDeviceId, FallbackToCpu = FallbackToCpu,
             PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
-            InferenceProposalCount = InferenceProposalCount, RoiCanonicalBoxSize = CanonicalBoxSize,
+            InferenceProposalCount = InferenceProposalCount, RoiCanonicalBoxSize = CanonicalBoxSize, MaskPixelChannels = MaskPixelChannels,
             // Zips before 0x00010003 have no region scales: F-VLM's single scale.
             VlmRegionScales = VlmRegionScales ?? [1.0],
             VlmRegionObjectSize = VlmRegionScales is null ? Vlm.RegionScaling.Single.ObjectSize : VlmRegionObjectSize,

@@ -98,7 +98,8 @@ public sealed class DetectorTrainer
         }
         _featuresFromCache += batch.Count - misses.Count;
         _featuresComputed += misses.Count;
-        if (misses.Count > 0) ComputeFeatures(batch, misses, variants, jitter, cache, features);
+        bool withPixels = head.RoiHeads.MasksUsePixels;
+        if (misses.Count > 0) ComputeFeatures(batch, misses, variants, jitter, cache, features, withPixels);
 
         for (int i = 0; i < batch.Count; i++)
         {
@@ -113,11 +114,14 @@ public sealed class DetectorTrainer
                 augmented.Masks is null ? null : tensor(augmented.Masks, [augmented.Count, _settings.ImageSize, _settings.ImageSize]).to(device));
         }
 
+        // With a pixel branch, each cached entry holds the augmented canvas after the tower's levels.
         int levels = features[0].Length;
         var stacked = Enumerable.Range(0, levels).Select(l => cat(features.Select(f => f[l]).ToArray(), 0).to(device)).ToArray();
+        var pixels = withPixels ? stacked[^1] : null;
+        if (withPixels) stacked = stacked[..^1];
         optimizer.zero_grad();
         using var generator = new Generator(SplitMix.Hash((ulong)_settings.Seed * 7919 + (ulong)step));
-        var output = head.forward(new DetectorInput(stacked, sizes, textEmbeddings, targets, generator));
+        var output = head.forward(new DetectorInput(stacked, sizes, textEmbeddings, targets, generator, pixels));
         var values = new Dictionary<string, float>();
         foreach (var (name, loss) in output.Losses!)
         {
@@ -137,7 +141,7 @@ public sealed class DetectorTrainer
         return (values, gradientNorm);
     }
 
-    private void ComputeFeatures(List<TrainingRow> batch, List<int> misses, int[] variants, LargeScaleJitter jitter, FeatureCache cache, Tensor[][] features)
+    private void ComputeFeatures(List<TrainingRow> batch, List<int> misses, int[] variants, LargeScaleJitter jitter, FeatureCache cache, Tensor[][] features, bool withPixels)
     {
         using var scope = NewDisposeScope();
         int side = _settings.ImageSize, plane = side * side;
@@ -157,6 +161,7 @@ public sealed class DetectorTrainer
         for (int m = 0; m < misses.Count; m++)
         {
             var levels = encoded.Select(e => e[m..(m + 1)]).ToArray();
+            if (withPixels) levels = [.. levels, pixels[m..(m + 1)]];
             if (_settings.CacheFeatures) cache.Add(batch[misses[m]].RowId, variants[misses[m]], levels);
             // Always train on float16-rounded features, as the cache holds them: a run's weights then
             // do not depend on what was cached when (resuming, cache size, cache off).

@@ -138,5 +138,10 @@ public class RegionScalingTests
         var older = System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(json.ToJsonString())!;
         Assert.That(older.ToOptions("vlm").RoiCanonicalBoxSize, Is.EqualTo(224));
         Assert.That(older.Architecture().RoiHeads.CanonicalBoxSize, Is.EqualTo(224));
+        // Nor, before 0x00010005, a mask head's pixel branch: Mask R-CNN's head.
+        Assert.That(json.Remove("MaskPixelChannels"), Is.True, "the field as written");
+        var oldest = System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(json.ToJsonString())!;
+        Assert.That(oldest.Architecture().MaskPixelChannels, Is.EqualTo(0));
+        Assert.That(oldest.ToOptions("vlm").MaskPixelChannels, Is.EqualTo(0));
     }
 }

@@ -48,20 +48,18 @@ public static class DetectWithACustomVocabulary
         Directory.Delete(folder, recursive: true);
 
         // Expected output (the shipped detector, measured on 2 CPU cores; detections scoring at least 0.3):
-        //   image 0: 36 detections
-        //     circle 0.79 at [57, 172, 147, 265]
-        //     circle 0.50 at [61, 214, 156, 267]
-        //     five-pointed star 0.35 at [10, 62, 100, 106]
-        //     circle 0.32 at [56, 111, 185, 259]
-        //   image 1: 19 detections
-        //     circle 0.93 at [83, 61, 106, 101]
-        //     circle 0.86 at [21, 132, 63, 173]
-        //     circle 0.80 at [245, 241, 265, 267]
-        //     circle 0.30 at [31, 129, 53, 168]
-        //   image 2: 100 detections
-        //     hexagon 0.87 at [157, 48, 215, 93]
-        //     circle 0.76 at [218, 223, 261, 267]
-        //     hexagon 0.75 at [114, 48, 193, 130]
+        //   image 0: 34 detections
+        //     circle 0.81 at [60, 183, 145, 265]
+        //     circle 0.57 at [49, 93, 203, 228]
+        //   image 1: 25 detections
+        //     circle 0.94 at [83, 62, 105, 100]
+        //     circle 0.69 at [25, 132, 60, 176]
+        //     circle 0.63 at [246, 241, 265, 266]
+        //     hexagon 0.35 at [158, 199, 172, 217]
+        //   image 2: 88 detections
+        //     circle 0.97 at [219, 228, 260, 269]
+        //     hexagon 0.87 at [156, 49, 217, 90]
+        //     hexagon 0.65 at [113, 46, 206, 128]
         //     ...
     }
 

@@ -108,12 +108,14 @@ public sealed class FVlmOptions
     public int BoxHeadFcDim = 512;
 
     /// <summary>
-    /// Channels of the mask head's pixel branch; 0 for Mask R-CNN's head without one. The branch resamples
-    /// the canvas pixels under each box to the mask's 28x28, passes them through one 3x3 conv and fuses
-    /// them with the upsampled features by a 1x1 conv before the mask logits: the finest pyramid level
-    /// has a stride of 4 pixels, coarser than the strokes of thin or outlined objects.
+    /// Channels of the mask head's pixel branch; 0 for Mask R-CNN's head (F-VLM's) without one. The branch
+    /// resamples the canvas pixels under each box to the mask's 28x28, passes them through one 3x3 conv and
+    /// fuses them with the upsampled features by a 1x1 conv before the mask logits: the finest pyramid
+    /// level has a stride of 4 pixels, coarser than the strokes of thin or outlined objects. On the
+    /// default Shapes training (docs/shapes-detector.md, one seed each) 16 channels raised base mask AP
+    /// with detection scores from 0.227 to 0.263 and novel fused mask AP from 0.264 to 0.305.
     /// </summary>
-    public int MaskPixelChannels;
+    public int MaskPixelChannels = 16;
 
     /// <summary>
     /// Proposals sampled per training image for the box and mask heads (a quarter positive at most).

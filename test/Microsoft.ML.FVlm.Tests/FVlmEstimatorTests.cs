@@ -197,15 +197,18 @@ public class FVlmEstimatorTests
     {
         // Readers of format 0x00010001 know only version-1 VLM manifests: a zip that carries the
         // tiny VLM's version-2 manifest says it needs 0x00010002, so they refuse it up front.
+        using var maskRcnnHead = Estimator(o => o.MaskPixelChannels = 0).Fit(_train);
         string zip = Path.Combine(_folder, "model-version.zip");
-        _ml.Model.Save(_model, _train.Schema, zip);
+        _ml.Model.Save(maskRcnnHead, _train.Schema, zip);
         Assert.That(FormatVersions(zip), Is.EqualTo((0x00010002u, 0x00010002u)), "version written, oldest reader that can read it");
     }
 
     [Test]
     public void RegionScalesTravelInTheZipUnderTheFormatThatReadsThem()
     {
-        using var scaled = Estimator(o => (o.VlmRegionScales, o.VlmRegionObjectSize) = ([0.5, 1, 2], 48)).Fit(_train);
+        // Mask R-CNN's head (no pixel branch), so that the zip needs nothing newer than the scales do.
+        using var scaled = Estimator(o => (o.VlmRegionScales, o.VlmRegionObjectSize, o.MaskPixelChannels) = ([0.5, 1, 2], 48, 0)).Fit(_train);
+        using var singleScale = Estimator(o => o.MaskPixelChannels = 0).Fit(_train);
         Assert.That(scaled.RegionScaling, Is.EqualTo(new Microsoft.ML.FVlm.Vlm.RegionScaling([0.5, 1, 2], 48, 0.5)));
         Assert.That(_model.RegionScaling.IsSingle, Is.True, "F-VLM's single scale by default");
         string zip = Path.Combine(_folder, "model-scales.zip");
@@ -220,11 +223,11 @@ public class FVlmEstimatorTests
         var actual = loaded.Detect(images);
         for (int i = 0; i < images.Length; i++) Assert.That(actual[i].Scores, Is.EqualTo(expected[i].Scores), $"image {i}");
         // Same seed, same head: only the VLM's region scores differ from the single-scale model's.
-        var single = _model.Detect(images);
+        var single = singleScale.Detect(images);
         Assert.That(Enumerable.Range(0, images.Length).Any(i => !single[i].Scores.SequenceEqual(expected[i].Scores)), Is.True);
         var detectionOnly = new Microsoft.ML.FVlm.Inference.InferenceSettings { ScoreThreshold = 0, ScoreSource = Microsoft.ML.FVlm.Inference.DetectionScoreSource.Detection, PredictMasks = false };
         var scaledDetection = scaled.Detect(images, detectionOnly with { RegionScaling = scaled.RegionScaling });
-        var singleDetection = _model.Detect(images, detectionOnly);
+        var singleDetection = singleScale.Detect(images, detectionOnly);
         for (int i = 0; i < images.Length; i++) Assert.That(scaledDetection[i].Scores, Is.EqualTo(singleDetection[i].Scores), $"image {i}, detection scores");
         foreach (var image in images) image.Dispose();
 
@@ -235,7 +238,7 @@ public class FVlmEstimatorTests
     [Test]
     public void CanonicalBoxSizeTravelsInTheZipUnderTheFormatThatReadsIt()
     {
-        using var moved = Estimator(o => o.RoiCanonicalBoxSize = 64).Fit(_train);
+        using var moved = Estimator(o => (o.RoiCanonicalBoxSize, o.MaskPixelChannels) = (64, 0)).Fit(_train);
         Assert.That(moved.Model.Architecture.RoiHeads.CanonicalBoxSize, Is.EqualTo(64));
         string zip = Path.Combine(_folder, "model-canonical.zip");
         _ml.Model.Save(moved, _train.Schema, zip);
@@ -262,6 +265,7 @@ public class FVlmEstimatorTests
     [Test]
     public void MaskPixelBranchTravelsInTheZipUnderTheFormatThatReadsIt()
     {
+        Assert.That(_model.Model.Head.RoiHeads.MasksUsePixels, Is.True, "the default mask head has the pixel branch");
         using var withPixels = Estimator(o => o.MaskPixelChannels = 4).Fit(_train);
         Assert.That(withPixels.Model.Architecture.MaskPixelChannels, Is.EqualTo(4));
         Assert.That(withPixels.Model.Head.RoiHeads.MasksUsePixels, Is.True);

@@ -67,11 +67,10 @@ public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
     public Tensor PredictMasks(Tensor[] levels, int image, Tensor boxes, Tensor? pixels = null) =>
         mask_head.Forward(_maskPooler.Forward(ImageLevels(levels, image), boxes), PixelsUnder(pixels, image, boxes));
 
-    /// <summary>The canvas under each box at the mask's resolution, when the mask head reads it.</summary>
+    /// <summary>The canvas under each box at the mask's resolution, when the mask head reads it (the head refuses a missing canvas).</summary>
     private Tensor? PixelsUnder(Tensor? pixels, int image, Tensor boxes)
     {
-        if (!mask_head.UsesPixels) return null;
-        if (pixels is null) throw new InvalidOperationException("The mask head has a pixel branch: pass the canvas pixels of the batch.");
+        if (!mask_head.UsesPixels || pixels is null) return null;
         using var noGrad = no_grad();
         return RoiAlign.Forward(pixels[image..(image + 1)], boxes.to(pixels.dtype), MaskSize, 1.0, 2);
     }

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text;
 
 namespace Microsoft.ML.FVlm.Tests.Infrastructure;
@@ -21,7 +22,9 @@ public class NativeFixOutputTests
             Assert.Ignore($"This machine's libstdc++ has {Version}: the fix leaves the library alone.");
 
         string output = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
-        string cache = Path.Combine(NuGetCache(), "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        // The package version the build restored, as the TorchSharp assembly states it (e.g. "0.107.0+<commit>").
+        string version = typeof(TorchSharp.torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
+        string cache = Path.Combine(NuGetCache(), "torchsharp", version, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
         Assert.That(File.Exists(output), output);
         Assert.That(File.Exists(cache), cache);
 

@@ -64,12 +64,14 @@ internal static class DirectRoiAlign
                 {
                     double y = y0 + (by + (sy + 0.5) / ratio) * binHeight;
                     if (y < -1.0 || y > height) continue;
-                    Axis(y, height, out int yLow, out int yHigh, out float ly);
+                    Axis(y, height, out int yLow, out int yHigh, out double yFraction);
+                    float ly = (float)yFraction;
                     for (int sx = 0; sx < ratio; sx++)
                     {
                         double x = x0 + (bx + (sx + 0.5) / ratio) * binWidth;
                         if (x < -1.0 || x > width) continue;
-                        Axis(x, width, out int xLow, out int xHigh, out float lx);
+                        Axis(x, width, out int xLow, out int xHigh, out double xFraction);
+                        float lx = (float)xFraction;
                         float hy = 1 - ly, hx = 1 - lx;
                         Accumulate(bin, map, channels,
                             (yLow * width + xLow) * channels, hy * hx * norm,
@@ -83,7 +85,7 @@ internal static class DirectRoiAlign
     }
 
     /// <summary>torchvision's neighbours and weight along one axis, for a coordinate within a pixel of the map.</summary>
-    private static void Axis(double coordinate, int size, out int low, out int high, out float fraction)
+    internal static void Axis(double coordinate, int size, out int low, out int high, out double fraction)
     {
         if (coordinate < 0) coordinate = 0;
         low = (int)coordinate;
@@ -94,7 +96,7 @@ internal static class DirectRoiAlign
             return;
         }
         high = low + 1;
-        fraction = (float)(coordinate - low);
+        fraction = coordinate - low;
     }
 
     private static void Accumulate(Span<float> bin, ReadOnlySpan<float> map, int channels, int o1, float w1, int o2, float w2, int o3, float w3, int o4, float w4)

@@ -57,6 +57,10 @@ public sealed class MultiScaleRoiAlign
         if (boxes.shape[0] == 0)
             return zeros(0, channels, _outputSize, _outputSize, dtype: levels[0].dtype, device: levels[0].device).MoveToOuterDisposeScope();
         var assigned = AssignLevels(boxes);
+        // Training: every level in one sparse product, each box reading only its own level's cells.
+        if (RoiAlign.NeedsGradient(levels))
+            return SparseRoiAlign.Forward(levels, boxes, assigned.cpu().data<long>().ToArray(), _strides.Select(s => 1.0 / s).ToArray(), _outputSize, _samplingRatio)
+                .MoveToOuterDisposeScope();
         var pooledParts = new List<Tensor>();
         var indexParts = new List<Tensor>();
         for (int l = 0; l < levels.Count; l++)

@@ -36,7 +36,7 @@ public class RoiAlignTests
     [Test]
     public void InferencePathEqualsTheDifferentiablePath()
     {
-        // Without gradients (float32, CPU) RoIAlign runs on arrays; with them, through grid_sample.
+        // Without gradients (float32, CPU) RoIAlign runs on arrays; with them, as a sparse matrix product.
         torch.manual_seed(11);
         using var scope = NewDisposeScope();
         var features = randn(1, 20, 17, 23);  // 20 channels: vector lanes and a scalar tail
@@ -162,6 +162,44 @@ public class MultiScaleRoiAlignTests
         {
             var expected = RoiAlign.Forward(levels[assigned[i]], boxes[i..(i + 1)], 7, 1.0 / strides[assigned[i]]);
             Assert.That((pooled[i..(i + 1)] - expected).abs().max().item<float>(), Is.EqualTo(0f), $"box {i}");
+        }
+    }
+
+    [Test]
+    public void TrainingPathPoolsAllLevelsInOneProductWithEachLevelsGradient()
+    {
+        // With gradients the pooler makes one sparse product over all levels; it must give what pooling
+        // each box from its own level gives, values and gradients alike.
+        TorchSharp.torch.manual_seed(21);
+        using var scope = NewDisposeScope();
+        int[] strides = [4, 8, 16, 32];
+        var levels = new[] { randn(1, 3, 40, 40), randn(1, 3, 20, 20), randn(1, 3, 10, 10), randn(1, 3, 5, 5) };
+        var corners = rand(30, 2) * 150 - 10;
+        var sides = pow(2, rand(30, 1) * 8) + 1;  // 2 to 257 px: every level gets boxes
+        var boxes = cat([corners, corners + sides], 1);  // squares
+        var pooler = new MultiScaleRoiAlign(strides, outputSize: 5, canonicalSize: 64);
+        long[] assigned = pooler.AssignLevels(boxes).data<long>().ToArray();
+        Assert.That(assigned.Distinct().Count(), Is.EqualTo(4), "boxes on every level");
+        var weights = randn(30, 3, 5, 5);
+
+        var together = levels.Select(l => l.clone().requires_grad_(true)).ToArray();
+        var pooled = pooler.Forward(together, boxes);
+        (pooled * weights).sum().backward();
+
+        var apart = levels.Select(l => l.clone().requires_grad_(true)).ToArray();
+        for (int i = 0; i < 30; i++)
+        {
+            int level = (int)assigned[i];
+            var one = RoiAlign.Forward(apart[level], boxes[i..(i + 1)], 5, 1.0 / strides[level]);
+            (one * weights[i..(i + 1)]).sum().backward();
+            Assert.That((pooled[i..(i + 1)].detach() - one.detach()).abs().max().item<float>(), Is.LessThan(1e-5f), $"box {i}");
+        }
+        using var noGrad = no_grad();
+        Assert.That((pooled - pooler.Forward(levels, boxes)).abs().max().item<float>(), Is.LessThan(1e-5f), "the inference path");
+        for (int l = 0; l < 4; l++)
+        {
+            Assert.That(together[l].grad!.abs().sum().item<float>(), Is.GreaterThan(0f), $"level {l} receives a gradient");
+            Assert.That((together[l].grad! - apart[l].grad!).abs().max().item<float>(), Is.LessThan(1e-5f), $"gradient of level {l}");
         }
     }
 }

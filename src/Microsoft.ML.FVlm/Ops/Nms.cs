@@ -73,7 +73,9 @@ public static class Nms
         }
         var suppressed = new bool[count];
         var kept = new List<int>();
+        // The largest float not above the threshold: for a float IoU, "above it" then means above iouThreshold exactly.
         float threshold = (float)iouThreshold;
+        if (threshold > iouThreshold) threshold = MathF.BitDecrement(threshold);
         int lanes = Vector<float>.Count;
         for (int i = 0; i < count; i++)
         {

@@ -10,9 +10,10 @@ namespace Microsoft.ML.FVlm.Ops;
 /// fall in the columns of its own level, so a whole pyramid pools in one call.
 /// </summary>
 /// <remarks>
-/// It replaced <c>grid_sample</c> with average pooling, whose backward cost twice its forward. Forward
-/// and backward of 512 boxes of 7x7 and of 128 boxes of 14x14 on a 64-channel 80x80 map took 36 to 45 ms
-/// each this way, against 82 to 106 ms with <c>grid_sample</c> (one run, 2 cores, three repetitions).
+/// It replaced <c>grid_sample</c> with average pooling, whose backward cost two to three times its
+/// forward. Forward and backward of 512 boxes of 7x7, or of 128 boxes of 14x14, on a 64-channel 80x80
+/// map took 35 to 51 ms this way against 82 to 107 ms with <c>grid_sample</c> (a scratch program, two
+/// runs on 2 cores, the repetitions after the first).
 /// </remarks>
 internal static class SparseRoiAlign
 {

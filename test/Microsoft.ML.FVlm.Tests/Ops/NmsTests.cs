@@ -55,6 +55,19 @@ public class NmsTests
         Assert.That(Nms.Run(boxes, [0.5f, 0.9f, 0.1f], 0.5, maxKept: 1), Is.EqualTo(new[] { 1 }));
     }
 
+    [Test]
+    public void AnIouThatRoundsAboveTheThresholdIsAboveIt([Values(1, 16)] int overlapping)
+    {
+        // 1 / 10 in float is 0.100000001, above the double 0.1 (torchvision compares the float IoU with
+        // the double threshold): each overlapping box is suppressed, in the scalar tail and in vector lanes.
+        var boxes = new List<float> { 0, 0, 10, 1 };
+        for (int i = 0; i < overlapping; i++) boxes.AddRange([9, 0, 10, 1]);
+        var scores = Enumerable.Range(0, overlapping + 1).Select(i => 1f - i * 0.01f).ToArray();
+        Assert.That(1f / 10f > 0.1, "the premise: the float IoU is above the double threshold");
+
+        Assert.That(Nms.Run(boxes.ToArray(), scores, 0.1), Is.EqualTo(new[] { 0 }));
+    }
+
     /// <summary>Full IoU matrix; a box is kept when no kept box of its class scoring higher overlaps it above the threshold.</summary>
     private static int[] BruteForce(Tensor boxes, Tensor scores, int[]? classes, double threshold)
     {

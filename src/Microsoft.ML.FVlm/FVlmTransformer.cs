@@ -12,12 +12,21 @@ namespace Microsoft.ML.FVlm;
 /// and batched; the vocabulary can change without retraining (<see cref="WithVocabulary"/>).
 /// Thread-safe. Saved and loaded with <c>mlContext.Model.Save</c> / <c>Load</c>.
 /// </summary>
+/// <remarks>
+/// Disposal: the transformer holds one share of the model's native resources (ONNX sessions, head
+/// weights), plus one for every row mapper it hands out. ML.NET's <c>PredictionEngine</c> takes a row
+/// mapper when it is created and disposes the transformer when it is disposed, so each engine returns
+/// its own share, and engines made from one shared transformer on many threads can be created and
+/// disposed in any order. The resources are freed when the last share is returned, and never while
+/// a call (detection, saving) is running: a call holds a share of its own until it returns.
+/// </remarks>
 public sealed class FVlmTransformer : ITransformer, IDisposable
 {
     private readonly FVlmModel _model;
     private readonly FVlmOptions _options;
     private readonly InferenceSettings _settings;
-    private bool _disposed;
+    // The transformer's own share of the model, plus one per row mapper handed out (returned by Dispose).
+    private int _handles = 1;
 
     internal FVlmTransformer(FVlmModel model, FVlmOptions options, Vocabulary vocabulary)
     {
@@ -74,7 +83,8 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
 
     internal IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceSettings settings, InferenceTimings? timings = null)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _handles) <= 0, this);
+        using var lease = _model.Use();
         return _model.Detector.Detect(images, Vocabulary, [settings], timings)[0];
     }
 
@@ -92,7 +102,19 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     }
 
     /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new DetectionRowMapper(Columns(inputSchema), images => Detect(images));
+    /// <remarks>Each call takes a share of the model that one call of <see cref="Dispose"/> returns (as a <c>PredictionEngine</c> does).</remarks>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        var mapper = new DetectionRowMapper(Columns(inputSchema), images => Detect(images));
+        int handles = Volatile.Read(ref _handles);
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(handles <= 0, this);
+            int seen = Interlocked.CompareExchange(ref _handles, handles + 1, handles);
+            if (seen == handles) return mapper;
+            handles = seen;
+        }
+    }
 
     /// <inheritdoc/>
     void ICanSaveModel.Save(ModelSaveContext ctx) => FVlmModelFormat.Save(ctx, this);
@@ -103,11 +125,24 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
         return new DetectionColumns(inputSchema, _options, Vocabulary.Names);
     }
 
-    /// <summary>Releases this transformer's share of the model (ONNX sessions and head weights go with the last share).</summary>
+    /// <summary>
+    /// Returns one share: the share of a row mapper handed out (a <c>PredictionEngine</c> made from this
+    /// transformer disposes it), or finally the transformer's own. With the last one, the transformer's
+    /// share of the model goes (ONNX sessions and head weights go with the model's last share, after
+    /// the calls in flight). Calls beyond the shares held do nothing.
+    /// </summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _model.Release();
+        int handles = Volatile.Read(ref _handles);
+        while (handles > 0)
+        {
+            int seen = Interlocked.CompareExchange(ref _handles, handles - 1, handles);
+            if (seen == handles)
+            {
+                if (handles == 1) _model.Release();
+                return;
+            }
+            handles = seen;
+        }
     }
 }

@@ -51,7 +51,9 @@ public static class OpenVocabularyEvaluator
             var images = chunk.Select(i => MLImage.CreateFromFile(Path.Combine(imageFolder, i.FileName))).ToArray();
             try
             {
-                var detections = model.Model.Detector.Detect(images, vocabulary, settings);
+                IReadOnlyList<IReadOnlyList<ImageDetections>> detections;
+                using (model.Model.Use())
+                    detections = model.Model.Detector.Detect(images, vocabulary, settings);
                 for (int s = 0; s < settings.Length; s++)
                     for (int i = 0; i < chunk.Length; i++)
                         results[s].AddRange(ToResults(chunk[i].Id, detections[s][i], categories));

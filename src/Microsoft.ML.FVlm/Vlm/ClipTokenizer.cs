@@ -88,7 +88,7 @@ public sealed class ClipTokenizer
             if (line.Length == 0) continue;
             int space = line.IndexOf(' ');
             if (space <= 0 || space == line.Length - 1 || line.IndexOf(' ', space + 1) >= 0)
-                throw new InvalidDataException($"CLIP merges file '{path}', line {lineNumber}: expected two symbols separated by one space, found '{line}'.");
+                throw new InvalidDataException($"CLIP merges file '{path}', line {lineNumber}: expected two symbols separated by one space, found {line.Length} characters that are not.");
             merges.Add((line[..space], line[(space + 1)..]));
         }
         if (mergeCount is { } wanted && merges.Count < wanted)

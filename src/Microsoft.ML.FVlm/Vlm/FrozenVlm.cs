@@ -74,10 +74,11 @@ public sealed class FrozenVlm : IDisposable
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException($"VLM folder '{folder}' does not exist.");
         options ??= new VlmSessionOptions();
-        var (manifest, manifestBytes) = VlmManifest.LoadWithBytes(Path.Combine(folder, "manifest.json"));
-        string mergesPath = Path.Combine(folder, manifest.Tokenizer.MergesFile);
-        var tokenizer = ClipTokenizer.FromMergesFile(mergesPath, manifest.Tokenizer.MergeCount);
-        var templates = LoadTemplates(folder, manifest);
+        var (manifest, manifestBytes) = VlmManifest.LoadWithBytes(FileInFolder(folder, "manifest.json"));
+        // Every file is checked before any is opened: none may lead outside the folder.
+        var paths = manifest.FileNames.Distinct().ToDictionary(f => f, f => FileInFolder(folder, f));
+        var tokenizer = ClipTokenizer.FromMergesFile(paths[manifest.Tokenizer.MergesFile], manifest.Tokenizer.MergeCount);
+        var templates = LoadTemplates(manifest.TextEncoder.PromptTemplatesFile is { } templatesFile ? paths[templatesFile] : null);
 
         var graphs = new List<OnnxGraph>();
         try
@@ -96,7 +97,7 @@ public sealed class FrozenVlm : IDisposable
             }
             var stamps = manifest.FileNames.Skip(1).Distinct().ToDictionary(f => f, f =>
             {
-                var info = new FileInfo(Path.Combine(folder, f));
+                var info = new FileInfo(paths[f]);
                 return (info.Length, info.LastWriteTimeUtc);
             });
             var vlm = new FrozenVlm(folder, manifest, image, pooler, text, factorized, tokenizer, templates, manifestBytes, stamps);
@@ -111,21 +112,42 @@ public sealed class FrozenVlm : IDisposable
 
         OnnxGraph Open(string file)
         {
-            var graph = OnnxGraph.Open(Path.Combine(folder, file), options);
+            var graph = OnnxGraph.Open(paths[file], options);
             graphs.Add(graph);
             return graph;
         }
     }
 
-    private static IReadOnlyList<string> LoadTemplates(string folder, VlmManifest manifest)
+    /// <summary>
+    /// The path of the file <paramref name="name"/> (a plain file name, as the manifest's validation
+    /// requires) in <paramref name="folder"/>, checked not to be a link to a file outside the folder.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The name has a directory part, or the file is a link that leads outside the folder.</exception>
+    internal static string FileInFolder(string folder, string name)
     {
-        if (manifest.TextEncoder.PromptTemplatesFile is not { } file) return ["{}"];
-        string path = Path.Combine(folder, file);
+        if (!VlmManifest.IsFileNameInFolder(name))
+            throw new InvalidDataException($"VLM folder '{folder}': '{name}' is not the name of a file in the folder (no directory part, no '..', not an absolute path).");
+        string root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        string path = Path.Combine(root, name);
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not null)
+        {
+            var target = info.ResolveLinkTarget(returnFinalTarget: true);
+            if (target is null || !string.Equals(Path.GetDirectoryName(target.FullName), root, StringComparison.Ordinal))
+                throw new InvalidDataException($"VLM folder '{folder}': '{name}' is a link to '{target?.FullName ?? info.LinkTarget}', outside the folder; the folder's files must be in it.");
+        }
+        return path;
+    }
+
+    private static IReadOnlyList<string> LoadTemplates(string? path)
+    {
+        if (path is null) return ["{}"];
         if (!File.Exists(path)) throw new FileNotFoundException($"Prompt templates file '{path}' named by the manifest does not exist.", path);
         var templates = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).ToArray();
+        // The message names the line, not its text: a file that fails validation is not echoed.
         for (int i = 0; i < templates.Length; i++)
             if (!templates[i].Contains("{}", StringComparison.Ordinal))
-                throw new InvalidDataException($"Prompt templates file '{path}': template {i + 1} ('{templates[i]}') has no {{}} for the class name.");
+                throw new InvalidDataException($"Prompt templates file '{path}': template {i + 1} has no {{}} for the class name.");
         if (templates.Length == 0) throw new InvalidDataException($"Prompt templates file '{path}' has no templates.");
         return templates;
     }

@@ -168,7 +168,7 @@ public sealed record VlmManifest
         if (!(LogitTemperature > 0)) Fail("logit_temperature", "a positive number", LogitTemperature);
 
         var image = ImageEncoder;
-        RequireName("image_encoder.file", image.File);
+        RequireFileName("image_encoder.file", image.File);
         RequireName("image_encoder.input", image.Input);
         if (image.SizeMultiple <= 0) Fail("image_encoder.size_multiple", "a positive integer", image.SizeMultiple);
         if (image.PretrainingImageSize <= 0 || image.PretrainingImageSize % image.SizeMultiple != 0)
@@ -190,7 +190,7 @@ public sealed record VlmManifest
         }
 
         var pooler = RegionPooler;
-        RequireName("region_pooler.file", pooler.File);
+        RequireFileName("region_pooler.file", pooler.File);
         RequireName("region_pooler.input", pooler.Input);
         RequireName("region_pooler.output", pooler.Output);
         if (image.FeatureLevels.All(l => l.Name != pooler.RegionLevel))
@@ -203,24 +203,25 @@ public sealed record VlmManifest
             Fail("version", "2 or more for region_projector and region_attention", Version);
         if (RegionProjector is { } projector)
         {
-            RequireName("region_projector.file", projector.File);
+            RequireFileName("region_projector.file", projector.File);
             RequireName("region_projector.input", projector.Input);
             RequireName("region_projector.output", projector.Output);
             if (projector.Channels <= 0) Fail("region_projector.channels", "a positive integer", projector.Channels);
-            RequireName("region_attention.file", RegionAttention!.File);
+            RequireFileName("region_attention.file", RegionAttention!.File);
             RequireName("region_attention.input", RegionAttention.Input);
             RequireName("region_attention.output", RegionAttention.Output);
         }
 
         var text = TextEncoder;
-        RequireName("text_encoder.file", text.File);
+        RequireFileName("text_encoder.file", text.File);
+        if (text.PromptTemplatesFile is not null) RequireFileName("text_encoder.prompt_templates_file", text.PromptTemplatesFile);
         RequireName("text_encoder.input", text.Input);
         RequireName("text_encoder.output", text.Output);
         if (text.ContextLength < 2) Fail("text_encoder.context_length", "at least 2 (start and end tokens)", text.ContextLength);
 
         var tokenizer = Tokenizer;
         if (tokenizer.Kind != "clip-bpe") Fail("tokenizer.kind", "\"clip-bpe\"", tokenizer.Kind);
-        RequireName("tokenizer.merges_file", tokenizer.MergesFile);
+        RequireFileName("tokenizer.merges_file", tokenizer.MergesFile);
         if (tokenizer.MergeCount < 0) Fail("tokenizer.merge_count", "zero or more", tokenizer.MergeCount);
         if (tokenizer.StartId != 512 + tokenizer.MergeCount) Fail("tokenizer.start_id", $"512 + merge_count = {512 + tokenizer.MergeCount}", tokenizer.StartId);
         if (tokenizer.EndId != 513 + tokenizer.MergeCount) Fail("tokenizer.end_id", $"513 + merge_count = {513 + tokenizer.MergeCount}", tokenizer.EndId);
@@ -229,7 +230,21 @@ public sealed record VlmManifest
         {
             if (string.IsNullOrWhiteSpace(value)) Fail(field, "a non-empty string", value);
         }
+
+        // A model zip carries the files a manifest names: a name that reached outside the folder would
+        // make loading an untrusted zip read any file of the machine.
+        void RequireFileName(string field, string? value)
+        {
+            RequireName(field, value);
+            if (!IsFileNameInFolder(value!))
+                Fail(field, "the name of a file in the VLM folder (no directory part, no '..', not an absolute path)", value);
+        }
     }
+
+    /// <summary>Whether <paramref name="name"/> names a file directly inside a folder, on any operating system.</summary>
+    internal static bool IsFileNameInFolder(string name) =>
+        name.Length > 0 && name is not ("." or "..") && name.Trim().Length == name.Length
+        && name.IndexOfAny(['/', '\\', ':', '\0']) < 0 && !Path.IsPathRooted(name);
 
     private static string Show(object? value) => value switch
     {

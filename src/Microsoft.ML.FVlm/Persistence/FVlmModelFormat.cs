@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.FVlm;
@@ -76,6 +75,7 @@ internal static class FVlmModelFormat
         ArgumentNullException.ThrowIfNull(ctx);
         ctx.CheckAtModel();
         var model = transformer.Model;
+        using var lease = model.Use();
         ctx.SetVersionInfo(GetVersionInfo(model, transformer.Options.RegionScaling()));
         WriteJson(ctx, "Options.json", SavedOptions.From(transformer.Options, model));
         WriteJson(ctx, "Vocabulary.json", new SavedVocabulary(transformer.Vocabulary.Names.ToArray(), transformer.Vocabulary.IsNovel.ToArray(), model.BaseClassNames.ToArray()));
@@ -85,30 +85,64 @@ internal static class FVlmModelFormat
     }
 
     /// <summary>The loader ML.NET calls through <c>LoadableClass</c>; the layout is at <see cref="Save"/>.</summary>
-    /// <remarks>ML.NET calls it by reflection: its errors reach the caller as the inner exception of a TargetInvocationException.</remarks>
+    /// <remarks>
+    /// ML.NET calls it by reflection: its errors reach the caller as the inner exception of a TargetInvocationException.
+    /// A model zip is untrusted input: its options are validated as <c>Fit</c> validates them, before anything is
+    /// built; the VLM's files are written into a private folder of this load (<see cref="ExtractedVlmFolder"/>) and
+    /// may name only files in that folder (<see cref="VlmManifest"/>).
+    /// </remarks>
     private static FVlmTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(ctx);
         ModelComponentVersion.CheckAtModel(ctx, GetVersionInfo(), "F-VLM transformer");
         var saved = ReadJson<SavedOptions>(ctx, "Options.json");
+        var options = ValidOptions(ctx, saved);
         var vocabulary = ReadJson<SavedVocabulary>(ctx, "Vocabulary.json");
-        string folder = ModelZipEntries.Read(ctx, "Vlm.bin", PayloadVersion, (reader, _) => ExtractVlmFiles(reader));
-        var vlm = FrozenVlm.Load(folder, new VlmSessionOptions { GpuDeviceId = saved.GpuDeviceId, FallbackToCpu = saved.FallbackToCpu });
+        var files = ModelZipEntries.Read(ctx, "Vlm.bin", PayloadVersion, (reader, _) => ExtractedVlmFolder.Write(ReadVlmFiles(reader)));
+        FrozenVlm? vlm = null;
         try
         {
+            vlm = FrozenVlm.Load(files.FolderPath, new VlmSessionOptions { GpuDeviceId = saved.GpuDeviceId, FallbackToCpu = saved.FallbackToCpu });
             var head = DetectorFactory.Create(vlm.Manifest, saved.Architecture());
-            ModelZipEntries.Read(ctx, "Head.bin", PayloadVersion, (reader, _) => head.load(reader));
+            try
+            {
+                ModelZipEntries.Read(ctx, "Head.bin", PayloadVersion, (reader, _) => head.load(reader));
+            }
+            catch (Exception e) when (e is not InvalidDataException)
+            {
+                // TorchSharp's own words ("Mismatched state_dict sizes", "Mismatched tensor shape") do not say which file is wrong.
+                throw new InvalidDataException($"The model zip entry '{ModelZipEntries.EntryPath(ctx, "Head.bin")}' does not hold the weights of the head that " +
+                    $"'{ModelZipEntries.EntryPath(ctx, "Options.json")}' describes (pyramid {saved.PyramidChannels}, head convolutions {saved.HeadConvChannels}, " +
+                    $"box head {saved.BoxHeadFcDim}, mask pixel channels {saved.MaskPixelChannels}): {e.Message}", e);
+            }
             ModelZipEntries.Read(ctx, "TextEmbeddings.bin", PayloadVersion, (reader, _) => { vlm.TextEmbeddings.Read(reader); return true; });
-            var options = saved.ToOptions(folder);
-            var model = new FVlmModel(vlm, head, saved.Architecture(), vocabulary.BaseClassNames, saved.ImageSize, saved.Device);
+            options.VlmFolder = files.FolderPath;
+            var model = new FVlmModel(vlm, head, saved.Architecture(), vocabulary.BaseClassNames, saved.ImageSize, saved.Device, files);
             return new FVlmTransformer(model, options, new Vocabulary(vocabulary.Names, vocabulary.IsNovel));
         }
         catch
         {
-            vlm.Dispose();
+            vlm?.Dispose();
+            files.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The saved options, checked by the validator <c>Fit</c> uses: a zip's options fail at load, naming the entry, not at the first image.</summary>
+    private static FVlmOptions ValidOptions(ModelLoadContext ctx, SavedOptions saved)
+    {
+        FVlmOptions options;
+        try
+        {
+            options = saved.ToOptions(vlmFolder: "(extracted from the model zip)");
+            FVlmOptionsValidator.Validate(options);
+        }
+        catch (Exception e) when (e is ArgumentException or NullReferenceException)
+        {
+            throw new InvalidDataException($"The model zip entry '{ModelZipEntries.EntryPath(ctx, "Options.json")}' holds invalid options: {e.Message}", e);
+        }
+        return options;
     }
 
     private static void WriteJson<T>(ModelSaveContext ctx, string name, T value) =>
@@ -141,44 +175,26 @@ internal static class FVlmModelFormat
         }
     }
 
-    /// <summary>
-    /// Writes the VLM's files into a folder named by their SHA-256 under the temporary folder (ONNX
-    /// Runtime and the tokenizer read files), reusing it when the same model was extracted before.
-    /// </summary>
-    private static string ExtractVlmFiles(BinaryReader reader)
+    /// <summary>The VLM's files as <see cref="WriteVlmFiles"/> wrote them; every name a plain file name, each once.</summary>
+    private static List<(string Name, byte[] Bytes)> ReadVlmFiles(BinaryReader reader)
     {
         int count = reader.ReadInt32();
         if (count is < 1 or > 64) throw new InvalidDataException($"Model zip entry 'Vlm.bin' declares {count} files; expected 1 to 64.");
         var files = new List<(string Name, byte[] Bytes)>();
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         for (int i = 0; i < count; i++)
         {
             string name = reader.ReadString();
-            if (name.Length == 0 || name != Path.GetFileName(name))
+            if (!VlmManifest.IsFileNameInFolder(name))
                 throw new InvalidDataException($"Model zip entry 'Vlm.bin' names a file '{name}' outside the VLM folder.");
+            if (files.Any(f => f.Name == name))
+                throw new InvalidDataException($"Model zip entry 'Vlm.bin' holds the file '{name}' twice.");
             long length = reader.ReadInt64();
             if (length is < 0 or > int.MaxValue) throw new InvalidDataException($"Model zip entry 'Vlm.bin': file '{name}' declares {length} bytes.");
             byte[] bytes = reader.ReadBytes((int)length);
             if (bytes.Length != length) throw new InvalidDataException($"Model zip entry 'Vlm.bin' is truncated in file '{name}'.");
-            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
-            hash.AppendData(bytes);
             files.Add((name, bytes));
         }
-        string folder = Path.Combine(Path.GetTempPath(), "Microsoft.ML.FVlm", "vlm", Convert.ToHexString(hash.GetHashAndReset())[..32]);
-        if (File.Exists(Path.Combine(folder, ".complete"))) return folder;
-        string staging = folder + "." + Guid.NewGuid().ToString("N");
-        Directory.CreateDirectory(staging);
-        foreach (var (name, bytes) in files) File.WriteAllBytes(Path.Combine(staging, name), bytes);
-        File.WriteAllText(Path.Combine(staging, ".complete"), "");
-        try
-        {
-            Directory.Move(staging, folder);
-        }
-        catch (IOException) when (File.Exists(Path.Combine(folder, ".complete")))
-        {
-            Directory.Delete(staging, recursive: true); // another process extracted the same model first
-        }
-        return folder;
+        return files;
     }
 
     /// <summary>The options a loaded transformer needs (training-only options are not kept).</summary>

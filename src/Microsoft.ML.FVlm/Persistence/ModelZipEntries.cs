@@ -65,13 +65,16 @@ internal static class ModelZipEntries
         ArgumentNullException.ThrowIfNull(ctx);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(readPayload);
-        string entry = string.IsNullOrEmpty(ctx.Directory) ? name : ctx.Directory + "/" + name;
+        string entry = EntryPath(ctx, name);
         T result = default!;
         bool found = ctx.TryLoadBinaryStream(name, reader => result = ReadFramed(reader.BaseStream, entry, newestPayloadVersion, readPayload));
         if (!found)
             throw new InvalidDataException($"The model zip has no entry '{entry}': it is truncated or was not written by this version of Microsoft.ML.FVlm.");
         return result;
     }
+
+    /// <summary>The path of entry <paramref name="name"/> in the zip, as errors name it.</summary>
+    public static string EntryPath(ModelLoadContext ctx, string name) => string.IsNullOrEmpty(ctx.Directory) ? name : ctx.Directory + "/" + name;
 
     /// <summary>Writes one framed entry to <paramref name="destination"/>; the frame layout is in the class remarks.</summary>
     internal static void WriteFramed(Stream destination, uint payloadVersion, Action<BinaryWriter> writePayload)

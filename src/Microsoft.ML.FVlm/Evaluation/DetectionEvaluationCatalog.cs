@@ -47,6 +47,8 @@ public static class DetectionEvaluationCatalog
     /// <summary>
     /// Evaluates detections given as COCO results (<see cref="CocoJson.ReadResults(string)"/>: image_id,
     /// category_id, bbox [x, y, w, h], score, optional segmentation) against COCO or LVIS ground truth.
+    /// Results whose <c>category_id</c> is not a ground-truth category are left out, as pycocotools and lvis-api
+    /// leave them out, with a warning (<see cref="System.Diagnostics.Trace.TraceWarning(string)"/>) that counts them.
     /// </summary>
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="detections">The results, in file order (ties in score are broken by this order, as in the reference tools).</param>

@@ -68,6 +68,25 @@ public class CliTests
     }
 
     [Test]
+    public void EvaluateWarnsOnStandardErrorOfResultsOfUnknownCategories()
+    {
+        // pycocotools and lvis-api leave such results out without a word; the figures stay theirs, a warning says so.
+        using var files = new EvaluationFiles(
+            """
+            {"images": [{"id": 1, "file_name": "1.png", "width": 20, "height": 20}], "categories": [{"id": 1, "name": "square"}],
+             "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "area": 100, "iscrowd": 0}]}
+            """,
+            """
+            [{"image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "score": 0.8},
+             {"image_id": 1, "category_id": 9, "bbox": [2, 2, 10, 10], "score": 0.9}]
+            """);
+        var (code, output, error) = RunApart("evaluate", "--ground-truth", files.GroundTruth, "--detections", files.Detections);
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(output.Split('\n').Select(line => line.TrimEnd()), Has.Some.EndsWith("] = 1.000   AP"));
+        Assert.That(error, Does.StartWith($"warning: {files.Detections}: 1 of 2 results has a category_id that is not a category of {files.GroundTruth} (9)"));
+    }
+
+    [Test]
     public void BadRegionScalesAreNamed()
     {
         var (code, output) = Run("vlm-eval", "--vlm", "/nonexistent/vlm", "--data", "/nonexistent/data", "--region-scales", "0.5,x");

@@ -3,6 +3,7 @@ namespace Microsoft.ML.FVlm.Cli;
 /// <summary>
 /// Exit codes scripts can rely on, and the one place where user errors become a message.
 /// 0 success, 1 a user error (bad option, missing or malformed file), 2 command-line syntax, 70 an internal error.
+/// The library's warnings are printed on standard error meanwhile (<see cref="StandardErrorWarnings"/>).
 /// </summary>
 internal static class CliErrors
 {
@@ -13,6 +14,7 @@ internal static class CliErrors
 
     public static int Run(Func<int> action)
     {
+        using var warnings = StandardErrorWarnings.Start();
         try
         {
             return action();

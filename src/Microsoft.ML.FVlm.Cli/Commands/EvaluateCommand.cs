@@ -18,7 +18,7 @@ internal static class EvaluateCommand
 {
     public static Command Create()
     {
-        var groundTruth = new Option<FileInfo>("--ground-truth") { Description = "COCO / LVIS annotation JSON", Required = true };
+        var groundTruth = new Option<FileInfo>("--ground-truth") { Description = "COCO / LVIS annotation JSON (images need no file_name)", Required = true };
         var detections = new Option<FileInfo>("--detections") { Description = "COCO results JSON: [{image_id, category_id, bbox, score, segmentation?}]", Required = true };
         var iouType = new Option<string>("--iou-type") { Description = "bbox or segm", DefaultValueFactory = _ => "bbox" };
         iouType.AcceptOnlyFromAmong("bbox", "segm");

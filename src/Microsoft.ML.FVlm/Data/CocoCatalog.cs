@@ -29,7 +29,8 @@ public static class CocoCatalog
     /// <param name="jsonPath">The COCO / LVIS annotation file.</param>
     /// <param name="imageFolder">The folder that the images' <c>file_name</c> are relative to.</param>
     /// <param name="options">Crowd, category and empty-image handling; null for the defaults.</param>
-    /// <exception cref="CocoFormatException">The file is malformed (the message names the file and field).</exception>
+    /// <exception cref="CocoFormatException">The file is malformed, or an image has no <c>file_name</c> (the message names
+    /// the file and field).</exception>
     public static IDataView LoadFromCocoJson(this DataOperationsCatalog catalog, string jsonPath, string imageFolder,
         CocoLoaderOptions? options = null)
     {
@@ -42,6 +43,7 @@ public static class CocoCatalog
     /// Turns an already read <see cref="CocoDataset"/> into an <see cref="IDataView"/>; the columns are
     /// those of <see cref="LoadFromCocoJson"/>.
     /// </summary>
+    /// <exception cref="CocoFormatException">An image has no <c>file_name</c>.</exception>
     public static IDataView LoadFromCocoDataset(this DataOperationsCatalog catalog, CocoDataset dataset, string imageFolder,
         CocoLoaderOptions? options = null)
     {

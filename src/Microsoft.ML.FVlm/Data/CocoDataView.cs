@@ -17,6 +17,7 @@ internal sealed class CocoDataView : IDataView
 
     public CocoDataView(CocoDataset dataset, string imageFolder, CocoLoaderOptions options)
     {
+        CocoDatasetValidator.RequireFileNames(dataset);
         CocoCategory[] categories = SelectCategories(dataset, options);
         var keyOfCategory = new Dictionary<long, uint>(categories.Length);
         for (int i = 0; i < categories.Length; i++)

@@ -3,6 +3,21 @@ namespace Microsoft.ML.FVlm.Data;
 /// <summary>Cross-checks a dataset after reading, and fills an absent annotation area.</summary>
 internal static class CocoDatasetValidator
 {
+    /// <summary>
+    /// Checks that every image has a file name, for what reads the image files (the data view, training,
+    /// inference over a dataset). Evaluation reads none, so the reader does not insist.
+    /// </summary>
+    /// <exception cref="CocoFormatException">An image has no <c>file_name</c> (nor <c>coco_url</c>).</exception>
+    public static void RequireFileNames(CocoDataset dataset)
+    {
+        for (int i = 0; i < dataset.Images.Count; i++)
+        {
+            if (string.IsNullOrEmpty(dataset.Images[i].FileName))
+                throw new CocoFormatException(CocoSources.NameOf(dataset, "the dataset"), $"images[{i}].file_name",
+                    $"missing required field (and no coco_url to take it from): reading image {dataset.Images[i].Id} needs its file name, relative to the image folder");
+        }
+    }
+
     public static void Validate(CocoDataset dataset, string sourceName)
     {
         var images = new Dictionary<long, CocoImage>(dataset.Images.Count);

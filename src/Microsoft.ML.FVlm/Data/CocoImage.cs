@@ -8,7 +8,9 @@ public sealed class CocoImage
 
     /// <summary>
     /// <c>"file_name"</c>, relative to the image folder. LVIS files have none; the reader then takes
-    /// the last segment of <see cref="CocoUrl"/> (LVIS images keep their COCO 2017 file names).
+    /// the last segment of <see cref="CocoUrl"/> (LVIS images keep their COCO 2017 file names). Empty when
+    /// the file has neither: evaluation needs no file name (nor do pycocotools and lvis-api), but loading
+    /// the images (<see cref="CocoCatalog.LoadFromCocoDataset"/>, training) fails on it.
     /// </summary>
     public string FileName { get; set; } = "";
 

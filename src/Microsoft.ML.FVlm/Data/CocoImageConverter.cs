@@ -39,13 +39,10 @@ internal sealed class CocoImageConverter : JsonConverter<CocoImage>
             throw new CocoFieldException("width", hasWidth ? $"expected a positive width, got {image.Width}" : "missing required field");
         if (!hasHeight || image.Height <= 0)
             throw new CocoFieldException("height", hasHeight ? $"expected a positive height, got {image.Height}" : "missing required field");
-        if (!hasFileName)
-        {
-            // LVIS: the file name is the last segment of the COCO url.
-            if (string.IsNullOrEmpty(image.CocoUrl))
-                throw new CocoFieldException("file_name", "missing required field (and no coco_url to take it from)");
+        // LVIS: the file name is the last segment of the COCO url. With neither, it stays empty: pycocotools and
+        // lvis-api never read it, and only what reads the images insists on it (CocoDatasetValidator.RequireFileNames).
+        if (!hasFileName && !string.IsNullOrEmpty(image.CocoUrl))
             image.FileName = image.CocoUrl[(image.CocoUrl.LastIndexOf('/') + 1)..];
-        }
         return image;
     }
 
@@ -53,7 +50,8 @@ internal sealed class CocoImageConverter : JsonConverter<CocoImage>
     {
         writer.WriteStartObject();
         writer.WriteNumber("id", value.Id);
-        writer.WriteString("file_name", value.FileName);
+        if (!string.IsNullOrEmpty(value.FileName))
+            writer.WriteString("file_name", value.FileName);
         writer.WriteNumber("width", value.Width);
         writer.WriteNumber("height", value.Height);
         if (value.License is long license)

@@ -37,7 +37,7 @@ public static class CocoJson
         dataset.Annotations ??= [];
         dataset.Categories ??= [];
         CocoDatasetValidator.Validate(dataset, sourceName);
-        return dataset;
+        return CocoSources.Remember(dataset, sourceName);
     }
 
     /// <summary>Writes a dataset as compact, deterministic JSON.</summary>
@@ -69,8 +69,9 @@ public static class CocoJson
     public static List<CocoAnnotation> ReadResults(Stream stream, string sourceName = "<stream>")
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return Deserialize<List<CocoAnnotation>>(stream, sourceName, ResultsOptions)
+        List<CocoAnnotation> results = Deserialize<List<CocoAnnotation>>(stream, sourceName, ResultsOptions)
             ?? throw new CocoFormatException(sourceName, "$", "expected an array of results, got null");
+        return CocoSources.Remember(results, sourceName);
     }
 
     /// <summary>Writes detections as a COCO results file (same format as a dataset's annotations, with <c>score</c>).</summary>

@@ -5,8 +5,9 @@ public static partial class CocoMask
     /// <summary>
     /// Rasterises a COCO polygon segmentation as pycocotools' <c>annToRLE</c> does:
     /// each polygon <c>[x1, y1, x2, y2, ...]</c> (pixels) by <c>rleFrPoly</c>, then the union.
-    /// Like <c>frPyObjects</c>, a list whose first entry has exactly 4 numbers is read as boxes
-    /// <c>[x, y, w, h]</c>. An empty list gives an all-zero mask.
+    /// A list whose first entry has exactly 4 numbers is read as boxes <c>[x, y, w, h]</c>, as <c>frPyObjects</c>
+    /// reads an array (given a JSON list of that shape, or an empty one, pycocotools fails instead; evaluation
+    /// rejects both before rasterising). An empty list gives an all-zero mask.
     /// </summary>
     public static RleMask FromPolygons(IReadOnlyList<double[]> polygons, int height, int width)
     {

@@ -17,6 +17,7 @@ internal static class CocoEvaluationInput
 {
     public static DetectionEvaluator.Input Create(CocoDataset groundTruth, IReadOnlyList<CocoAnnotation> detections, DetectionEvaluationOptions options)
     {
+        CocoInputCheck.Check(groundTruth, detections, options);
         bool lvis = options.Protocol == DetectionEvaluationProtocol.Lvis;
         bool segm = options.IouType == DetectionIouType.Segmentation;
         var imageSizes = new Dictionary<long, (int Height, int Width)>(groundTruth.Images.Count);

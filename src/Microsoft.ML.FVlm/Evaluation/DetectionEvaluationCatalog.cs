@@ -47,13 +47,19 @@ public static class DetectionEvaluationCatalog
     /// <summary>
     /// Evaluates detections given as COCO results (<see cref="CocoJson.ReadResults(string)"/>: image_id,
     /// category_id, bbox [x, y, w, h], score, optional segmentation) against COCO or LVIS ground truth.
+    /// Results whose <c>category_id</c> is not a ground-truth category are left out, as pycocotools and lvis-api
+    /// leave them out, with a warning (<see cref="System.Diagnostics.Trace.TraceWarning(string)"/>) that counts them.
+    /// For masks, polygons are rasterised as pycocotools' <c>annToRLE</c> does, with a warning for those it trims
+    /// without a word (fewer than 3 points, an odd number of coordinates).
     /// </summary>
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="detections">The results, in file order (ties in score are broken by this order, as in the reference tools).</param>
     /// <param name="groundTruth">The ground truth.</param>
     /// <param name="options">IoU type, protocol and novel categories; null for COCO box evaluation.</param>
     /// <exception cref="InvalidDataException">A detection names an image that is not in the ground truth, has no score,
-    /// or a mask whose size differs from its image; or LVIS ground truth lacks a category frequency.</exception>
+    /// or a mask whose size differs from its image; for masks, an annotation or result has no mask pycocotools could
+    /// make either (no segmentation, <c>[]</c>, a first polygon of fewer than 5 numbers); or LVIS ground truth lacks a
+    /// category frequency. The message names the file, the entry and its ids, and the field.</exception>
     public static DetectionMetrics EvaluateDetections(this MLContext mlContext, IReadOnlyList<CocoAnnotation> detections, CocoDataset groundTruth,
         DetectionEvaluationOptions? options = null)
     {

@@ -32,6 +32,7 @@ public static class OpenVocabularyEvaluator
         Action<CocoImage, ImageDetections>? fusedDetections = null, Vlm.RegionScaling? regionScaling = null,
         Action<string, IReadOnlyList<CocoAnnotation>>? sourceResults = null)
     {
+        CocoDatasetValidator.RequireFileNames(groundTruth);
         var categories = groundTruth.Categories.OrderBy(c => c.Id).ToArray();
         using var vocabularyModel = model.WithVocabulary(categories.Select(c => c.Name).ToArray());
         var vocabulary = vocabularyModel.Vocabulary;

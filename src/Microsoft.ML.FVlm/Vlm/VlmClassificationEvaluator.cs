@@ -36,6 +36,7 @@ public static class VlmClassificationEvaluator
     {
         regionScaling ??= RegionScaling.Single;
         var dataset = CocoJson.ReadDataset(annotationFile);
+        CocoDatasetValidator.RequireFileNames(dataset);
         var crops = ReadCropIds(annotationFile);
         var categories = dataset.Categories.OrderBy(c => c.Id).ToArray();
         var classOf = categories.Select((c, i) => (c.Id, i)).ToDictionary(p => p.Id, p => p.i);

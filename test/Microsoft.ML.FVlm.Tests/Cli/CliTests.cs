@@ -8,6 +8,13 @@ public class CliTests
 {
     private static (int ExitCode, string Output) Run(params string[] args)
     {
+        var (code, output, error) = RunApart(args);
+        return (code, output + error);
+    }
+
+    /// <summary>Runs the tool with standard output and standard error kept apart.</summary>
+    private static (int ExitCode, string Output, string Error) RunApart(params string[] args)
+    {
         var (originalOut, originalError) = (Console.Out, Console.Error);
         using var output = new StringWriter();
         using var error = new StringWriter();
@@ -16,7 +23,7 @@ public class CliTests
         try
         {
             int code = Program.Main(args);
-            return (code, output + error.ToString());
+            return (code, output.ToString(), error.ToString());
         }
         finally
         {
@@ -43,6 +50,40 @@ public class CliTests
         var (code, output) = Run("evaluate", "--ground-truth", "/nonexistent/gt.json", "--detections", "/nonexistent/dt.json");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(output, Does.Contain("gt.json"));
+    }
+
+    [Test]
+    public void EvaluateNeedsNoFileNames()
+    {
+        // pycocotools and lvis-api never read file_name; a ground truth made for evaluation may leave it out.
+        using var files = new EvaluationFiles(
+            """
+            {"images": [{"id": 1, "width": 20, "height": 20}], "categories": [{"id": 1, "name": "square"}],
+             "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "area": 100, "iscrowd": 0}]}
+            """,
+            """[{"image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "score": 0.9}]""");
+        var (code, output, error) = RunApart("evaluate", "--ground-truth", files.GroundTruth, "--detections", files.Detections);
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(output.Split('\n').Select(line => line.TrimEnd()), Has.Some.EndsWith("] = 1.000   AP"));
+    }
+
+    [Test]
+    public void EvaluateWarnsOnStandardErrorOfResultsOfUnknownCategories()
+    {
+        // pycocotools and lvis-api leave such results out without a word; the figures stay theirs, a warning says so.
+        using var files = new EvaluationFiles(
+            """
+            {"images": [{"id": 1, "file_name": "1.png", "width": 20, "height": 20}], "categories": [{"id": 1, "name": "square"}],
+             "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "area": 100, "iscrowd": 0}]}
+            """,
+            """
+            [{"image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "score": 0.8},
+             {"image_id": 1, "category_id": 9, "bbox": [2, 2, 10, 10], "score": 0.9}]
+            """);
+        var (code, output, error) = RunApart("evaluate", "--ground-truth", files.GroundTruth, "--detections", files.Detections);
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(output.Split('\n').Select(line => line.TrimEnd()), Has.Some.EndsWith("] = 1.000   AP"));
+        Assert.That(error, Does.StartWith($"warning: {files.Detections}: 1 of 2 results has a category_id that is not a category of {files.GroundTruth} (9)"));
     }
 
     [Test]
@@ -143,5 +184,26 @@ public class CliTests
         {
             File.Delete(json);
         }
+    }
+
+    /// <summary>A ground-truth file and a results file in a fresh temporary folder, deleted on dispose.</summary>
+    private sealed class EvaluationFiles : IDisposable
+    {
+        private readonly string _folder = Path.Combine(Path.GetTempPath(), $"fvlm-evaluate-{Guid.NewGuid():N}");
+
+        public EvaluationFiles(string groundTruth, string detections)
+        {
+            Directory.CreateDirectory(_folder);
+            GroundTruth = Path.Combine(_folder, "gt.json");
+            Detections = Path.Combine(_folder, "dt.json");
+            File.WriteAllText(GroundTruth, groundTruth);
+            File.WriteAllText(Detections, detections);
+        }
+
+        public string GroundTruth { get; }
+
+        public string Detections { get; }
+
+        public void Dispose() => Directory.Delete(_folder, recursive: true);
     }
 }

@@ -90,6 +90,17 @@ public class CocoJsonTests
     }
 
     [Test]
+    public void ImageWithoutFileNameIsReadAndWrittenWithout()
+    {
+        // pycocotools and lvis-api never read file_name, so a file made for evaluation may leave it out
+        // (LoadFromCocoJson, which reads the images, still requires it: CocoCatalogTests).
+        string json = Dataset.Replace("\"file_name\": \"a.png\", ", "");
+        CocoDataset dataset = Read(json);
+        Assert.That(dataset.Images[0].FileName, Is.Empty);
+        Assert.That(Write(dataset), Does.StartWith("{\"info\":{\"description\":\"tiny\",\"year\":2024},\"images\":[{\"id\":1,\"width\":2,"));
+    }
+
+    [Test]
     public void WrongBoxLengthNamesFileAndField()
     {
         string bad = Dataset.Replace("\"bbox\": [0, 0, 2, 2], \"area\": 3", "\"bbox\": [0, 0, 2], \"area\": 3");

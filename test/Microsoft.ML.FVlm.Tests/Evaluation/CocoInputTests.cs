@@ -111,7 +111,38 @@ public class CocoInputTests
         var detections = new List<CocoAnnotation> { new() { ImageId = 7, CategoryId = 1, Bbox = [0, 0, 5, 5], Score = 0.5 } };
 
         var error = Assert.Throws<InvalidDataException>(() => new MLContext().EvaluateDetections(detections, groundTruth));
-        Assert.That(error!.Message, Does.Contain("image_id 7"));
+        Assert.That(error!.Message, Does.StartWith("detections: [0].image_id: 7 is not the id of an image in the ground truth"));
+
+        // Read from files, the message names them.
+        var read = CocoJson.ReadResults(new MemoryStream(Encoding.UTF8.GetBytes(
+            """[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}, {"image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]""")), "dt.json");
+        error = Assert.Throws<InvalidDataException>(() => new MLContext().EvaluateDetections(read, ReadDataset(groundTruth, "gt.json")));
+        Assert.That(error!.Message, Does.StartWith("dt.json: [1].image_id: 7 is not the id of an image in gt.json"));
+    }
+
+    [Test]
+    public void DetectionsOfUnknownCategoriesAreLeftOutWithAWarning()
+    {
+        // pycocotools (COCOeval._prepare: getAnnIds(catIds=...)) and lvis-api (LVISEval._prepare) leave out results
+        // whose category is not in the ground truth, without a word. Same figures here, and a warning with the count.
+        // Image 1: one square; a TP (0.8) and, above it, two results of categories 5 and 9 that the file does not have.
+        var groundTruth = Dataset((1, 20, 20)).WithCategory(1, "square");
+        groundTruth.Annotations.Add(new CocoAnnotation { Id = 1, ImageId = 1, CategoryId = 1, Bbox = [2, 2, 10, 10], Area = 100 });
+        var detections = CocoJson.ReadResults(new MemoryStream(Encoding.UTF8.GetBytes("""
+            [{"image_id": 1, "category_id": 9, "bbox": [2, 2, 10, 10], "score": 0.9},
+             {"image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "score": 0.8},
+             {"image_id": 1, "category_id": 5, "bbox": [2, 2, 10, 10], "score": 0.95}]
+            """)), "dt.json");
+
+        using var warnings = new RecordedWarnings();
+        var metrics = new MLContext().EvaluateDetections(detections, ReadDataset(groundTruth, "gt.json"));
+
+        Assert.That(metrics.AveragePrecision, Is.EqualTo(One).Within(Tolerance));
+        Assert.That(warnings.Messages, Is.EqualTo(new[]
+        {
+            "dt.json: 2 of 3 results have a category_id that is not a category of gt.json (5, 9); "
+                + "they are left out of the evaluation, as pycocotools and lvis-api leave them out.",
+        }));
     }
 
     [Test]
@@ -153,6 +184,15 @@ public class CocoInputTests
         foreach (var (id, height, width) in images)
             dataset.Images.Add(new CocoImage { Id = id, FileName = $"{id}.png", Height = height, Width = width });
         return dataset;
+    }
+
+    /// <summary>The dataset as <see cref="CocoJson.ReadDataset(Stream, string)"/> gives it when it reads a file of that name.</summary>
+    private static CocoDataset ReadDataset(CocoDataset dataset, string name)
+    {
+        var stream = new MemoryStream();
+        CocoJson.WriteDataset(dataset, stream);
+        stream.Position = 0;
+        return CocoJson.ReadDataset(stream, name);
     }
 
     private static RleMask Square(int size, int x, int y, int side) =>

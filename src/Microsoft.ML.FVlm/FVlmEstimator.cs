@@ -38,10 +38,18 @@ public sealed class FVlmEstimator : IEstimator<FVlmTransformer>
         ArgumentNullException.ThrowIfNull(input);
         InputColumns.Check(SchemaShapeColumns.FromSchema(input.Schema), _options);
         var classNames = InputColumns.ClassNames(input.Schema, _options.LabelColumnName);
-        // Checked before training, not after it: a novel name must not also be a base class.
-        if (_options.NovelClassNames.FirstOrDefault(classNames.Contains) is { } clash)
-            throw new ArgumentException($"NovelClassNames: '{clash}' is already a base class (a key value of column '{_options.LabelColumnName}'). "
-                + "Remove it from NovelClassNames, or keep its category out of the training data's key space (CocoLoaderOptions.CategoryIds).");
+        var vocabulary = new Vocabulary(
+            [.. classNames, .. _options.NovelClassNames],
+            [.. classNames.Select(_ => false), .. _options.NovelClassNames.Select(_ => true)]);
+        // Checked before training, not after it: a novel name must not also be a base class, to CLIP's tokenizer.
+        if (Vocabulary.FindSameToClip(vocabulary.Names) is var (first, second) && first < classNames.Count && second >= classNames.Count)
+        {
+            string novel = vocabulary.Names[second], baseName = classNames[first];
+            string spelling = novel == baseName ? "" : $"'{baseName}', ";
+            throw new ArgumentException($"NovelClassNames: '{novel}' is already a base class ({spelling}a key value of column '{_options.LabelColumnName}'). "
+                + "Remove it from NovelClassNames, or keep its category out of the training data's key space (CocoLoaderOptions.CategoryIds).", nameof(FVlmOptions.NovelClassNames));
+        }
+        vocabulary.Validate();
         using var log = MLNetEnvironment.Log(_env, nameof(FVlmEstimator));
 
         var vlm = FrozenVlm.Load(_options.VlmFolder, new VlmSessionOptions { GpuDeviceId = _options.GpuDeviceId, FallbackToCpu = _options.FallbackToCpu });
@@ -57,9 +65,6 @@ public sealed class FVlmEstimator : IEstimator<FVlmTransformer>
             trainer.Train(head, input, classNames, progress);
             log.Info($"Trained the detector head for {_options.Steps} steps on {classNames.Count} base classes.");
 
-            var vocabulary = new Vocabulary(
-                [.. classNames, .. _options.NovelClassNames],
-                [.. classNames.Select(_ => false), .. _options.NovelClassNames.Select(_ => true)]);
             return new FVlmTransformer(new FVlmModel(vlm, head, architecture, classNames, _options.ImageSize, _options.Device), _options, vocabulary);
         }
         catch

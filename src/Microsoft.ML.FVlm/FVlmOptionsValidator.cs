@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Inference;
 using Microsoft.ML.FVlm.Modeling;
 using Microsoft.ML.FVlm.Training;
 
@@ -44,8 +45,10 @@ internal static class FVlmOptionsValidator
         Require(o.VlmRegionScaleSpread is >= 0.01 and <= 10, nameof(o.VlmRegionScaleSpread), "from 0.01 to 10", o.VlmRegionScaleSpread);
         Require(o.InferenceBatchSize > 0, nameof(o.InferenceBatchSize), "positive", o.InferenceBatchSize);
         Require(o.NovelClassNames is not null && o.NovelClassNames.All(n => !string.IsNullOrWhiteSpace(n)), nameof(o.NovelClassNames), "non-empty names", "an empty name");
-        var repeated = o.NovelClassNames!.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        Require(repeated is null, nameof(o.NovelClassNames), "distinct names", $"'{repeated?.Key}' twice");
+        string[] novel = o.NovelClassNames!;
+        if (Vocabulary.FindSameToClip(novel) is var (first, second))
+            Fail(nameof(o.NovelClassNames), "distinct names", novel[first] == novel[second] ? $"'{novel[first]}' twice"
+                : $"'{novel[first]}' ({first}) and '{novel[second]}' ({second}), which CLIP tokenizes identically");
     }
 
     public static DetectorArchitecture Architecture(FVlmOptions o) => new()

@@ -105,6 +105,32 @@ public class FVlmEstimatorTests
     }
 
     [Test]
+    public void NamesThatDifferOnlyInCaseOrWhiteSpaceAreOneClassOnEveryPath()
+    {
+        // CLIP lower-cases and collapses white space: these pairs tokenize identically and would split one object's score.
+        var repeated = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.NovelClassNames = ["gear", "hexagon", " Gear"]));
+        Assert.That(repeated!.Message, Does.Contain("FVlmOptions.NovelClassNames must be distinct names; got 'gear' (0) and ' Gear' (2), which CLIP tokenizes identically"));
+
+        string baseClass = InputColumns.ClassNames(_train.Schema, "Label")[0];
+        var estimator = Estimator(o => o.NovelClassNames = ["gear", baseClass.ToUpperInvariant() + " "]);
+        var steps = new StepCounter();
+        estimator.Progress = steps;
+        var clash = Assert.Throws<ArgumentException>(() => estimator.Fit(_train));
+        Assert.That(clash!.Message, Does.Contain($"NovelClassNames: '{baseClass.ToUpperInvariant()} ' is already a base class ('{baseClass}', a key value of column 'Label')"));
+        Assert.That(steps.Count, Is.Zero, "rejected before training");
+
+        var withVocabulary = Assert.Throws<ArgumentException>(() => _model.WithVocabulary(["circle", "square", "Circle"]));
+        Assert.That(withVocabulary!.Message, Does.Contain("0 ('circle')").And.Contain("2 ('Circle')"));
+    }
+
+    private sealed class StepCounter : IProgress<Microsoft.ML.FVlm.Training.TrainingProgress>
+    {
+        public int Count { get; private set; }
+
+        public void Report(Microsoft.ML.FVlm.Training.TrainingProgress value) => Count++;
+    }
+
+    [Test]
     public void TransformGivesTheVocabularyAsKeyValuesAndConsistentColumns()
     {
         var output = _model.Transform(_train);

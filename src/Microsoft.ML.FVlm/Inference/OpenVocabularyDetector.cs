@@ -13,15 +13,35 @@ public sealed record Vocabulary(IReadOnlyList<string> Names, IReadOnlyList<bool>
     /// <summary>A vocabulary with no base/novel split: every class is weighed as novel (beta), as F-VLM does for custom vocabularies.</summary>
     public static Vocabulary AllNovel(IReadOnlyList<string> names) => new(names, names.Select(_ => true).ToArray());
 
-    /// <summary>Checks names (non-empty, unique) and flags (one per name).</summary>
+    /// <summary>
+    /// Checks the flags (one per name) and the names: none empty, and no two that CLIP's tokenizer
+    /// cannot tell apart (after its text cleaning: case, white space, HTML entities, full-width
+    /// forms), which would share one embedding and split one object's score between them.
+    /// </summary>
+    /// <exception cref="ArgumentException">Names the offending class names and their positions.</exception>
     public void Validate()
     {
-        if (Names.Count == 0) throw new ArgumentException("The vocabulary needs at least one class name.");
-        if (IsNovel.Count != Names.Count) throw new ArgumentException($"The vocabulary has {Names.Count} names but {IsNovel.Count} novel flags.");
+        if (Names.Count == 0) throw new ArgumentException("The vocabulary needs at least one class name.", nameof(Names));
+        if (IsNovel.Count != Names.Count) throw new ArgumentException($"The vocabulary has {Names.Count} names but {IsNovel.Count} novel flags.", nameof(IsNovel));
         for (int i = 0; i < Names.Count; i++)
-            if (string.IsNullOrWhiteSpace(Names[i])) throw new ArgumentException($"Class name {i} of the vocabulary is empty.");
-        var duplicate = Names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new ArgumentException($"Class name '{duplicate.Key}' appears more than once in the vocabulary.");
+            if (string.IsNullOrWhiteSpace(Names[i]) || ClipTokenizer.TokenizedForm(Names[i]).Length == 0)
+                throw new ArgumentException($"Class name {i} ('{Names[i]}') of the vocabulary is empty once CLIP has cleaned it.", nameof(Names));
+        if (FindSameToClip(Names) is var (first, second))
+            throw new ArgumentException($"The vocabulary names one class more than once: class names {first} ('{Names[first]}') and {second} ('{Names[second]}') "
+                + $"tokenize identically (both are '{ClipTokenizer.TokenizedForm(Names[first])}' to CLIP). Keep one of them.", nameof(Names));
+    }
+
+    /// <summary>The positions of the first two names with the same token ids, if any.</summary>
+    internal static (int First, int Second)? FindSameToClip(IReadOnlyList<string> names)
+    {
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < names.Count; i++)
+        {
+            string form = ClipTokenizer.TokenizedForm(names[i]);
+            if (seen.TryGetValue(form, out int first)) return (first, i);
+            seen.Add(form, i);
+        }
+        return null;
     }
 }
 

@@ -107,6 +107,14 @@ public sealed class ClipTokenizer
     }
 
     /// <summary>
+    /// What <see cref="Encode"/> encodes: the text cleaned (<see cref="ClipTextCleaner"/>) and split
+    /// into CLIP's pieces, joined by single spaces. Each piece is encoded on its own, so two texts get
+    /// the same token ids exactly when their forms are equal: <c>Circle</c>, <c>circle </c> and
+    /// <c>circle</c>; <c>t-shirt</c> and <c>T - Shirt</c>. Needs no merges file.
+    /// </summary>
+    internal static string TokenizedForm(string text) => string.Join(' ', ClipPreTokenizer.Split(ClipTextCleaner.Clean(text)));
+
+    /// <summary>
     /// Encodes a batch into a row-major [texts.Count, contextLength] array padded with 0, as CLIP's
     /// <c>tokenize(..., truncate=True)</c>: a longer sequence is cut and its last id set to the end token.
     /// </summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.FVlm.Vlm;
@@ -21,6 +22,11 @@ public sealed class TextEmbeddingCache
 
     /// <summary>Embeddings of <paramref name="classNames"/> with the model's templates (or <paramref name="templates"/>).</summary>
     /// <returns>[C, D] float32, each row of unit length.</returns>
+    /// <remarks>
+    /// A prompt longer than the text encoder's context is cut (CLIP's <c>truncate=True</c>); the
+    /// first time a name is encoded, one <see cref="Trace.TraceWarning(string)"/> names it with the
+    /// token count of its longest prompt.
+    /// </remarks>
     public Tensor Get(IReadOnlyList<string> classNames, IReadOnlyList<string>? templates = null)
     {
         templates ??= _vlm.PromptTemplates;
@@ -46,6 +52,7 @@ public sealed class TextEmbeddingCache
         {
             if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("Class names must not be empty.", nameof(names));
             foreach (string template in templates) prompts.Add(template.Replace("{}", name, StringComparison.Ordinal));
+            WarnIfCut(name, prompts.GetRange(prompts.Count - templates.Count, templates.Count));
         }
         var chunks = new List<Tensor>();
         for (int start = 0; start < prompts.Count; start += maxTextsPerRun)
@@ -56,6 +63,23 @@ public sealed class TextEmbeddingCache
         float[] values = embeddings.data<float>().ToArray();
         for (int i = 0; i < names.Count; i++)
             _embeddings[(templateKey, names[i])] = values.AsSpan(i * dim, dim).ToArray();
+    }
+
+    /// <summary>
+    /// The text tower reads a fixed number of tokens and the tokenizer cuts longer prompts, so the
+    /// embedding misses the end of a long prompt: warned about once per name, when it is encoded.
+    /// Token counts include the start and end tokens, as the context does.
+    /// </summary>
+    private void WarnIfCut(string name, IReadOnlyList<string> prompts)
+    {
+        int context = _vlm.Manifest.TextEncoder.ContextLength;
+        int[] lengths = prompts.Select(p => _vlm.Tokenizer.Encode(p).Length).ToArray();
+        int longest = Array.IndexOf(lengths, lengths.Max());
+        if (lengths[longest] <= context) return;
+        int nameTokens = _vlm.Tokenizer.Encode(name).Length - 2;
+        Trace.TraceWarning($"Class name '{name}' ({nameTokens} token{(nameTokens == 1 ? "" : "s")}) does not fit the text encoder's context of {context} tokens: "
+            + $"its longest prompt, '{prompts[longest]}', has {lengths[longest]} tokens with the start and end tokens, and {lengths.Count(l => l > context)} of {prompts.Count} prompts "
+            + $"are cut to their first {context - 1} tokens and the end token. Shorten the name.");
     }
 
     /// <summary>Writes the embeddings of <paramref name="classNames"/> with the model's templates (computing missing ones).</summary>

@@ -101,6 +101,25 @@ public class CliTests
     }
 
     [Test]
+    public void PredictRejectsClassesThatTokenizeIdentically()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"fvlm-predict-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(folder);
+            using (var image = Microsoft.ML.FVlm.Tests.Inference.OpenVocabularyDetectorTests.RandomImage(64, 64, 1)) image.Save(Path.Combine(folder, "a.png"));
+            var (code, output) = Run("predict", "--model", Microsoft.ML.FVlm.Shapes.ShapesDetector.ModelFile, "--images", folder,
+                "--classes", "circle,lightning bolt,Circle", "--out", Path.Combine(folder, "out"));
+            Assert.That(code, Is.EqualTo(1), output);
+            Assert.That(output, Does.Contain("0 ('circle')").And.Contain("2 ('Circle')"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Test]
     public void SyntaxErrorsExitWithTwo()
     {
         Assert.That(Run("shapes", "--no-such-option").ExitCode, Is.EqualTo(2));

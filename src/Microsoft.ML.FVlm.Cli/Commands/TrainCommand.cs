@@ -16,7 +16,7 @@ internal static class TrainCommand
     {
         var vlm = new Option<DirectoryInfo>("--vlm") { Description = "frozen VLM folder (docs/vlm-contract.md)", Required = true };
         var data = new Option<FileSystemInfo>("--data") { Description = "COCO / LVIS JSON file, or a folder written by 'fvlm shapes' (uses train-base.json)", Required = true };
-        var output = new Option<FileInfo>("--out") { Description = "the model zip to write", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "the model zip to write (its folder is created)", Required = true };
         var defaults = new FVlmOptions();
         var steps = new Option<int?>("--steps") { Description = $"training steps (default {defaults.Steps}; 40 with --quick)" };
         var quick = new Option<bool>("--quick") { Description = "a short run to check the set-up" };
@@ -42,6 +42,12 @@ internal static class TrainCommand
         scaling.AddTo(command);
         command.SetAction(parse =>
         {
+            // Outputs first: a run that finds out when it saves has lost every step (minutes to hours).
+            string zip = parse.GetValue(output)!.FullName;
+            string checkpoints = Path.ChangeExtension(zip, ".checkpoints");
+            OutputPath.EnsureWritableFile(zip, "--out", "the model zip");
+            if (parse.GetValue(checkpointEvery) > 0)
+                OutputPath.EnsureWritableFolder(checkpoints, "--checkpoint-every", "checkpoints");
             var regionScaling = scaling.Parse(parse) ?? Vlm.RegionScaling.Single;
             var (json, images) = DatasetArgument.Resolve(parse.GetValue(data)!, "train-base");
             var dataset = DatasetArgument.Read(json);
@@ -49,7 +55,6 @@ internal static class TrainCommand
             var annotated = dataset.Annotations.Select(a => a.CategoryId).ToHashSet();
             var baseIds = dataset.Categories.Where(c => annotated.Contains(c.Id)).Select(c => c.Id).ToArray();
             if (baseIds.Length == 0) throw new InvalidDataException($"--data: '{json}' has no annotations to train on.");
-            string zip = parse.GetValue(output)!.FullName;
             var jitterRange = parse.GetValue(jitter)!.Split(',');
             if (jitterRange.Length != 2 || !double.TryParse(jitterRange[0], System.Globalization.CultureInfo.InvariantCulture, out double minJitter)
                 || !double.TryParse(jitterRange[1], System.Globalization.CultureInfo.InvariantCulture, out double maxJitter))
@@ -73,7 +78,7 @@ internal static class TrainCommand
                 MaxJitterScale = maxJitter,
                 CacheFeatures = !parse.GetValue(noCache),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
-                CheckpointFolder = Path.ChangeExtension(zip, ".checkpoints"),
+                CheckpointFolder = checkpoints,
                 ResumeFrom = parse.GetValue(resume)?.FullName,
                 VlmRegionScales = regionScaling.Scales.ToArray(),
                 VlmRegionObjectSize = regionScaling.ObjectSize,

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 using Microsoft.ML.FVlm.Cli;
 using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Training;
@@ -48,6 +49,8 @@ internal static class TrainCommand
             OutputPath.EnsureWritableFile(zip, "--out", "the model zip");
             if (parse.GetValue(checkpointEvery) > 0)
                 OutputPath.EnsureWritableFolder(checkpoints, "--checkpoint-every", "checkpoints");
+            if (parse.GetValue(resume) is { Exists: false } missing)
+                throw new FileNotFoundException($"--resume: '{missing.FullName}' does not exist.", missing.FullName);
             var regionScaling = scaling.Parse(parse) ?? Vlm.RegionScaling.Single;
             var (json, images) = DatasetArgument.Resolve(parse.GetValue(data)!, "train-base");
             var dataset = DatasetArgument.Read(json);
@@ -103,7 +106,7 @@ internal static class TrainCommand
                         if (p.Step % 50 == 0 || p.Step == p.Steps)
                             AnsiConsole.MarkupLineInterpolated($"step {p.Step}: {string.Join("  ", p.Losses.Select(l => $"{l.Key} {l.Value:F3}"))}  grad norm {p.GradientNorm:F2}  {p.ImagesPerSecond:F1} img/s");
                     });
-                    model = estimator.Fit(trainData);
+                    model = FitOrNameTheCheckpoint(estimator, trainData, options.ResumeFrom);
                 });
             using (model)
                 mlContext.Model.Save(model, trainData.Schema, zip);
@@ -111,6 +114,26 @@ internal static class TrainCommand
             return CliErrors.Success;
         });
         return command;
+    }
+
+    /// <summary>FVlmOptions fields that <c>fvlm train</c> sets from an option of its own.</summary>
+    private static readonly (string Field, string Option)[] OptionOfField =
+    [
+        ("PyramidChannels", "--head-channels"), ("HeadConvChannels", "--head-channels"), ("MaskPixelChannels", "--mask-pixel-channels"),
+    ];
+
+    /// <summary>Fits; an error about the <c>--resume</c> checkpoint names the option, and this tool's options for the library's.</summary>
+    private static FVlmTransformer FitOrNameTheCheckpoint(FVlmEstimator estimator, IDataView data, string? checkpoint)
+    {
+        try
+        {
+            return estimator.Fit(data);
+        }
+        catch (InvalidDataException e) when (checkpoint is not null && e.Message.Contains($"'{checkpoint}'", StringComparison.Ordinal))
+        {
+            string message = OptionOfField.Aggregate(e.Message, (m, f) => Regex.Replace(m, $@"\b{f.Field}\b", $"{f.Field} ({f.Option})"));
+            throw new InvalidDataException($"--resume: {char.ToLowerInvariant(message[0])}{message[1..]}", e);
+        }
     }
 
     private sealed class TrainingProgressReporter(Action<TrainingProgress> report) : IProgress<TrainingProgress>

@@ -1,4 +1,5 @@
 using Microsoft.ML.FVlm.Shapes;
+using Microsoft.ML.FVlm.Tests.Vlm;
 
 namespace Microsoft.ML.FVlm.Tests.Cli;
 
@@ -50,5 +51,29 @@ public class TrainCommandTests
         Assert.That(code, Is.EqualTo(1), output);
         Assert.That(output, Does.StartWith("error: --checkpoint-every:").And.Contain(Path.ChangeExtension(zip, ".checkpoints")));
         Assert.That(File.Exists(zip), Is.False);
+    }
+
+    [Test]
+    public void ResumeNamesTheCheckpointTheTensorAndTheOption()
+    {
+        string zip = Path.Combine(_folder, "resume", "model.zip");
+        var (code, output) = Train(FrozenVlmTests.TinyVlmFolder, zip, "--steps", "2", "--checkpoint-every", "1", "--head-channels", "16");
+        Assert.That(code, Is.EqualTo(0), output);
+        string checkpoint = Path.Combine(Path.ChangeExtension(zip, ".checkpoints"), "checkpoint-0000001.bin");
+        Assert.That(File.Exists(checkpoint), checkpoint);
+
+        (code, output) = Train(FrozenVlmTests.TinyVlmFolder, zip, "--steps", "2", "--head-channels", "8", "--resume", checkpoint);
+        Assert.That(code, Is.EqualTo(1), output);
+        Assert.That(output, Does.StartWith("error: --resume:").And.Contain(checkpoint));
+        Assert.That(output, Does.Contain("'fpn.").And.Contain("[16, ").And.Contain("[8, "));
+        Assert.That(output, Does.Contain("PyramidChannels (--head-channels) is 16 in the checkpoint and 8 here"));
+
+        string truncated = Path.Combine(_folder, "resume", "truncated.bin");
+        var bytes = File.ReadAllBytes(checkpoint);
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        (code, output) = Train(FrozenVlmTests.TinyVlmFolder, zip, "--steps", "2", "--head-channels", "16", "--resume", truncated);
+        Assert.That(code, Is.EqualTo(1), output);
+        Assert.That(output, Does.StartWith("error: --resume:").And.Contain(truncated).And.Contain("truncated"));
+        Assert.That(output, Does.Not.Contain("EndOfStreamException").And.Not.Contain("   at "));
     }
 }

@@ -33,5 +33,5 @@ internal static class CliErrors
     private static bool IsUserError(Exception e) =>
         e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
           or InvalidDataException or FormatException or System.Text.Json.JsonException or UnauthorizedAccessException
-          or Commands.UnwritableOutputException;
+          or Commands.UnwritablePathException;
 }

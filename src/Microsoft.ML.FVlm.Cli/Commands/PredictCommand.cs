@@ -33,7 +33,7 @@ internal static class PredictCommand
             var files = folder.EnumerateFiles().Where(f => ImageExtensions.Contains(f.Extension.ToLowerInvariant())).OrderBy(f => f.Name, StringComparer.Ordinal).ToArray();
             if (files.Length == 0) throw new FileNotFoundException($"--images: '{folder.FullName}' has no png, jpg, bmp or webp files.");
             string outFolder = parse.GetValue(output)!.FullName;
-            OutputPath.EnsureWritableFolder(outFolder, "--out", "the results");
+            WritablePath.EnsureOutputFolder(outFolder, "--out", "the results");
 
             var mlContext = new MLContext();
             using var loaded = ModelFile.Load(mlContext, parse.GetValue(model)!);

@@ -46,9 +46,9 @@ internal static class TrainCommand
             // Outputs first: a run that finds out when it saves has lost every step (minutes to hours).
             string zip = parse.GetValue(output)!.FullName;
             string checkpoints = Path.ChangeExtension(zip, ".checkpoints");
-            OutputPath.EnsureWritableFile(zip, "--out", "the model zip");
+            WritablePath.EnsureOutputFile(zip, "--out", "the model zip");
             if (parse.GetValue(checkpointEvery) > 0)
-                OutputPath.EnsureWritableFolder(checkpoints, "--checkpoint-every", "checkpoints");
+                WritablePath.EnsureOutputFolder(checkpoints, "--checkpoint-every", "checkpoints");
             if (parse.GetValue(resume) is { Exists: false } missing)
                 throw new FileNotFoundException($"--resume: '{missing.FullName}' does not exist.", missing.FullName);
             var regionScaling = scaling.Parse(parse) ?? Vlm.RegionScaling.Single;

@@ -1,0 +1,69 @@
+using Microsoft.ML.FVlm.Data;
+using Microsoft.ML.FVlm.Shapes;
+using Microsoft.ML.FVlm.Tests.Vlm;
+
+namespace Microsoft.ML.FVlm.Tests.Cli;
+
+/// <summary><c>fvlm predict</c> on a tiny fitted model (the tiny VLM, 4 steps) and a few small Shapes scenes.</summary>
+[NonParallelizable]
+public class PredictCommandTests
+{
+    private string _folder = "";
+    private string _model = "";
+    private string _scenes = "";
+
+    [OneTimeSetUp]
+    public void FitAndSave()
+    {
+        _folder = Path.Combine(Path.GetTempPath(), $"fvlm-predict-cli-{Guid.NewGuid():N}");
+        string train = Path.Combine(_folder, "train");
+        new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.TrainBase, ImageCount = 6, Seed = 4, ImageSize = 96, MaxInstances = 3 }).Generate(train);
+        var dataset = CocoJson.ReadDataset(Path.Combine(train, "train-base.json"));
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromCocoDataset(dataset, train, new CocoLoaderOptions { CategoryIds = dataset.Categories.Where(c => c.Frequency != "r").Select(c => c.Id).ToArray() });
+        using var model = ml.Transforms.DetectObjectsOpenVocabulary(new FVlmOptions
+        {
+            VlmFolder = FrozenVlmTests.TinyVlmFolder, ImageSize = 96, Steps = 4, BatchSize = 3, WarmupSteps = 1,
+            PyramidChannels = 16, HeadConvChannels = 16, BoxHeadFcDim = 32, AnchorSizes = [16, 32, 64, 128, 256], InferenceProposalCount = 50,
+        }).Fit(data);
+        _model = Path.Combine(_folder, "model.zip");
+        ml.Model.Save(model, data.Schema, _model);
+        _scenes = Path.Combine(_folder, "scenes");
+        new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = 2, Seed = 9, ImageSize = 96, MaxInstances = 3 }).Generate(_scenes);
+    }
+
+    [OneTimeTearDown]
+    public void Delete() => Directory.Delete(_folder, recursive: true);
+
+    /// <summary>A folder holding copies of the rendered scenes.</summary>
+    private string Images(string name)
+    {
+        string folder = Path.Combine(_folder, name);
+        Directory.CreateDirectory(folder);
+        foreach (string png in Directory.GetFiles(Path.Combine(_scenes, "val"), "*.png"))
+            File.Copy(png, Path.Combine(folder, Path.GetFileName(png)));
+        return folder;
+    }
+
+    [Test]
+    public void AnUnwritableTemporaryFolderIsNamed()
+    {
+        // Root writes to read-only folders: a regular file cannot be a folder for anyone.
+        string notAFolder = Path.Combine(_folder, "tmp-is-a-file");
+        File.WriteAllText(notAFolder, "");
+        string? original = Environment.GetEnvironmentVariable("TMPDIR");
+        (int ExitCode, string Output) result;
+        try
+        {
+            Environment.SetEnvironmentVariable("TMPDIR", notAFolder);
+            result = CliRunner.Run("predict", "--model", _model, "--images", Images("tmp"), "--out", Path.Combine(_folder, "tmp-out"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("TMPDIR", original);
+        }
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.Output);
+        Assert.That(result.Output, Does.StartWith($"error: the temporary folder '{notAFolder}").And.Contain("TMPDIR"));
+        Assert.That(result.Output, Does.Not.Contain("not a readable ML.NET model"));
+    }
+}

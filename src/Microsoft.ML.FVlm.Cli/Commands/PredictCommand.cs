@@ -41,6 +41,8 @@ internal static class PredictCommand
             using var detector = names is null ? loaded.WithVocabulary(loaded.Vocabulary.Names, loaded.Vocabulary.IsNovel) : loaded.WithVocabulary(names);
             var categories = detector.Vocabulary.Names.Select((n, i) => new CocoCategory { Id = i + 1, Name = n }).ToArray();
             var results = new List<CocoAnnotation>();
+            var read = new List<(int Id, FileInfo File)>();
+            var skipped = new List<string>();
             double minimum = parse.GetValue(threshold);
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -49,23 +51,45 @@ internal static class PredictCommand
                     var task = context.AddTask("predict", maxValue: files.Length);
                     for (int i = 0; i < files.Length; i++)
                     {
-                        using var image = MLImage.CreateFromFile(files[i].FullName);
+                        task.Increment(1);
+                        using var image = TryRead(files[i], skipped);
+                        if (image is null) continue;
+                        read.Add((i + 1, files[i]));
                         var detections = detector.Detect([image])[0];
                         results.AddRange(OpenVocabularyEvaluator.ToResults(i + 1, detections, categories));
                         DetectionPainter.Paint(files[i].FullName, detections, detector.Vocabulary, minimum,
                             Path.Combine(outFolder, Path.GetFileNameWithoutExtension(files[i].Name) + ".png"));
-                        task.Increment(1);
                     }
                 });
+            foreach (string warning in skipped) Console.Error.WriteLine($"warning: {warning}");
+            if (read.Count == 0)
+                throw new InvalidDataException($"--images: none of the {files.Length} files in '{folder.FullName}' could be read as an image.");
             CocoJson.WriteResults(results, Path.Combine(outFolder, "results.json"));
             File.WriteAllText(Path.Combine(outFolder, "images.json"), JsonSerializer.Serialize(new
             {
-                images = files.Select((f, i) => new { id = i + 1, file_name = f.Name }),
+                images = read.Select(r => new { id = r.Id, file_name = r.File.Name }),
                 categories = categories.Select(c => new { id = c.Id, name = c.Name, novel = detector.Vocabulary.IsNovel[(int)c.Id - 1] }),
             }, new JsonSerializerOptions { WriteIndented = true }));
-            AnsiConsole.MarkupLineInterpolated($"{results.Count} detections in {files.Length} images: {outFolder}");
+            AnsiConsole.MarkupLineInterpolated($"{results.Count} detections in {read.Count} images{(skipped.Count > 0 ? $" ({skipped.Count} files skipped)" : "")}: {outFolder}");
             return CliErrors.Success;
         });
         return command;
+    }
+
+    /// <summary>Decodes one image; a file that is not one is recorded in <paramref name="skipped"/> and gives null, so that one bad file does not stop the folder.</summary>
+    private static MLImage? TryRead(FileInfo file, List<string> skipped)
+    {
+        try
+        {
+            return MLImage.CreateFromFile(file.FullName);
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            // ML.NET says only "Invalid path (Parameter 'imagePath')" for a file it cannot decode.
+            skipped.Add(file.Length == 0
+                ? $"skipped '{file.FullName}': it is empty (0 bytes)."
+                : $"skipped '{file.FullName}': not an image ML.NET can decode ({file.Length} bytes{(e is ArgumentException ? "" : $"; {e.Message}")}).");
+            return null;
+        }
     }
 }

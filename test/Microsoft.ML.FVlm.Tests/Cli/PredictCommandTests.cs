@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Shapes;
 using Microsoft.ML.FVlm.Tests.Vlm;
@@ -43,6 +44,33 @@ public class PredictCommandTests
         foreach (string png in Directory.GetFiles(Path.Combine(_scenes, "val"), "*.png"))
             File.Copy(png, Path.Combine(folder, Path.GetFileName(png)));
         return folder;
+    }
+
+    [Test]
+    public void FilesThatAreNotImagesAreSkippedWithAWarning()
+    {
+        string images = Images("with-bad-files");
+        File.WriteAllBytes(Path.Combine(images, "empty.png"), []);
+        File.WriteAllText(Path.Combine(images, "notes.jpg"), "not an image");
+        string output = Path.Combine(_folder, "with-bad-files-out");
+
+        var (code, text) = CliRunner.Run("predict", "--model", _model, "--images", images, "--out", output);
+
+        Assert.That(code, Is.EqualTo(0), text);
+        Assert.That(text, Does.Contain($"warning: skipped '{Path.Combine(images, "empty.png")}'").And.Contain("0 bytes"));
+        Assert.That(text, Does.Contain($"warning: skipped '{Path.Combine(images, "notes.jpg")}'"));
+        using var listing = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "images.json")));
+        var listed = listing.RootElement.GetProperty("images").EnumerateArray().Select(i => i.GetProperty("file_name").GetString()).ToArray();
+        Assert.That(listed, Is.EqualTo(new[] { "000000.png", "000001.png" }));
+        Assert.That(Directory.GetFiles(output, "*.png").Select(Path.GetFileName), Is.EquivalentTo(new[] { "000000.png", "000001.png" }));
+
+        // Nothing readable at all is an error.
+        string bad = Path.Combine(_folder, "only-bad-files");
+        Directory.CreateDirectory(bad);
+        File.WriteAllBytes(Path.Combine(bad, "empty.png"), []);
+        (code, text) = CliRunner.Run("predict", "--model", _model, "--images", bad, "--out", Path.Combine(_folder, "only-bad-files-out"));
+        Assert.That(code, Is.EqualTo(1), text);
+        Assert.That(text, Does.Contain($"error: --images: none of the 1 files in '{bad}' could be read as an image"));
     }
 
     [Test]

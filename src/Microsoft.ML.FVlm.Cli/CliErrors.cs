@@ -34,5 +34,6 @@ internal static class CliErrors
 
     private static bool IsUserError(Exception e) =>
         e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
-          or InvalidDataException or FormatException or System.Text.Json.JsonException or UnauthorizedAccessException;
+          or InvalidDataException or FormatException or System.Text.Json.JsonException or UnauthorizedAccessException
+          or Commands.UnwritablePathException;
 }

@@ -8,6 +8,8 @@ internal static class ModelFile
     public static FVlmTransformer Load(MLContext mlContext, FileInfo zip)
     {
         if (!zip.Exists) throw new FileNotFoundException($"--model: '{zip.FullName}' does not exist.", zip.FullName);
+        // A temporary folder ML.NET cannot write to would otherwise read as a bad model zip.
+        WritablePath.EnsureTemporaryFolder(mlContext.TempFilePath, "ML.NET unpacks model zips there");
         ITransformer loaded;
         try
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 using Microsoft.ML.FVlm.Cli;
 using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Training;
@@ -16,7 +17,7 @@ internal static class TrainCommand
     {
         var vlm = new Option<DirectoryInfo>("--vlm") { Description = "frozen VLM folder (docs/vlm-contract.md)", Required = true };
         var data = new Option<FileSystemInfo>("--data") { Description = "COCO / LVIS JSON file, or a folder written by 'fvlm shapes' (uses train-base.json)", Required = true };
-        var output = new Option<FileInfo>("--out") { Description = "the model zip to write", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "the model zip to write (its folder is created)", Required = true };
         var defaults = new FVlmOptions();
         var steps = new Option<int?>("--steps") { Description = $"training steps (default {defaults.Steps}; 40 with --quick)" };
         var quick = new Option<bool>("--quick") { Description = "a short run to check the set-up" };
@@ -42,6 +43,14 @@ internal static class TrainCommand
         scaling.AddTo(command);
         command.SetAction(parse =>
         {
+            // Outputs first: a run that finds out when it saves has lost every step (minutes to hours).
+            string zip = parse.GetValue(output)!.FullName;
+            string checkpoints = Path.ChangeExtension(zip, ".checkpoints");
+            WritablePath.EnsureOutputFile(zip, "--out", "the model zip");
+            if (parse.GetValue(checkpointEvery) > 0)
+                WritablePath.EnsureOutputFolder(checkpoints, "--checkpoint-every", "checkpoints");
+            if (parse.GetValue(resume) is { Exists: false } missing)
+                throw new FileNotFoundException($"--resume: '{missing.FullName}' does not exist.", missing.FullName);
             var regionScaling = scaling.Parse(parse) ?? Vlm.RegionScaling.Single;
             var (json, images) = DatasetArgument.Resolve(parse.GetValue(data)!, "train-base");
             var dataset = DatasetArgument.Read(json);
@@ -49,7 +58,6 @@ internal static class TrainCommand
             var annotated = dataset.Annotations.Select(a => a.CategoryId).ToHashSet();
             var baseIds = dataset.Categories.Where(c => annotated.Contains(c.Id)).Select(c => c.Id).ToArray();
             if (baseIds.Length == 0) throw new InvalidDataException($"--data: '{json}' has no annotations to train on.");
-            string zip = parse.GetValue(output)!.FullName;
             var jitterRange = parse.GetValue(jitter)!.Split(',');
             if (jitterRange.Length != 2 || !double.TryParse(jitterRange[0], System.Globalization.CultureInfo.InvariantCulture, out double minJitter)
                 || !double.TryParse(jitterRange[1], System.Globalization.CultureInfo.InvariantCulture, out double maxJitter))
@@ -73,7 +81,7 @@ internal static class TrainCommand
                 MaxJitterScale = maxJitter,
                 CacheFeatures = !parse.GetValue(noCache),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
-                CheckpointFolder = Path.ChangeExtension(zip, ".checkpoints"),
+                CheckpointFolder = checkpoints,
                 ResumeFrom = parse.GetValue(resume)?.FullName,
                 VlmRegionScales = regionScaling.Scales.ToArray(),
                 VlmRegionObjectSize = regionScaling.ObjectSize,
@@ -98,7 +106,7 @@ internal static class TrainCommand
                         if (p.Step % 50 == 0 || p.Step == p.Steps)
                             AnsiConsole.MarkupLineInterpolated($"step {p.Step}: {string.Join("  ", p.Losses.Select(l => $"{l.Key} {l.Value:F3}"))}  grad norm {p.GradientNorm:F2}  {p.ImagesPerSecond:F1} img/s");
                     });
-                    model = estimator.Fit(trainData);
+                    model = FitOrNameTheCheckpoint(estimator, trainData, options.ResumeFrom);
                 });
             using (model)
                 mlContext.Model.Save(model, trainData.Schema, zip);
@@ -106,6 +114,26 @@ internal static class TrainCommand
             return CliErrors.Success;
         });
         return command;
+    }
+
+    /// <summary>FVlmOptions fields that <c>fvlm train</c> sets from an option of its own.</summary>
+    private static readonly (string Field, string Option)[] OptionOfField =
+    [
+        ("PyramidChannels", "--head-channels"), ("HeadConvChannels", "--head-channels"), ("MaskPixelChannels", "--mask-pixel-channels"),
+    ];
+
+    /// <summary>Fits; an error about the <c>--resume</c> checkpoint names the option, and this tool's options for the library's.</summary>
+    private static FVlmTransformer FitOrNameTheCheckpoint(FVlmEstimator estimator, IDataView data, string? checkpoint)
+    {
+        try
+        {
+            return estimator.Fit(data);
+        }
+        catch (InvalidDataException e) when (checkpoint is not null && e.Message.Contains($"'{checkpoint}'", StringComparison.Ordinal))
+        {
+            string message = OptionOfField.Aggregate(e.Message, (m, f) => Regex.Replace(m, $@"\b{f.Field}\b", $"{f.Field} ({f.Option})"));
+            throw new InvalidDataException($"--resume: {char.ToLowerInvariant(message[0])}{message[1..]}", e);
+        }
     }
 
     private sealed class TrainingProgressReporter(Action<TrainingProgress> report) : IProgress<TrainingProgress>

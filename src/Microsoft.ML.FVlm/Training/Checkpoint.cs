@@ -35,13 +35,28 @@ internal static class Checkpoint
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
         using var reader = new BinaryReader(File.OpenRead(path));
-        string signature = System.Text.Encoding.ASCII.GetString(reader.ReadBytes(Signature.Length));
-        if (signature != Signature) throw new InvalidDataException($"'{path}' is not an F-VLM training checkpoint.");
-        int version = reader.ReadInt32();
-        if (version != Version) throw new InvalidDataException($"Checkpoint '{path}' has version {version}; this library reads version {Version}.");
-        var position = new TrainingPosition(reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
-        head.load(reader);
-        ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader);
-        return position;
+        string section = "the header";
+        try
+        {
+            string signature = System.Text.Encoding.ASCII.GetString(reader.ReadBytes(Signature.Length));
+            if (signature != Signature) throw new InvalidDataException($"'{path}' is not an F-VLM training checkpoint.");
+            int version = reader.ReadInt32();
+            if (version != Version) throw new InvalidDataException($"Checkpoint '{path}' has version {version}; this library reads version {Version}.");
+            var position = new TrainingPosition(reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
+            // The head's section is read twice: checked (names, shapes, length) without loading, then loaded.
+            long headStart = reader.BaseStream.Position;
+            CheckpointHeadState.Check(path, reader, head, ref section);
+            reader.BaseStream.Position = headStart;
+            head.load(reader);
+            section = "the optimiser's state";
+            ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader);
+            return position;
+        }
+        catch (EndOfStreamException e)
+        {
+            // Checkpoints are renamed into place once complete, so a short one was cut afterwards (a copy, a full disk).
+            throw new InvalidDataException($"Checkpoint '{path}' is truncated: {reader.BaseStream.Length} bytes, ending inside {section}. "
+                + "Resume from another checkpoint, or train from the start.", e);
+        }
     }
 }

@@ -1,36 +1,12 @@
-using Microsoft.ML.FVlm.Cli;
-
 namespace Microsoft.ML.FVlm.Tests.Cli;
 
 /// <summary>The fvlm tool's exit codes and messages, run in-process.</summary>
 [NonParallelizable]
 public class CliTests
 {
-    private static (int ExitCode, string Output) Run(params string[] args)
-    {
-        var (code, output, error) = RunApart(args);
-        return (code, output + error);
-    }
+    private static (int ExitCode, string Output) Run(params string[] args) => CliRunner.Run(args);
 
-    /// <summary>Runs the tool with standard output and standard error kept apart.</summary>
-    private static (int ExitCode, string Output, string Error) RunApart(params string[] args)
-    {
-        var (originalOut, originalError) = (Console.Out, Console.Error);
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        Console.SetOut(output);
-        Console.SetError(error);
-        try
-        {
-            int code = Program.Main(args);
-            return (code, output.ToString(), error.ToString());
-        }
-        finally
-        {
-            Console.SetOut(originalOut);
-            Console.SetError(originalError);
-        }
-    }
+    private static (int ExitCode, string Output, string Error) RunApart(params string[] args) => CliRunner.RunApart(args);
 
     [Test]
     public void TokenizePrintsOneJsonArrayPerText()

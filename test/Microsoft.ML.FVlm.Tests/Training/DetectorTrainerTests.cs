@@ -79,6 +79,55 @@ public class DetectorTrainerTests
     }
 
     [Test]
+    public void ResumingFromAnotherArchitectureNamesTheTensorAndTheOption()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        string checkpoint = WriteCheckpoint(vlm, "other-architecture");
+
+        using var narrow = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture with { BoxHeadFcDim = 24 });
+        var error = Assert.Throws<InvalidDataException>(() =>
+            new DetectorTrainer(vlm, Settings(2) with { ResumeFrom = checkpoint }, new TrainingColumns()).Train(narrow, s_data!, s_classes));
+        // Tiny architecture: 16 conv channels pooled 7x7 into a 32-wide fc.
+        Assert.That(error!.Message, Does.Contain($"'{checkpoint}'").And.Contain("'roi_heads.box_head.fc.weight' is [32, 784] in the checkpoint and [24, 784] here"));
+        Assert.That(error.Message, Does.Contain("BoxHeadFcDim is 32 in the checkpoint and 24 here"));
+
+        // A tensor the checkpoint does not have at all: the mask head's pixel branch.
+        using var withPixels = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture with { MaskPixelChannels = 4 });
+        error = Assert.Throws<InvalidDataException>(() =>
+            new DetectorTrainer(vlm, Settings(2) with { ResumeFrom = checkpoint }, new TrainingColumns()).Train(withPixels, s_data!, s_classes));
+        Assert.That(error!.Message, Does.Contain($"'{checkpoint}'").And.Contain("'roi_heads.mask_head.pixel_conv.weight'"));
+        Assert.That(error.Message, Does.Contain("MaskPixelChannels is 0 in the checkpoint and 4 here"));
+    }
+
+    [Test]
+    public void ResumingFromATruncatedCheckpointNamesTheFile()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        string checkpoint = WriteCheckpoint(vlm, "truncated");
+        byte[] bytes = File.ReadAllBytes(checkpoint);
+        // In the header, in the head's weights, in the optimiser's state, and one byte short.
+        foreach (int length in new[] { 10, bytes.Length / 3, bytes.Length * 3 / 4, bytes.Length - 1 })
+        {
+            string truncated = Path.Combine(s_folder, $"truncated-{length}.bin");
+            File.WriteAllBytes(truncated, bytes[..length]);
+            using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+            var error = Assert.Throws<InvalidDataException>(() =>
+                new DetectorTrainer(vlm, Settings(2) with { ResumeFrom = truncated }, new TrainingColumns()).Train(head, s_data!, s_classes), $"{length} of {bytes.Length} bytes");
+            Assert.That(error!.Message, Does.Contain($"'{truncated}'").And.Contain($"is truncated: {length} bytes"), $"{length} of {bytes.Length} bytes");
+        }
+    }
+
+    /// <summary>Trains the tiny head one step with a checkpoint after it; returns the checkpoint's path.</summary>
+    private static string WriteCheckpoint(FrozenVlm vlm, string folder)
+    {
+        string checkpoints = Path.Combine(s_folder, folder);
+        manual_seed(5);
+        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        new DetectorTrainer(vlm, Settings(1) with { CheckpointEvery = 1, CheckpointFolder = checkpoints }, new TrainingColumns()).Train(head, s_data!, s_classes);
+        return Path.Combine(checkpoints, "checkpoint-0000001.bin");
+    }
+
+    [Test]
     public void GradientsAreClippedToTheGlobalNorm()
     {
         using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);

@@ -48,6 +48,9 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     /// <summary>The scales at which the frozen VLM embeds regions for its scores (<see cref="FVlmOptions.VlmRegionScales"/>).</summary>
     public Vlm.RegionScaling RegionScaling => _settings.RegionScaling;
 
+    /// <summary>The post-processing this transformer detects with (from its options): start from it to detect with another threshold.</summary>
+    public InferenceSettings InferenceSettings => _settings;
+
     internal FVlmModel Model => _model;
 
     internal FVlmOptions Options => _options;
@@ -72,7 +75,11 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     /// <summary>Detects as <see cref="Detect(IReadOnlyList{MLImage})"/>, adding the time of each stage to <paramref name="timings"/>.</summary>
     public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceTimings timings) => Detect(images, _settings, timings);
 
-    internal IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceSettings settings, InferenceTimings? timings = null)
+    /// <summary>Detects as <see cref="Detect(IReadOnlyList{MLImage})"/> under other post-processing settings, for example <c>InferenceSettings with { ScoreThreshold = 0.01 }</c>.</summary>
+    /// <param name="images">The images to detect in.</param>
+    /// <param name="settings">Score threshold, NMS, detections kept, fusion weights, score source and region scaling.</param>
+    /// <param name="timings">Adds the time of each stage, when given.</param>
+    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceSettings settings, InferenceTimings? timings = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return _model.Detector.Detect(images, Vocabulary, [settings], timings)[0];

@@ -177,6 +177,20 @@ public class FVlmEstimatorTests
     }
 
     [Test]
+    public void AThresholdThatKeepsNothingReportsTheHighestScoreItDropped()
+    {
+        using var image = MLImage.CreateFromFile(Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").Order().First());
+        var best = _model.Detect([image], _model.InferenceSettings with { ScoreThreshold = 0, MaxDetections = 1 })[0];
+        Assert.That(best.Count, Is.EqualTo(1));
+        Assert.That(best.HighestScoreBelowThreshold, Is.Null, "a detection was kept");
+
+        // Candidates must score above the threshold: at the best score itself, none does.
+        var none = _model.Detect([image], _model.InferenceSettings with { ScoreThreshold = best.Scores[0] })[0];
+        Assert.That(none.Count, Is.EqualTo(0));
+        Assert.That(none.HighestScoreBelowThreshold, Is.EqualTo(best.Scores[0]));
+    }
+
+    [Test]
     public void FlippedByteFailsWithAClearError()
     {
         string zip = Path.Combine(_folder, "model-flipped.zip");

@@ -22,9 +22,10 @@ internal static class PredictCommand
         var classes = new Option<string?>("--classes") { Description = "comma-separated class names (default: the model's vocabulary); names that are not base classes are novel" };
         var output = new Option<DirectoryInfo>("--out") { Description = "output folder: results.json (COCO results), images.json, and one annotated PNG per image", Required = true };
         var threshold = new Option<double>("--threshold") { Description = "draw detections scoring at least this", DefaultValueFactory = _ => 0.3 };
+        var scoreThreshold = new Option<double?>("--score-threshold") { Description = "keep (box, class) pairs scoring above this in results.json (default: the model's, 0.05 unless trained otherwise); lower it for vocabularies of thousands of classes" };
         var command = new Command("predict", "Detect a free-text vocabulary in a folder of images: COCO results JSON and annotated PNGs (boxes, masks, labels, scores).")
         {
-            model, images, classes, output, threshold,
+            model, images, classes, output, threshold, scoreThreshold,
         };
         command.SetAction(parse =>
         {
@@ -32,6 +33,8 @@ internal static class PredictCommand
             if (!folder.Exists) throw new DirectoryNotFoundException($"--images: '{folder.FullName}' does not exist.");
             var files = folder.EnumerateFiles().Where(f => ImageExtensions.Contains(f.Extension.ToLowerInvariant())).OrderBy(f => f.Name, StringComparer.Ordinal).ToArray();
             if (files.Length == 0) throw new FileNotFoundException($"--images: '{folder.FullName}' has no png, jpg, bmp or webp files.");
+            if (parse.GetValue(scoreThreshold) is { } score && score is not (>= 0 and < 1))
+                throw new ArgumentException($"--score-threshold must be in [0, 1); got {score}.");
             string outFolder = parse.GetValue(output)!.FullName;
             WritablePath.EnsureOutputFolder(outFolder, "--out", "the results");
 
@@ -39,10 +42,12 @@ internal static class PredictCommand
             using var loaded = ModelFile.Load(mlContext, parse.GetValue(model)!);
             string[]? names = parse.GetValue(classes)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             using var detector = names is null ? loaded.WithVocabulary(loaded.Vocabulary.Names, loaded.Vocabulary.IsNovel) : loaded.WithVocabulary(names);
+            var settings = detector.InferenceSettings with { ScoreThreshold = parse.GetValue(scoreThreshold) ?? detector.InferenceSettings.ScoreThreshold };
             var categories = detector.Vocabulary.Names.Select((n, i) => new CocoCategory { Id = i + 1, Name = n }).ToArray();
             var results = new List<CocoAnnotation>();
             var read = new List<(int Id, FileInfo File)>();
             var skipped = new List<string>();
+            var emptyBelowThreshold = new List<float>();
             double minimum = parse.GetValue(threshold);
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -55,7 +60,8 @@ internal static class PredictCommand
                         using var image = TryRead(files[i], skipped);
                         if (image is null) continue;
                         read.Add((i + 1, files[i]));
-                        var detections = detector.Detect([image])[0];
+                        var detections = detector.Detect([image], settings)[0];
+                        if (detections.HighestScoreBelowThreshold is { } highest) emptyBelowThreshold.Add(highest);
                         results.AddRange(OpenVocabularyEvaluator.ToResults(i + 1, detections, categories));
                         DetectionPainter.Paint(files[i].FullName, detections, detector.Vocabulary, minimum,
                             Path.Combine(outFolder, Path.GetFileNameWithoutExtension(files[i].Name) + ".png"));
@@ -71,10 +77,18 @@ internal static class PredictCommand
                 categories = categories.Select(c => new { id = c.Id, name = c.Name, novel = detector.Vocabulary.IsNovel[(int)c.Id - 1] }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLineInterpolated($"{results.Count} detections in {read.Count} images{(skipped.Count > 0 ? $" ({skipped.Count} files skipped)" : "")}: {outFolder}");
+            if (emptyBelowThreshold.Count > 0)
+                Console.Error.WriteLine(FormattableString.Invariant(
+                    $"warning: {emptyBelowThreshold.Count} of {read.Count} images have no detection: every candidate scored under the score threshold {Significant(settings.ScoreThreshold)} (highest {Significant(emptyBelowThreshold.Max())}). ")
+                    + $"Every class takes a share of the scores (here {categories.Length} classes): lower --score-threshold, or give fewer classes.");
             return CliErrors.Success;
         });
         return command;
     }
+
+    /// <summary>Three significant digits at most, without an exponent (a score among thousands of classes can be 0.0000123).</summary>
+    private static string Significant(double value) =>
+        value <= 0 ? "0" : Math.Round(value, Math.Clamp(2 - (int)Math.Floor(Math.Log10(value)), 0, 15)).ToString("0.###############", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Decodes one image; a file that is not one is recorded in <paramref name="skipped"/> and gives null, so that one bad file does not stop the folder.</summary>
     private static MLImage? TryRead(FileInfo file, List<string> skipped)

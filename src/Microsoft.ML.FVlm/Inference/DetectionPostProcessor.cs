@@ -76,7 +76,10 @@ internal sealed class DetectionPostProcessor
             for (int i = 0; i < kept.Proposals.Length; i++)
                 OriginalBox(canvasBoxes.AsSpan(kept.Proposals[i] * 4, 4), scale, originalSize).CopyTo(originalBoxes.AsSpan(i * 4, 4));
             results[s] = new ImageDetections(originalBoxes, kept.Classes, kept.Scores, kept.DetectionScores, kept.VlmScores,
-                settings[s].PredictMasks ? kept.Proposals.Select(p => masks[p]).ToArray() : null);
+                settings[s].PredictMasks ? kept.Proposals.Select(p => masks[p]).ToArray() : null)
+            {
+                HighestScoreBelowThreshold = kept.HighestScoreBelowThreshold,
+            };
         }
         return results;
     }
@@ -93,7 +96,8 @@ internal sealed class DetectionPostProcessor
         };
         // Candidates: every (proposal, class) above the threshold, sharing the proposal's refined box.
         var candidates = nonzero(scores > settings.ScoreThreshold);
-        if (candidates.shape[0] == 0) return Selection.Empty;
+        // Nothing passed: keep the best score that did not, to say why (computed only on this path).
+        if (candidates.shape[0] == 0) return Selection.Empty with { HighestScoreBelowThreshold = scores.max().item<float>() };
         var proposalIndex = candidates[.., 0].contiguous();
         var classIndex = candidates[.., 1].contiguous();
         int[] candidateProposals = proposalIndex.cpu().to(ScalarType.Int32).data<int>().ToArray();
@@ -146,5 +150,8 @@ internal sealed class DetectionPostProcessor
     private sealed record Selection(int[] Proposals, int[] Classes, float[] Scores, float[] DetectionScores, float[] VlmScores)
     {
         public static readonly Selection Empty = new([], [], [], [], []);
+
+        /// <summary>See <see cref="ImageDetections.HighestScoreBelowThreshold"/>.</summary>
+        public float? HighestScoreBelowThreshold { get; init; }
     }
 }

@@ -13,5 +13,12 @@ public sealed record ImageDetections(float[] Boxes, int[] Classes, float[] Score
 {
     public int Count => Classes.Length;
 
+    /// <summary>
+    /// When the score threshold kept nothing: the highest score of the (box, class) pairs it dropped,
+    /// which tells an image with nothing to detect from a vocabulary whose scores spread too thin to
+    /// reach the threshold (thousands of classes). Null when a detection was kept or there were no proposals.
+    /// </summary>
+    public float? HighestScoreBelowThreshold { get; init; }
+
     public static ImageDetections Empty(bool withMasks) => new([], [], [], [], [], withMasks ? [] : null);
 }

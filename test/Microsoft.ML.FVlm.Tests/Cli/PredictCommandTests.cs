@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Shapes;
 using Microsoft.ML.FVlm.Tests.Vlm;
@@ -93,5 +94,32 @@ public class PredictCommandTests
         Assert.That(result.ExitCode, Is.EqualTo(1), result.Output);
         Assert.That(result.Output, Does.StartWith($"error: the temporary folder '{notAFolder}").And.Contain("TMPDIR"));
         Assert.That(result.Output, Does.Not.Contain("not a readable ML.NET model"));
+    }
+
+    [Test]
+    public void AVocabularyWhoseScoresAllFallUnderTheThresholdIsExplained()
+    {
+        // Made-up names: the scores spread over all of them and none reaches the model's threshold (0.05).
+        var random = new Random(7);
+        string[] syllables = ["ka", "lo", "mi", "ra", "te", "zu", "po", "ve", "dan", "gor", "bel", "fin"];
+        var names = Enumerable.Range(0, 3000).Select(_ => string.Concat(Enumerable.Range(0, 4).Select(_ => syllables[random.Next(syllables.Length)]))).Distinct().ToArray();
+        string images = Images("large-vocabulary");
+
+        var (code, text) = CliRunner.Run("predict", "--model", _model, "--images", images, "--out", Path.Combine(_folder, "large-vocabulary-out"), "--classes", string.Join(',', names));
+
+        Assert.That(code, Is.EqualTo(0), text);
+        Assert.That(text, Does.Contain("0 detections in 2 images"));
+        var explained = Regex.Match(text, @"every candidate scored under the score threshold 0\.05 \(highest ([0-9.]+)\)");
+        Assert.That(explained.Success, text);
+        Assert.That(text, Does.Contain("--score-threshold").And.Contain($"{names.Length} classes"));
+
+        // The remedy it names: a threshold under the highest score keeps detections.
+        double highest = double.Parse(explained.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(highest, Is.GreaterThan(0).And.LessThan(0.05));
+        (code, text) = CliRunner.Run("predict", "--model", _model, "--images", images, "--out", Path.Combine(_folder, "large-vocabulary-lower"), "--classes", string.Join(',', names),
+            "--score-threshold", (highest / 2).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.That(code, Is.EqualTo(0), text);
+        Assert.That(Regex.Match(text, @"(\d+) detections in 2 images").Groups[1].Value, Is.Not.EqualTo("0"), text);
+        Assert.That(text, Does.Not.Contain("2 of 2 images have no detection"));
     }
 }

@@ -80,7 +80,7 @@ internal static class PredictCommand
             if (emptyBelowThreshold.Count > 0)
                 Console.Error.WriteLine(FormattableString.Invariant(
                     $"warning: {emptyBelowThreshold.Count} of {read.Count} images have no detection: every candidate scored under the score threshold {Significant(settings.ScoreThreshold)} (highest {Significant(emptyBelowThreshold.Max())}). ")
-                    + $"With {categories.Length} classes the scores spread thin: lower --score-threshold, or give fewer classes.");
+                    + $"Every class takes a share of the scores (here {categories.Length} classes): lower --score-threshold, or give fewer classes.");
             return CliErrors.Success;
         });
         return command;

@@ -8,7 +8,7 @@ namespace Microsoft.ML.FVlm.Persistence;
 /// readable by the current user only (<see cref="Directory.CreateTempSubdirectory"/>, which is
 /// <c>mkdtemp</c> on Unix), so that no other user can plant or change the graphs a load runs and no
 /// earlier extraction, damaged or not, is ever reused. Deleted when the model that uses it is freed,
-/// or when the process exits.
+/// or when the process exits normally (a killed process, one ended by SIGTERM included, leaves it behind).
 /// </summary>
 internal sealed class ExtractedVlmFolder : IDisposable
 {

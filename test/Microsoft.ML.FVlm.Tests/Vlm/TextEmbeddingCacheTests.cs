@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML.FVlm.Vlm;
 using static TorchSharp.torch;
 
@@ -13,7 +12,7 @@ public class TextEmbeddingCacheTests
     {
         using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
         using var scope = NewDisposeScope();
-        using var warnings = new WarningRecorder();
+        using var warnings = new RecordedWarnings();
         Assert.That(vlm.Manifest.TextEncoder.ContextLength, Is.EqualTo(8));
 
         // "ring" is one token of the tiny VLM's merges: "a ring ring ring ring." is start, 6 tokens, end.
@@ -33,44 +32,5 @@ public class TextEmbeddingCacheTests
         vlm.TextEmbeddings.Get(["ring", "ring ring ring ring ring"], ["a {}."]);
         vlm.TextEmbeddings.Get(["ring"]);
         Assert.That(warnings.Messages, Has.Count.EqualTo(2), "once per name: the embedding is computed once");
-    }
-
-    /// <summary>Records <see cref="Trace.TraceWarning(string)"/> messages while it is registered.</summary>
-    private sealed class WarningRecorder : TraceListener
-    {
-        private readonly List<string> _messages = [];
-
-        public WarningRecorder() => Trace.Listeners.Add(this);
-
-        public IReadOnlyList<string> Messages
-        {
-            get
-            {
-                lock (_messages) return _messages.ToArray();
-            }
-        }
-
-        public override void TraceEvent(TraceEventCache? eventCache, string source, TraceEventType eventType, int id, string? message)
-        {
-            if (eventType == TraceEventType.Warning)
-                lock (_messages) _messages.Add(message ?? "");
-        }
-
-        public override void TraceEvent(TraceEventCache? eventCache, string source, TraceEventType eventType, int id, string? format, params object?[]? args) =>
-            TraceEvent(eventCache, source, eventType, id, args is null ? format : string.Format(format ?? "", args));
-
-        public override void Write(string? message)
-        {
-        }
-
-        public override void WriteLine(string? message)
-        {
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            Trace.Listeners.Remove(this);
-            base.Dispose(disposing);
-        }
     }
 }

@@ -194,6 +194,18 @@ public sealed class FVlmOptions
     public double NovelVlmWeight = Inference.ScoreFusion.DefaultNovelVlmWeight;
 
     /// <summary>
+    /// Divide each box's fused probabilities (the detector's background and the fused classes) by their
+    /// sum, as F-VLM's reference does (<see cref="Inference.FusionMethod"/>).
+    /// </summary>
+    public bool RenormaliseFusion = true;
+
+    /// <summary>The boxes the frozen VLM scores: the RPN's proposals, which the detector head classified (F-VLM's reference), or the refined boxes.</summary>
+    public Inference.VlmScoredBoxes VlmScoredBoxes = Inference.VlmScoredBoxes.Proposals;
+
+    /// <summary>F-VLM's optional objectness weight: fused probabilities times the proposal's RPN objectness to this power (0: off, the reference's default).</summary>
+    public double ObjectnessWeight;
+
+    /// <summary>
     /// Canvas scales at which the frozen VLM embeds regions for its scores (<see cref="Vlm.RegionScaling"/>).
     /// F-VLM's single scale, <c>[1]</c>, by default; several scales run the image tower once more per
     /// scale and weigh each box's embeddings by how close its side comes to <see cref="VlmRegionObjectSize"/>.
@@ -208,6 +220,9 @@ public sealed class FVlmOptions
 
     /// <summary>Images scored together by <c>Transform</c>.</summary>
     public int InferenceBatchSize = 4;
+
+    /// <summary>The fusion method these options describe.</summary>
+    public Inference.FusionMethod FusionMethod() => new() { Renormalise = RenormaliseFusion, VlmBoxes = VlmScoredBoxes, ObjectnessWeight = ObjectnessWeight };
 
     /// <summary>The VLM region scales these options describe.</summary>
     public Vlm.RegionScaling RegionScaling() => new(VlmRegionScales, VlmRegionObjectSize, VlmRegionScaleSpread);

@@ -39,6 +39,8 @@ internal static class FVlmOptionsValidator
         Require(o.MaxDetections > 0, nameof(o.MaxDetections), "positive", o.MaxDetections);
         Require(o.BaseVlmWeight is >= 0 and <= 1, nameof(o.BaseVlmWeight), "in [0, 1]", o.BaseVlmWeight);
         Require(o.NovelVlmWeight is >= 0 and <= 1, nameof(o.NovelVlmWeight), "in [0, 1]", o.NovelVlmWeight);
+        Require(Enum.IsDefined(o.VlmScoredBoxes), nameof(o.VlmScoredBoxes), "Proposals or RefinedBoxes", o.VlmScoredBoxes);
+        Require(o.ObjectnessWeight is >= 0 and <= 10, nameof(o.ObjectnessWeight), "from 0 (off) to 10", o.ObjectnessWeight);
         Require(o.VlmRegionScales is { Length: > 0 } && o.VlmRegionScales.All(v => v is > 0 and <= 8) && o.VlmRegionScales.Distinct().Count() == o.VlmRegionScales.Length,
             nameof(o.VlmRegionScales), "one or more distinct scales in (0, 8]", string.Join(", ", o.VlmRegionScales ?? []));
         Require(o.VlmRegionObjectSize > 0 && double.IsFinite(o.VlmRegionObjectSize), nameof(o.VlmRegionObjectSize), "a positive number of pixels", o.VlmRegionObjectSize);

@@ -41,6 +41,7 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
             MaxDetections = options.MaxDetections,
             BaseVlmWeight = options.BaseVlmWeight,
             NovelVlmWeight = options.NovelVlmWeight,
+            Fusion = options.FusionMethod(),
             RegionScaling = options.RegionScaling(),
         };
     }

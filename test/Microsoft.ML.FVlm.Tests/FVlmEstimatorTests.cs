@@ -237,7 +237,7 @@ public class FVlmEstimatorTests
     {
         // Readers of format 0x00010001 know only version-1 VLM manifests: a zip that carries the
         // tiny VLM's version-2 manifest says it needs 0x00010002, so they refuse it up front.
-        using var maskRcnnHead = Estimator(o => o.MaskPixelChannels = 0).Fit(_train);
+        using var maskRcnnHead = Estimator(o => { o.MaskPixelChannels = 0; FuseAsBefore(o); }).Fit(_train);
         string zip = Path.Combine(_folder, "model-version.zip");
         _ml.Model.Save(maskRcnnHead, _train.Schema, zip);
         Assert.That(FormatVersions(zip), Is.EqualTo((0x00010002u, 0x00010002u)), "version written, oldest reader that can read it");
@@ -247,8 +247,8 @@ public class FVlmEstimatorTests
     public void RegionScalesTravelInTheZipUnderTheFormatThatReadsThem()
     {
         // Mask R-CNN's head (no pixel branch), so that the zip needs nothing newer than the scales do.
-        using var scaled = Estimator(o => (o.VlmRegionScales, o.VlmRegionObjectSize, o.MaskPixelChannels) = ([0.5, 1, 2], 48, 0)).Fit(_train);
-        using var singleScale = Estimator(o => o.MaskPixelChannels = 0).Fit(_train);
+        using var scaled = Estimator(o => { (o.VlmRegionScales, o.VlmRegionObjectSize, o.MaskPixelChannels) = ([0.5, 1, 2], 48, 0); FuseAsBefore(o); }).Fit(_train);
+        using var singleScale = Estimator(o => { o.MaskPixelChannels = 0; FuseAsBefore(o); }).Fit(_train);
         Assert.That(scaled.RegionScaling, Is.EqualTo(new Microsoft.ML.FVlm.Vlm.RegionScaling([0.5, 1, 2], 48, 0.5)));
         Assert.That(_model.RegionScaling.IsSingle, Is.True, "F-VLM's single scale by default");
         string zip = Path.Combine(_folder, "model-scales.zip");
@@ -275,10 +275,43 @@ public class FVlmEstimatorTests
         Assert.That(error!.Message, Does.Contain("FVlmOptions.VlmRegionScales must be one or more distinct scales in (0, 8]; got 1, 1"));
     }
 
+    /// <summary>The fusion of zips before 0x00010006, so that a zip needs nothing newer than the option a test is about.</summary>
+    private static void FuseAsBefore(FVlmOptions o) => (o.RenormaliseFusion, o.VlmScoredBoxes) = (false, Microsoft.ML.FVlm.Inference.VlmScoredBoxes.RefinedBoxes);
+
+    [Test]
+    public void FusionMethodTravelsInTheZipUnderTheFormatThatReadsIt()
+    {
+        Assert.That(_model.InferenceSettings.Fusion, Is.EqualTo(Microsoft.ML.FVlm.Inference.FusionMethod.Reference), "F-VLM's reference by default");
+        using var weighed = Estimator(o => (o.VlmScoredBoxes, o.ObjectnessWeight) = (Microsoft.ML.FVlm.Inference.VlmScoredBoxes.RefinedBoxes, 0.5)).Fit(_train);
+        var expectedMethod = new Microsoft.ML.FVlm.Inference.FusionMethod { VlmBoxes = Microsoft.ML.FVlm.Inference.VlmScoredBoxes.RefinedBoxes, ObjectnessWeight = 0.5 };
+        Assert.That(weighed.InferenceSettings.Fusion, Is.EqualTo(expectedMethod));
+        var images = Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").Order().Take(3).Select(MLImage.CreateFromFile).ToArray();
+        foreach (var (model, name) in new[] { (_model, "reference"), (weighed, "weighed") })
+        {
+            string zip = Path.Combine(_folder, $"model-fusion-{name}.zip");
+            _ml.Model.Save(model, _train.Schema, zip);
+            // Readers of 0x00010005 would fuse without the division, the VLM on the refined boxes, and no objectness.
+            Assert.That(FormatVersions(zip), Is.EqualTo((0x00010006u, 0x00010006u)), name);
+            using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
+            Assert.That(loaded.InferenceSettings.Fusion, Is.EqualTo(model.InferenceSettings.Fusion), name);
+            var expected = model.Detect(images);
+            var actual = loaded.Detect(images);
+            for (int i = 0; i < images.Length; i++) Assert.That(actual[i].Scores, Is.EqualTo(expected[i].Scores), $"{name}, image {i}");
+        }
+        // The objectness weight changes the scores, nothing else (same seed, same head).
+        var unweighed = weighed.Detect(images, weighed.InferenceSettings with { Fusion = expectedMethod with { ObjectnessWeight = 0 } });
+        var withObjectness = weighed.Detect(images);
+        Assert.That(Enumerable.Range(0, images.Length).Any(i => !unweighed[i].Scores.SequenceEqual(withObjectness[i].Scores)), Is.True);
+        foreach (var image in images) image.Dispose();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.ObjectnessWeight = -1));
+        Assert.That(error!.Message, Does.Contain("FVlmOptions.ObjectnessWeight must be from 0 (off) to 10; got -1"));
+    }
+
     [Test]
     public void CanonicalBoxSizeTravelsInTheZipUnderTheFormatThatReadsIt()
     {
-        using var moved = Estimator(o => (o.RoiCanonicalBoxSize, o.MaskPixelChannels) = (64, 0)).Fit(_train);
+        using var moved = Estimator(o => { (o.RoiCanonicalBoxSize, o.MaskPixelChannels) = (64, 0); FuseAsBefore(o); }).Fit(_train);
         Assert.That(moved.Model.Architecture.RoiHeads.CanonicalBoxSize, Is.EqualTo(64));
         string zip = Path.Combine(_folder, "model-canonical.zip");
         _ml.Model.Save(moved, _train.Schema, zip);
@@ -306,7 +339,7 @@ public class FVlmEstimatorTests
     public void MaskPixelBranchTravelsInTheZipUnderTheFormatThatReadsIt()
     {
         Assert.That(_model.Model.Head.RoiHeads.MasksUsePixels, Is.True, "the default mask head has the pixel branch");
-        using var withPixels = Estimator(o => o.MaskPixelChannels = 4).Fit(_train);
+        using var withPixels = Estimator(o => { o.MaskPixelChannels = 4; FuseAsBefore(o); }).Fit(_train);
         Assert.That(withPixels.Model.Architecture.MaskPixelChannels, Is.EqualTo(4));
         Assert.That(withPixels.Model.Head.RoiHeads.MasksUsePixels, Is.True);
         string zip = Path.Combine(_folder, "model-mask-pixels.zip");

@@ -10,8 +10,8 @@ public sealed record OpenVocabularyFigures(double Novel, double Base, double All
 /// <summary>
 /// The open-vocabulary table of F-VLM: a fitted detector run once over a ground-truth set with the
 /// ground truth's categories as vocabulary (novel = not a base class of the model), scored three
-/// ways (detection-only, VLM-only, fused) and evaluated with the LVIS protocol (300 detections per
-/// image, federated rules) for boxes and masks.
+/// ways (detection-only, VLM-only, fused; fused once per fusion method asked for) and evaluated with
+/// the LVIS protocol (300 detections per image, federated rules) for boxes and masks.
 /// </summary>
 public static class OpenVocabularyEvaluator
 {
@@ -23,29 +23,44 @@ public static class OpenVocabularyEvaluator
     /// <param name="imageFolder">Folder the images' <c>file_name</c> are relative to.</param>
     /// <param name="batchSize">Images per forward pass.</param>
     /// <param name="progress">Images done.</param>
-    /// <param name="fusedDetections">Called with each image and its fused detections (for drawing them without a second pass).</param>
+    /// <param name="fusedDetections">Called with each image and its fused detections (the first fusion method's; for drawing them without a second pass).</param>
     /// <param name="regionScaling">The scales the VLM embeds regions at, instead of the model's own (<see cref="FVlmOptions.VlmRegionScales"/>).</param>
-    /// <param name="sourceResults">Called once per score source ("detection", "vlm", "fused") with all its COCO results, before they are evaluated.</param>
-    /// <returns>Figures by IoU type ("bbox", "segm") and source ("detection", "vlm", "fused").</returns>
+    /// <param name="sourceResults">Called once per row ("detection", "vlm", "fused" or "fused-&lt;method&gt;") with all its COCO results, before they are evaluated.</param>
+    /// <param name="fusionMethods">
+    /// Fusion methods to score, each as its own row "fused-&lt;method name&gt;" (<see cref="FusionMethod.Name"/>), from one forward pass;
+    /// null: the model's own, as the row "fused". The VLM-only row scores the boxes of the model's own method.
+    /// </param>
+    /// <returns>Figures by IoU type ("bbox", "segm") and row ("detection", "vlm", then the fused rows).</returns>
     public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> Evaluate(
         FVlmTransformer model, CocoDataset groundTruth, string imageFolder, int batchSize = 4, IProgress<int>? progress = null,
         Action<CocoImage, ImageDetections>? fusedDetections = null, Vlm.RegionScaling? regionScaling = null,
-        Action<string, IReadOnlyList<CocoAnnotation>>? sourceResults = null)
+        Action<string, IReadOnlyList<CocoAnnotation>>? sourceResults = null, IReadOnlyList<FusionMethod>? fusionMethods = null)
     {
         CocoDatasetValidator.RequireFileNames(groundTruth);
+        if (fusionMethods is { Count: 0 }) throw new ArgumentException("Give at least one fusion method, or null for the model's own.", nameof(fusionMethods));
+        if (fusionMethods is not null && fusionMethods.Select(m => m.Name).Distinct().Count() != fusionMethods.Count)
+            throw new ArgumentException($"The fusion methods repeat one: {string.Join(", ", fusionMethods.Select(m => m.Name))}.", nameof(fusionMethods));
         var categories = groundTruth.Categories.OrderBy(c => c.Id).ToArray();
         using var vocabularyModel = model.WithVocabulary(categories.Select(c => c.Name).ToArray());
         var vocabulary = vocabularyModel.Vocabulary;
         var novelIds = categories.Where((c, i) => vocabulary.IsNovel[i]).Select(c => c.Id).ToArray();
-        var settings = Sources.Select(source => new InferenceSettings
+        var common = new InferenceSettings
         {
-            ScoreSource = source, MaxDetections = 300, ScoreThreshold = 1e-4,
+            MaxDetections = 300, ScoreThreshold = 1e-4, Fusion = model.InferenceSettings.Fusion,
             BaseVlmWeight = model.Options.BaseVlmWeight, NovelVlmWeight = model.Options.NovelVlmWeight, NmsThreshold = model.Options.NmsThreshold,
             RegionScaling = regionScaling ?? model.Options.RegionScaling(),
-        }).ToArray();
+        };
+        var rows = new List<(string Name, InferenceSettings Settings)>
+        {
+            ("detection", common with { ScoreSource = DetectionScoreSource.Detection }),
+            ("vlm", common with { ScoreSource = DetectionScoreSource.Vlm }),
+        };
+        if (fusionMethods is null) rows.Add(("fused", common with { ScoreSource = DetectionScoreSource.Fused }));
+        else rows.AddRange(fusionMethods.Select(m => ("fused-" + m.Name, common with { ScoreSource = DetectionScoreSource.Fused, Fusion = m })));
+        var settings = rows.Select(r => r.Settings).ToArray();
 
-        var results = Sources.Select(_ => new List<CocoAnnotation>()).ToArray();
-        int fused = Sources.ToList().IndexOf(DetectionScoreSource.Fused);
+        var results = rows.Select(_ => new List<CocoAnnotation>()).ToArray();
+        const int fused = 2;
         int done = 0;
         foreach (var chunk in groundTruth.Images.Chunk(batchSize))
         {
@@ -67,20 +82,20 @@ public static class OpenVocabularyEvaluator
             progress?.Report(done += chunk.Length);
         }
 
-        for (int s = 0; s < Sources.Count; s++)
-            sourceResults?.Invoke(SourceName(Sources[s]), results[s]);
+        for (int s = 0; s < rows.Count; s++)
+            sourceResults?.Invoke(rows[s].Name, results[s]);
         var mlContext = new MLContext();
         var table = new Dictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>>();
         foreach (var (iouName, iouType) in new[] { ("bbox", DetectionIouType.BoundingBox), ("segm", DetectionIouType.Segmentation) })
         {
             var row = new Dictionary<string, OpenVocabularyFigures>();
-            for (int s = 0; s < Sources.Count; s++)
+            for (int s = 0; s < rows.Count; s++)
             {
                 var metrics = mlContext.EvaluateDetections(results[s], groundTruth, new DetectionEvaluationOptions
                 {
                     IouType = iouType, Protocol = DetectionEvaluationProtocol.Lvis, NovelCategoryIds = novelIds,
                 });
-                row[SourceName(Sources[s])] = new OpenVocabularyFigures(
+                row[rows[s].Name] = new OpenVocabularyFigures(
                     metrics.AveragePrecisionNovel ?? -1, metrics.AveragePrecisionBase ?? -1, metrics.AveragePrecision,
                     metrics.AveragePrecisionRare ?? -1, metrics.AveragePrecisionCommon ?? -1, metrics.AveragePrecisionFrequent ?? -1);
             }
@@ -88,8 +103,6 @@ public static class OpenVocabularyEvaluator
         }
         return table;
     }
-
-    private static string SourceName(DetectionScoreSource source) => source.ToString().ToLowerInvariant();
 
     /// <summary>COCO results (boxes as [x, y, w, h], masks as compressed RLE) of one image's detections.</summary>
     public static IEnumerable<CocoAnnotation> ToResults(long imageId, ImageDetections detections, IReadOnlyList<CocoCategory> vocabularyCategories)

@@ -10,14 +10,15 @@ namespace Microsoft.ML.FVlm.Inference;
 /// <summary>
 /// From one image's proposals, region embeddings and box deltas to detections: detector
 /// probabilities over [background; vocabulary], class-agnostic box refinement, the frozen VLM's
-/// probabilities for the refined boxes, F-VLM's fusion, per-class NMS, top-k, and masks pasted at
-/// the original resolution.
+/// probabilities for the proposals (F-VLM's reference) or the refined boxes, F-VLM's fusion,
+/// per-class NMS on the refined boxes, top-k, and masks pasted at the original resolution.
 /// </summary>
 /// <remarks>
-/// Several post-processing settings (fused, detection-only, VLM-only) share one scoring pass: the
-/// refined boxes and both probability tables depend on the proposals alone. Boxes and the mask head
-/// are class-agnostic, so a mask depends only on its proposal: each kept proposal's mask is predicted
-/// and pasted once, however many classes and settings keep it.
+/// Several post-processing settings (fused, detection-only, VLM-only, other fusion methods) share one
+/// scoring pass: the refined boxes and the probability tables depend on the proposals alone, and the
+/// VLM scores each set of boxes the settings ask for once. Boxes and the mask head are
+/// class-agnostic, so a mask depends only on its proposal: each kept proposal's mask is predicted and
+/// pasted once, however many classes and settings keep it.
 /// </remarks>
 internal sealed class DetectionPostProcessor
 {
@@ -33,6 +34,7 @@ internal sealed class DetectionPostProcessor
     /// <param name="proposals">[P, 4] canvas pixels.</param>
     /// <param name="embeddings">[P, D] the box head's region embeddings.</param>
     /// <param name="deltas">[P, 4] the box head's deltas.</param>
+    /// <param name="objectness">[P] the proposals' RPN objectness probabilities (for a fusion method with an objectness weight).</param>
     /// <param name="text">[C, D] unit text embeddings of the vocabulary.</param>
     /// <param name="isNovel">[C] novel flags (beta weighs the VLM for them, alpha for the others).</param>
     /// <param name="canvasSize">The image's (height, width) on the canvas.</param>
@@ -43,7 +45,7 @@ internal sealed class DetectionPostProcessor
     /// <param name="canvas">[N, 3, H, W] the batch's canvas, for a mask head with a pixel branch.</param>
     /// <returns>The image's detections under each of <paramref name="settings"/>.</returns>
     public ImageDetections[] Process(Tensor[] levels, int image, IReadOnlyList<Tensor> regionLevels, RegionScaling regionScaling, Tensor proposals, Tensor embeddings, Tensor deltas,
-        Tensor text, IReadOnlyList<bool> isNovel, (int Height, int Width) canvasSize, float scale, (int Height, int Width) originalSize,
+        Tensor? objectness, Tensor text, IReadOnlyList<bool> isNovel, (int Height, int Width) canvasSize, float scale, (int Height, int Width) originalSize,
         IReadOnlyList<InferenceSettings> settings, InferenceTimings? timings = null, Tensor? canvas = null)
     {
         using var scope = NewDisposeScope();
@@ -55,13 +57,18 @@ internal sealed class DetectionPostProcessor
         var boxes = BoxOps.Clip(_roiHeads.BoxCoder.Decode(deltas, proposals), canvasSize.Height, canvasSize.Width);
         timings?.Add(InferenceStage.Head, start);
         start = Stopwatch.GetTimestamp();
-        var regions = _vlm.EmbedRegions(regionLevels.Select(l => l.cpu()).ToArray(), boxes.cpu(), regionScaling).to(text.device);
-        var vlm = (regions.matmul(text.t()) / _vlm.Manifest.LogitTemperature).softmax(1);
+        // The VLM's probabilities for each set of boxes some setting asks it to score.
+        var cpuLevels = regionLevels.Select(l => l.cpu()).ToArray();
+        var vlm = settings.Select(s => s.Fusion.VlmBoxes).Distinct().ToDictionary(b => b, b =>
+        {
+            var regions = _vlm.EmbedRegions(cpuLevels, (b == VlmScoredBoxes.Proposals ? proposals : boxes).cpu(), regionScaling).to(text.device);
+            return (regions.matmul(text.t()) / _vlm.Manifest.LogitTemperature).softmax(1);
+        });
         float[] canvasBoxes = boxes.cpu().contiguous().data<float>().ToArray();
         timings?.Add(InferenceStage.VlmRegionScoring, start);
 
         start = Stopwatch.GetTimestamp();
-        var selections = settings.Select(s => Select(s, detection, vlm, isNovel, canvasBoxes)).ToArray();
+        var selections = settings.Select(s => Select(s, detection, vlm[s.Fusion.VlmBoxes], objectness, isNovel, canvasBoxes)).ToArray();
         timings?.Add(InferenceStage.PostProcessing, start);
         start = Stopwatch.GetTimestamp();
         var masks = PasteMasks(levels, canvas, image, canvasBoxes, scale, originalSize,
@@ -85,14 +92,14 @@ internal sealed class DetectionPostProcessor
     }
 
     /// <summary>Ranks (proposal, class) pairs under one setting: threshold, per-class NMS on the refined boxes, top-k.</summary>
-    private static Selection Select(InferenceSettings settings, Tensor detection, Tensor vlm, IReadOnlyList<bool> isNovel, float[] proposalBoxes)
+    private static Selection Select(InferenceSettings settings, Tensor detection, Tensor vlm, Tensor? objectness, IReadOnlyList<bool> isNovel, float[] proposalBoxes)
     {
         using var scope = NewDisposeScope();
         var scores = settings.ScoreSource switch
         {
             DetectionScoreSource.Detection => detection[.., 1..],
             DetectionScoreSource.Vlm => vlm,
-            _ => ScoreFusion.Fuse(detection, vlm, isNovel, settings.BaseVlmWeight, settings.NovelVlmWeight)[.., 1..],
+            _ => Fuse(settings, detection, vlm, objectness, isNovel),
         };
         // Candidates: every (proposal, class) above the threshold, sharing the proposal's refined box.
         var candidates = nonzero(scores > settings.ScoreThreshold);
@@ -116,6 +123,17 @@ internal sealed class DetectionPostProcessor
             kept.Select(k => candidateScores[k]).ToArray(),
             detection[keptProposals, keptClasses + 1].cpu().contiguous().data<float>().ToArray(),
             vlm[keptProposals, keptClasses].cpu().contiguous().data<float>().ToArray());
+    }
+
+    /// <summary>F-VLM's fused class probabilities ([R, C], background dropped) under the setting's fusion method.</summary>
+    private static Tensor Fuse(InferenceSettings settings, Tensor detection, Tensor vlm, Tensor? objectness, IReadOnlyList<bool> isNovel)
+    {
+        var fusion = settings.Fusion;
+        var fused = ScoreFusion.Fuse(detection, vlm, isNovel, settings.BaseVlmWeight, settings.NovelVlmWeight, fusion.Renormalise);
+        if (fusion.ObjectnessWeight != 0)
+            fused = ScoreFusion.WeighByObjectness(fused, objectness ?? throw new InvalidOperationException(
+                $"The fusion method {fusion.Name} weighs by objectness, but the RPN gave no objectness for the proposals."), fusion.ObjectnessWeight);
+        return fused[.., 1..];
     }
 
     /// <summary>A canvas box in the original image's pixels, clipped to it.</summary>

@@ -33,6 +33,9 @@ public sealed record InferenceSettings
 
     public DetectionScoreSource ScoreSource { get; init; } = DetectionScoreSource.Fused;
 
+    /// <summary>How detector and VLM probabilities are fused, and which boxes the VLM scores (F-VLM's reference by default).</summary>
+    public FusionMethod Fusion { get; init; } = FusionMethod.Reference;
+
     /// <summary>The scales the frozen VLM embeds regions at (F-VLM: scale 1 only). Settings that share a forward pass must agree on it.</summary>
     public Vlm.RegionScaling RegionScaling { get; init; } = Vlm.RegionScaling.Single;
 

@@ -128,7 +128,7 @@ public sealed class OpenVocabularyDetector
         {
             using var guard = NativeCallGuard.Enter();
             var perImage = postProcessor.Process(output.Levels, i, regionLevels.Select(l => l[i..(i + 1)]).ToArray(), regionScaling, output.Proposals[i], output.Embeddings![i], output.Deltas![i],
-                text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width), settings, timings, canvas);
+                output.ProposalObjectness?[i], text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width), settings, timings, canvas);
             for (int s = 0; s < settings.Count; s++) perSettings[s][i] = perImage[s];
         }
         timings?.AddImages(images.Count);

@@ -3,9 +3,11 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.FVlm.Inference;
 
 /// <summary>
-/// F-VLM's open-vocabulary ensemble: per class, the geometric mean of the detector's and the frozen
-/// VLM's probabilities, weighted by alpha for base classes and beta for novel ones:
-/// <c>p = p_det^(1 - w) * p_vlm^w</c>. The background probability stays the detector's.
+/// F-VLM's open-vocabulary ensemble (<c>ensemble_class_outputs</c> of google-research's
+/// <c>fvlm/modeling/task_heads.py</c>): per class, the geometric mean of the detector's and the frozen
+/// VLM's probabilities, weighted by alpha for base classes and beta for novel ones,
+/// <c>p = p_det^(1 - w) * p_vlm^w</c>; the background probability is the detector's; then each row is
+/// divided by its sum, so that a box's fused probabilities sum to 1.
 /// </summary>
 public static class ScoreFusion
 {
@@ -21,14 +23,28 @@ public static class ScoreFusion
     /// <param name="isNovel">[C]: true for a class whose annotations were never seen in training.</param>
     /// <param name="baseVlmWeight">alpha.</param>
     /// <param name="novelVlmWeight">beta.</param>
+    /// <param name="renormalise">Divide each row by its sum, as the reference does (false: stop before, as this library did before format 0x00010006).</param>
     /// <returns>[R, 1 + C]: background from the detector, fused class scores.</returns>
-    public static Tensor Fuse(Tensor detection, Tensor vlm, IReadOnlyList<bool> isNovel, double baseVlmWeight, double novelVlmWeight)
+    public static Tensor Fuse(Tensor detection, Tensor vlm, IReadOnlyList<bool> isNovel, double baseVlmWeight, double novelVlmWeight, bool renormalise)
     {
-        if (detection.shape[1] != vlm.shape[1] + 1 || isNovel.Count != vlm.shape[1])
+        if (detection.dim() != 2 || vlm.dim() != 2 || detection.shape[0] != vlm.shape[0] || detection.shape[1] != vlm.shape[1] + 1 || isNovel.Count != vlm.shape[1])
             throw new ArgumentException($"Expected detection [R, 1 + C], vlm [R, C] and C novel flags; got [{string.Join(", ", detection.shape)}], [{string.Join(", ", vlm.shape)}], {isNovel.Count}.");
         using var scope = NewDisposeScope();
         var weights = tensor(isNovel.Select(n => (float)(n ? novelVlmWeight : baseVlmWeight)).ToArray(), device: vlm.device).to(vlm.dtype);
         var classes = detection[.., 1..].pow(1 - weights) * vlm.pow(weights);
-        return cat([detection[.., ..1], classes], 1).MoveToOuterDisposeScope();
+        var fused = cat([detection[.., ..1], classes], 1);
+        if (renormalise) fused = fused / fused.sum(1, keepdim: true);
+        return fused.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>F-VLM's optional objectness weight: every probability of a box times its proposal's objectness to the power <paramref name="weight"/>.</summary>
+    /// <param name="probabilities">[R, K].</param>
+    /// <param name="objectness">[R]: the RPN's objectness probability of each box's proposal.</param>
+    /// <param name="weight">The power; 0 leaves <paramref name="probabilities"/> as they are.</param>
+    public static Tensor WeighByObjectness(Tensor probabilities, Tensor objectness, double weight)
+    {
+        if (objectness.dim() != 1 || objectness.shape[0] != probabilities.shape[0])
+            throw new ArgumentException($"Expected one objectness per row of [{string.Join(", ", probabilities.shape)}]; got [{string.Join(", ", objectness.shape)}].");
+        return probabilities * objectness.to(probabilities.dtype).pow(weight).unsqueeze(1);
     }
 }

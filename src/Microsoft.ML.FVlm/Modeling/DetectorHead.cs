@@ -32,7 +32,7 @@ public sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
         var proposals = rpn.forward(new RpnInput(levels, input.ImageSizes, input.Targets, input.Generator));
         var second = roi_heads.forward(new RoiHeadsInput(levels, proposals.Proposals, input.TextEmbeddings, input.Targets, input.Generator, input.Pixels));
         if (!training || input.Targets is null)
-            return new DetectorOutput(levels, proposals.Proposals, second.Embeddings, second.Deltas, null);
+            return new DetectorOutput(levels, proposals.Proposals, second.Embeddings, second.Deltas, null, proposals.ProposalObjectness);
         var losses = new Dictionary<string, Tensor>
         {
             ["rpn_objectness"] = proposals.ObjectnessLoss!,
@@ -54,5 +54,9 @@ public sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
 public sealed record DetectorInput(Tensor[] Features, IReadOnlyList<(long Height, long Width)> ImageSizes, Tensor TextEmbeddings,
     IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null, Tensor? Pixels = null);
 
-/// <summary>Pyramid levels, proposals per image, and either per-image embeddings and deltas (inference) or named losses (training).</summary>
-public sealed record DetectorOutput(Tensor[] Levels, Tensor[] Proposals, Tensor[]? Embeddings, Tensor[]? Deltas, IReadOnlyDictionary<string, Tensor>? Losses);
+/// <summary>
+/// Pyramid levels, proposals per image, and either per-image embeddings, deltas and the proposals'
+/// objectness probabilities (inference) or named losses (training).
+/// </summary>
+public sealed record DetectorOutput(Tensor[] Levels, Tensor[] Proposals, Tensor[]? Embeddings, Tensor[]? Deltas, IReadOnlyDictionary<string, Tensor>? Losses,
+    Tensor[]? ProposalObjectness = null);

@@ -44,13 +44,15 @@ public sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
 
         var selector = training ? _trainingSelector : _inferenceSelector;
         var proposals = new Tensor[batch];
+        var proposalObjectness = new Tensor[batch];
         for (int i = 0; i < batch; i++)
         {
             var (height, width) = input.ImageSizes[i];
-            var (boxes, _) = selector.Select(objectness.Select(o => o[i]).ToArray(), deltas.Select(d => d[i]).ToArray(), anchors, height, width);
+            var (boxes, logits) = selector.Select(objectness.Select(o => o[i]).ToArray(), deltas.Select(d => d[i]).ToArray(), anchors, height, width);
             proposals[i] = boxes;
+            proposalObjectness[i] = logits.sigmoid();
         }
-        if (!training || input.Targets is null) return new RpnOutput(proposals, null, null);
+        if (!training || input.Targets is null) return new RpnOutput(proposals, null, null, proposalObjectness);
 
         var allAnchors = cat(anchors, 0);
         var allObjectness = cat(objectness, 1);
@@ -78,7 +80,7 @@ public sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
         var boxDeltas = positiveDeltas.Count > 0 ? cat(positiveDeltas) : zeros(0, 4, device: allDeltas.device);
         var boxTargets = positiveTargets.Count > 0 ? cat(positiveTargets) : zeros(0, 4, device: allDeltas.device);
         var (objectnessLoss, boxLoss) = DetectionLosses.Rpn(cat(sampledLogits), cat(sampledLabels), boxDeltas, boxTargets);
-        return new RpnOutput(proposals, objectnessLoss, boxLoss);
+        return new RpnOutput(proposals, objectnessLoss, boxLoss, proposalObjectness);
     }
 }
 
@@ -88,8 +90,12 @@ public sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
 /// </summary>
 public sealed record RpnInput(Tensor[] Levels, IReadOnlyList<(long Height, long Width)> ImageSizes, IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null);
 
-/// <summary>Proposals per image ([P_i, 4], no gradient) and, in training, the two RPN losses.</summary>
-public sealed record RpnOutput(Tensor[] Proposals, Tensor? ObjectnessLoss, Tensor? BoxLoss);
+/// <summary>
+/// Proposals per image ([P_i, 4], no gradient), in training the two RPN losses, and each proposal's
+/// objectness probability per image ([P_i], the sigmoid of its logit; what F-VLM's optional
+/// objectness weight raises to a power).
+/// </summary>
+public sealed record RpnOutput(Tensor[] Proposals, Tensor? ObjectnessLoss, Tensor? BoxLoss, Tensor[]? ProposalObjectness = null);
 
 /// <summary>Ground truth of one training image: boxes [G, 4] pixels, classes [G] (0-based vocabulary index), masks [G, H, W] (0 / 1).</summary>
 public sealed record DetectionTarget(Tensor Boxes, Tensor Classes, Tensor? Masks);

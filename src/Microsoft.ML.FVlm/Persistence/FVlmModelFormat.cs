@@ -39,14 +39,22 @@ internal static class FVlmModelFormat
     //   0x00010005: Options.json may carry the mask head's pixel branch (MaskPixelChannels), whose weights are in
     //               Head.bin; readers of 0x00010004 would build a head without it and fail on the state
     //               dictionary. Written only when it is not 0; a zip without the field is read with 0.
+    //   0x00010006: Options.json may carry the fusion method (RenormaliseFusion, VlmScoredBoxes, ObjectnessWeight);
+    //               readers of 0x00010005 would ignore them and fuse the way this library did before: not
+    //               renormalised, the VLM on the refined boxes. Written only when the method is not that one;
+    //               a zip without the fields is read with it, so a saved model keeps its scores.
     private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002, RegionScalesVersion = 0x00010003, CanonicalBoxSizeVersion = 0x00010004,
-        MaskPixelVersion = 0x00010005;
+        MaskPixelVersion = 0x00010005, FusionMethodVersion = 0x00010006;
 
-    /// <summary>The version stamp this code writes for <paramref name="model"/> and <paramref name="scaling"/> (the fields <see cref="SavedOptions"/> writes), or, without them, the newest it reads.</summary>
-    private static VersionInfo GetVersionInfo(FVlmModel? model = null, RegionScaling? scaling = null)
+    /// <summary>
+    /// The version stamp this code writes for <paramref name="model"/>, <paramref name="scaling"/> and <paramref name="fusion"/> (the fields
+    /// <see cref="SavedOptions"/> writes), or, without them, the newest it reads.
+    /// </summary>
+    private static VersionInfo GetVersionInfo(FVlmModel? model = null, RegionScaling? scaling = null, FusionMethod? fusion = null)
     {
         var vlm = model?.Vlm.Manifest;
-        uint written = vlm is null || scaling is null || model!.Architecture.MaskPixelChannels != 0 ? MaskPixelVersion
+        uint written = vlm is null || scaling is null || fusion is null || fusion != FusionMethod.Unnormalised ? FusionMethodVersion
+            : model!.Architecture.MaskPixelChannels != 0 ? MaskPixelVersion
             : model.Architecture.RoiHeads.CanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize ? CanonicalBoxSizeVersion
             : !scaling.IsSingle ? RegionScalesVersion
             : vlm.Version < 2 ? FirstVersion : FactorizedVlmVersion;
@@ -76,7 +84,7 @@ internal static class FVlmModelFormat
         ctx.CheckAtModel();
         var model = transformer.Model;
         using var lease = model.Use();
-        ctx.SetVersionInfo(GetVersionInfo(model, transformer.Options.RegionScaling()));
+        ctx.SetVersionInfo(GetVersionInfo(model, transformer.Options.RegionScaling(), transformer.Options.FusionMethod()));
         WriteJson(ctx, "Options.json", SavedOptions.From(transformer.Options, model));
         WriteJson(ctx, "Vocabulary.json", new SavedVocabulary(transformer.Vocabulary.Names.ToArray(), transformer.Vocabulary.IsNovel.ToArray(), model.BaseClassNames.ToArray()));
         ModelZipEntries.Write(ctx, "Vlm.bin", PayloadVersion, writer => WriteVlmFiles(writer, model.Vlm));
@@ -204,7 +212,7 @@ internal static class FVlmModelFormat
         double BaseVlmWeight, double NovelVlmWeight, int InferenceBatchSize, int ImageSize, string Device, int? GpuDeviceId, bool FallbackToCpu,
         int PyramidChannels, int HeadConvChannels, int BoxHeadFcDim, double[] AnchorSizes, int InferenceProposalCount,
         double[]? VlmRegionScales = null, double VlmRegionObjectSize = 0, double VlmRegionScaleSpread = 0, double? RoiCanonicalBoxSize = null,
-        int MaskPixelChannels = 0)
+        int MaskPixelChannels = 0, bool? RenormaliseFusion = null, string? VlmScoredBoxes = null, double ObjectnessWeight = 0)
     {
         public static SavedOptions From(FVlmOptions o, FVlmModel model) => new(
             o.ImageColumnName, o.PredictedLabelColumnName, o.ScoreColumnName, o.PredictedBoundingBoxColumnName, o.PredictedMaskColumnName,
@@ -212,7 +220,8 @@ internal static class FVlmModelFormat
             o.BaseVlmWeight, o.NovelVlmWeight, o.InferenceBatchSize, model.Detector.ImageSize, o.Device, o.GpuDeviceId, o.FallbackToCpu,
             model.Architecture.PyramidChannels, model.Architecture.HeadConvChannels, model.Architecture.BoxHeadFcDim, model.Architecture.AnchorSizes.ToArray(),
             model.Architecture.Rpn.InferencePostNmsTopK, o.VlmRegionScales, o.VlmRegionObjectSize, o.VlmRegionScaleSpread,
-            model.Architecture.RoiHeads.CanonicalBoxSize, model.Architecture.MaskPixelChannels);
+            model.Architecture.RoiHeads.CanonicalBoxSize, model.Architecture.MaskPixelChannels,
+            o.RenormaliseFusion, o.VlmScoredBoxes.ToString(), o.ObjectnessWeight);
 
         // Zips before 0x00010004 have no canonical box size: the FPN paper's 224.
         private double CanonicalBoxSize => RoiCanonicalBoxSize ?? MultiScaleRoiAlign.DefaultCanonicalSize;
@@ -238,6 +247,12 @@ internal static class FVlmModelFormat
             VlmRegionScales = VlmRegionScales ?? [1.0],
             VlmRegionObjectSize = VlmRegionScales is null ? Vlm.RegionScaling.Single.ObjectSize : VlmRegionObjectSize,
             VlmRegionScaleSpread = VlmRegionScales is null ? Vlm.RegionScaling.Single.Spread : VlmRegionScaleSpread,
+            // Zips before 0x00010006 have no fusion method: they keep the one they were saved with.
+            RenormaliseFusion = RenormaliseFusion ?? FusionMethod.Unnormalised.Renormalise,
+            VlmScoredBoxes = VlmScoredBoxes is null ? FusionMethod.Unnormalised.VlmBoxes
+                : Enum.TryParse<Microsoft.ML.FVlm.Inference.VlmScoredBoxes>(VlmScoredBoxes, ignoreCase: false, out var boxes) && Enum.IsDefined(boxes) && !char.IsDigit(VlmScoredBoxes[0]) ? boxes
+                : throw new ArgumentException($"VlmScoredBoxes is '{VlmScoredBoxes}'; expected Proposals or RefinedBoxes."),
+            ObjectnessWeight = ObjectnessWeight,
         };
     }
 

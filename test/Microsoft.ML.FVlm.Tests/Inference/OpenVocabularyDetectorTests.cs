@@ -20,7 +20,8 @@ public class OpenVocabularyDetectorTests
         using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
         var detector = NewDetector(vlm);
         using var images = new DisposableImages(RandomImage(80, 120, 1), RandomImage(64, 64, 2));
-        var settings = new InferenceSettings { ScoreThreshold = 0.0, MaxDetections = 30 };
+        // F-VLM's reference without the renormalisation, so that each score is its formula (the division is ScoreFusionTests').
+        var settings = new InferenceSettings { ScoreThreshold = 0.0, MaxDetections = 30, Fusion = FusionMethod.Reference with { Renormalise = false } };
 
         var results = detector.Detect(images.Items, Classes, settings);
 
@@ -62,9 +63,12 @@ public class OpenVocabularyDetectorTests
         Assert.That(detection.Scores, Is.EqualTo(detection.DetectionScores));
         Assert.That(vlmOnly.Scores, Is.EqualTo(vlmOnly.VlmScores));
         Assert.That(detection.Masks, Is.Null);
-        // Fusion with beta = 1 for an all-novel vocabulary is p_det^0 * p_vlm^1: exactly the VLM-only ranking.
+        // Unnormalised fusion with beta = 1 for an all-novel vocabulary is p_det^0 * p_vlm^1: exactly the VLM-only ranking.
         var allNovel = Vocabulary.AllNovel(Classes.Names);
-        var fusedAsVlm = detector.Detect(images.Items, allNovel, new InferenceSettings { ScoreThreshold = 0, NovelVlmWeight = 1.0, PredictMasks = false })[0];
+        var fusedAsVlm = detector.Detect(images.Items, allNovel, new InferenceSettings
+        {
+            ScoreThreshold = 0, NovelVlmWeight = 1.0, PredictMasks = false, Fusion = FusionMethod.Reference with { Renormalise = false },
+        })[0];
         Assert.That(fusedAsVlm.Scores, Is.EqualTo(vlmOnly.Scores));
         Assert.That(fusedAsVlm.Classes, Is.EqualTo(vlmOnly.Classes));
     }
@@ -80,6 +84,8 @@ public class OpenVocabularyDetectorTests
             new() { ScoreThreshold = 0, MaxDetections = 40 },
             new() { ScoreThreshold = 0, MaxDetections = 25, ScoreSource = DetectionScoreSource.Detection },
             new() { ScoreThreshold = 0.01, MaxDetections = 40, ScoreSource = DetectionScoreSource.Vlm, PredictMasks = false },
+            new() { ScoreThreshold = 0, MaxDetections = 40, Fusion = FusionMethod.Unnormalised },
+            new() { ScoreThreshold = 0, MaxDetections = 40, Fusion = FusionMethod.Reference with { ObjectnessWeight = 0.5 }, PredictMasks = false },
         ];
         var timings = new InferenceTimings();
 
@@ -102,6 +108,40 @@ public class OpenVocabularyDetectorTests
         Assert.That(timings.Images, Is.EqualTo(2));
         foreach (var stage in Enum.GetValues<InferenceStage>())
             Assert.That(timings[stage], Is.GreaterThan(TimeSpan.Zero), stage.ToString());
+    }
+
+    [Test]
+    public void TheVlmScoringTheProposalsDoesNotDependOnTheBoxDeltas()
+    {
+        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        var detector = NewDetector(vlm);
+        using var images = new DisposableImages(RandomImage(96, 96, 8));
+        // Every (box, class) pair, none suppressed (NMS suppresses above IoU 1 only), ranked by the VLM alone.
+        InferenceSettings[] settings = [.. new[] { VlmScoredBoxes.Proposals, VlmScoredBoxes.RefinedBoxes }.Select(boxes => new InferenceSettings
+        {
+            ScoreThreshold = 0, NmsThreshold = 1, MaxDetections = 1_000_000, ScoreSource = DetectionScoreSource.Vlm, PredictMasks = false,
+            Fusion = FusionMethod.Reference with { VlmBoxes = boxes },
+        })];
+        static float[] Sorted(ImageDetections d) => [.. d.Scores.Order()];
+
+        var deltas = detector.Head.named_parameters().Where(p => p.name.StartsWith("roi_heads.box_head.deltas.", StringComparison.Ordinal)).ToDictionary(p => p.name, p => p.parameter);
+        Assert.That(deltas.Keys, Is.EquivalentTo(new[] { "roi_heads.box_head.deltas.weight", "roi_heads.box_head.deltas.bias" }));
+        using (no_grad())
+        {
+            // Every box moved by a third of its width, half its height, and resized (the coder's weights are 10, 10, 5, 5).
+            deltas["roi_heads.box_head.deltas.weight"].zero_();
+            deltas["roi_heads.box_head.deltas.bias"].copy_(tensor(new float[] { 3, 5, 2, -1.5f }));
+        }
+        var moved = detector.Detect(images.Items, Classes, settings);
+        using (no_grad()) deltas["roi_heads.box_head.deltas.bias"].zero_();
+        var unmoved = detector.Detect(images.Items, Classes, settings);
+
+        Assert.That(moved[0][0].Count, Is.EqualTo(unmoved[0][0].Count).And.GreaterThan(100));
+        Assert.That(moved[0][0].Boxes, Is.Not.EqualTo(unmoved[0][0].Boxes), "the deltas moved the output boxes");
+        // The VLM's scores of the moved boxes differ from the proposals'.
+        Assert.That(Sorted(moved[1][0]), Is.Not.EqualTo(Sorted(moved[0][0])).Within(1e-4));
+        Assert.That(Sorted(unmoved[0][0]), Is.EqualTo(Sorted(moved[0][0])), "on the proposals the deltas do not matter");
+        Assert.That(Sorted(unmoved[1][0]), Is.EqualTo(Sorted(unmoved[0][0])).Within(1e-5), "with zero deltas the refined boxes are the proposals");
     }
 
     [Test]

@@ -123,6 +123,24 @@ public class UntrustedModelZipTests
         Assert.That(Directory.Exists(firstFolder), Is.False, "the extracted files go with the model");
     }
 
+    [TestCase("VlmScoredBoxes", "\"Everything\"", "VlmScoredBoxes is 'Everything'; expected Proposals or RefinedBoxes")]
+    [TestCase("VlmScoredBoxes", "\"7\"", "VlmScoredBoxes is '7'; expected Proposals or RefinedBoxes")]
+    [TestCase("ObjectnessWeight", "-2", "ObjectnessWeight must be from 0 (off) to 10; got -2")]
+    public void InvalidFusionFailsAtLoadNamingTheEntryAndTheOption(string field, string value, string expected)
+    {
+        RewriteEntry(_zip, "Options.json", payload =>
+        {
+            var json = JsonNode.Parse(payload.AsSpan(4))!;
+            json[field] = JsonNode.Parse(value);
+            byte[] bytes = Encoding.UTF8.GetBytes(json.ToJsonString());
+            return [.. BitConverter.GetBytes(bytes.Length), .. bytes];
+        });
+
+        var messages = LoadError(_zip);
+
+        Assert.That(messages, Does.Contain("Options.json' holds invalid options").And.Contain(expected));
+    }
+
     [Test]
     public void InvalidOptionsFailAtLoadNamingTheEntryAndTheOption()
     {

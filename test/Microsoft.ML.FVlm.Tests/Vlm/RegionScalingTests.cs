@@ -143,5 +143,14 @@ public class RegionScalingTests
         var oldest = System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(json.ToJsonString())!;
         Assert.That(oldest.Architecture().MaskPixelChannels, Is.EqualTo(0));
         Assert.That(oldest.ToOptions("vlm").MaskPixelChannels, Is.EqualTo(0));
+        // Nor, before 0x00010006, a fusion method: such a zip keeps the one it was saved with, not F-VLM's reference.
+        Assert.That(saved.ToOptions("vlm").FusionMethod(), Is.EqualTo(Microsoft.ML.FVlm.Inference.FusionMethod.Unnormalised), "the record's defaults are an old zip's");
+        var current = saved with { RenormaliseFusion = true, VlmScoredBoxes = "Proposals", ObjectnessWeight = 0.25 };
+        var written = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(current))!.AsObject();
+        Assert.That(System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(written.ToJsonString())!.ToOptions("vlm").FusionMethod(),
+            Is.EqualTo(Microsoft.ML.FVlm.Inference.FusionMethod.Reference with { ObjectnessWeight = 0.25 }), "a new zip keeps it");
+        Assert.That(written.Remove("RenormaliseFusion") && written.Remove("VlmScoredBoxes") && written.Remove("ObjectnessWeight"), Is.True, "the fields as written");
+        Assert.That(System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(written.ToJsonString())!.ToOptions("vlm").FusionMethod(),
+            Is.EqualTo(Microsoft.ML.FVlm.Inference.FusionMethod.Unnormalised));
     }
 }

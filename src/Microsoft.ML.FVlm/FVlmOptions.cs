@@ -221,6 +221,16 @@ public sealed class FVlmOptions
     /// <summary>Images scored together by <c>Transform</c>.</summary>
     public int InferenceBatchSize = 4;
 
+    /// <summary>A copy of these options (arrays copied too), to change without touching the original.</summary>
+    internal FVlmOptions Copy()
+    {
+        var copy = (FVlmOptions)MemberwiseClone();
+        copy.NovelClassNames = [.. NovelClassNames];
+        copy.AnchorSizes = [.. AnchorSizes];
+        copy.VlmRegionScales = [.. VlmRegionScales];
+        return copy;
+    }
+
     /// <summary>The fusion method these options describe.</summary>
     public Inference.FusionMethod FusionMethod() => new() { Renormalise = RenormaliseFusion, VlmBoxes = VlmScoredBoxes, ObjectnessWeight = ObjectnessWeight };
 

@@ -79,6 +79,23 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
         return new FVlmTransformer(_model, _options, new Vocabulary(classNames.ToArray(), isNovel.ToArray()));
     }
 
+    /// <summary>
+    /// A transformer that fuses detector and VLM scores by another method, sharing this one's model
+    /// and vocabulary; saved, it keeps the method. A zip saved before format 0x00010006 loads with the
+    /// fusion it was saved with (<see cref="FusionMethod.Unnormalised"/>): this turns it into F-VLM's
+    /// reference, <c>WithFusion(FusionMethod.Reference)</c>.
+    /// </summary>
+    /// <param name="method">How to fuse, which boxes the VLM scores, and the objectness weight.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The method's objectness weight or boxes are out of range, naming the option.</exception>
+    public FVlmTransformer WithFusion(FusionMethod method)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        var options = _options.Copy();
+        (options.RenormaliseFusion, options.VlmScoredBoxes, options.ObjectnessWeight) = (method.Renormalise, method.VlmBoxes, method.ObjectnessWeight);
+        FVlmOptionsValidator.Validate(options);
+        return new FVlmTransformer(_model, options, Vocabulary);
+    }
+
     /// <summary>Detects the vocabulary in a batch of images directly, outside an IDataView.</summary>
     public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images) => Detect(images, _settings);
 

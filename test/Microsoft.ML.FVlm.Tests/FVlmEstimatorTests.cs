@@ -309,6 +309,35 @@ public class FVlmEstimatorTests
     }
 
     [Test]
+    public void WithFusionTurnsAZipOfTheOldFusionIntoTheReference()
+    {
+        using var asBefore = _model.WithFusion(Microsoft.ML.FVlm.Inference.FusionMethod.Unnormalised);
+        Assert.That(_model.InferenceSettings.Fusion, Is.EqualTo(Microsoft.ML.FVlm.Inference.FusionMethod.Reference), "the original keeps its method");
+        string zip = Path.Combine(_folder, "model-old-fusion.zip");
+        _ml.Model.Save(asBefore, _train.Schema, zip);
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010005u, 0x00010005u)), "the old fusion needs no newer reader (the default mask head's pixel branch needs 0x00010005)");
+
+        using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
+        Assert.That(loaded.InferenceSettings.Fusion, Is.EqualTo(Microsoft.ML.FVlm.Inference.FusionMethod.Unnormalised));
+        using var reference = loaded.WithFusion(Microsoft.ML.FVlm.Inference.FusionMethod.Reference);
+        var images = Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").Order().Take(3).Select(MLImage.CreateFromFile).ToArray();
+        var expectedOld = asBefore.Detect(images);
+        var expectedReference = _model.Detect(images);
+        var actualOld = loaded.Detect(images);
+        var actualReference = reference.Detect(images);
+        for (int i = 0; i < images.Length; i++)
+        {
+            Assert.That(actualOld[i].Scores, Is.EqualTo(expectedOld[i].Scores), $"image {i}");
+            Assert.That(actualReference[i].Scores, Is.EqualTo(expectedReference[i].Scores), $"image {i}");
+        }
+        Assert.That(Enumerable.Range(0, images.Length).Any(i => !actualOld[i].Scores.SequenceEqual(actualReference[i].Scores)), Is.True, "the two methods score differently");
+        foreach (var image in images) image.Dispose();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => loaded.WithFusion(Microsoft.ML.FVlm.Inference.FusionMethod.Reference with { ObjectnessWeight = 11 }));
+        Assert.That(error!.Message, Does.Contain("ObjectnessWeight must be from 0 (off) to 10; got 11"));
+    }
+
+    [Test]
     public void CanonicalBoxSizeTravelsInTheZipUnderTheFormatThatReadsIt()
     {
         using var moved = Estimator(o => { (o.RoiCanonicalBoxSize, o.MaskPixelChannels) = (64, 0); FuseAsBefore(o); }).Fit(_train);

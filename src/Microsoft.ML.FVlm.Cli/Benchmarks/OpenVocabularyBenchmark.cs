@@ -15,7 +15,8 @@ internal sealed record OpenVocabularyResult(string Model, IReadOnlyDictionary<st
 
     /// <summary>
     /// Writes <paramref name="table"/> as <c>fvlm eval --json</c> does:
-    /// <c>{"segm"|"bbox": {"detection"|"vlm"|"fused": {"novel", "base", "all", "APr", "APc", "APf"}}}</c>.
+    /// <c>{"segm"|"bbox": {"detection"|"vlm"|"fused": {"novel", "base", "all", "APr", "APc", "APf"}}}</c>, with a row
+    /// "fused-&lt;method&gt;" per fusion method instead of "fused" after <c>--fusion</c>.
     /// </summary>
     public static void Write(IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> table, string path)
     {

@@ -48,18 +48,17 @@ public static class DetectWithACustomVocabulary
         Directory.Delete(folder, recursive: true);
 
         // Expected output (the shipped detector, measured on 2 CPU cores; detections scoring at least 0.3):
-        //   image 0: 34 detections
-        //     circle 0.81 at [60, 183, 145, 265]
-        //     circle 0.57 at [49, 93, 203, 228]
-        //   image 1: 25 detections
-        //     circle 0.94 at [83, 62, 105, 100]
-        //     circle 0.69 at [25, 132, 60, 176]
-        //     circle 0.63 at [246, 241, 265, 266]
-        //     hexagon 0.35 at [158, 199, 172, 217]
-        //   image 2: 88 detections
-        //     circle 0.97 at [219, 228, 260, 269]
-        //     hexagon 0.87 at [156, 49, 217, 90]
-        //     hexagon 0.65 at [113, 46, 206, 128]
+        //   image 0: 29 detections
+        //     circle 0.75 at [60, 183, 145, 265]
+        //     circle 0.53 at [49, 93, 203, 228]
+        //   image 1: 24 detections
+        //     circle 0.91 at [83, 62, 105, 100]
+        //     circle 0.62 at [25, 132, 60, 176]
+        //     circle 0.56 at [246, 241, 265, 266]
+        //   image 2: 79 detections
+        //     circle 0.96 at [219, 228, 260, 269]
+        //     hexagon 0.86 at [156, 49, 217, 90]
+        //     hexagon 0.63 at [113, 46, 206, 128]
         //     ...
     }
 

@@ -36,7 +36,7 @@ public static class SaveLoadAndBatchScore
         Directory.Delete(folder, recursive: true);
 
         // Expected output (the shipped detector):
-        //   8 images scored, 259 detections in all
+        //   8 images scored, 254 detections in all
         //   vocabulary after loading: square, triangle, hexagon
     }
 

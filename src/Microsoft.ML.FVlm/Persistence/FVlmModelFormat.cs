@@ -48,16 +48,24 @@ internal static class FVlmModelFormat
 
     /// <summary>
     /// The version stamp this code writes for <paramref name="model"/>, <paramref name="scaling"/> and <paramref name="fusion"/> (the fields
-    /// <see cref="SavedOptions"/> writes), or, without them, the newest it reads.
+    /// <see cref="SavedOptions"/> writes): the newest version among the features the zip uses; without them, the newest it reads.
     /// </summary>
     private static VersionInfo GetVersionInfo(FVlmModel? model = null, RegionScaling? scaling = null, FusionMethod? fusion = null)
     {
-        var vlm = model?.Vlm.Manifest;
-        uint written = vlm is null || scaling is null || fusion is null || fusion != FusionMethod.Unnormalised ? FusionMethodVersion
-            : model!.Architecture.MaskPixelChannels != 0 ? MaskPixelVersion
-            : model.Architecture.RoiHeads.CanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize ? CanonicalBoxSizeVersion
-            : !scaling.IsSingle ? RegionScalesVersion
-            : vlm.Version < 2 ? FirstVersion : FactorizedVlmVersion;
+        uint written = FusionMethodVersion;
+        if (model is not null && scaling is not null && fusion is not null)
+        {
+            (bool Used, uint Version)[] features =
+            [
+                (true, FirstVersion),
+                (model.Vlm.Manifest.Version >= 2, FactorizedVlmVersion),
+                (!scaling.IsSingle, RegionScalesVersion),
+                (model.Architecture.RoiHeads.CanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize, CanonicalBoxSizeVersion),
+                (model.Architecture.MaskPixelChannels != 0, MaskPixelVersion),
+                (fusion != FusionMethod.Unnormalised, FusionMethodVersion),
+            ];
+            written = features.Where(f => f.Used).Max(f => f.Version);
+        }
         return ModelComponentVersion.Create(
             modelSignature: "FVLMXFRM",
             written: written,
@@ -250,7 +258,7 @@ internal static class FVlmModelFormat
             // Zips before 0x00010006 have no fusion method: they keep the one they were saved with.
             RenormaliseFusion = RenormaliseFusion ?? FusionMethod.Unnormalised.Renormalise,
             VlmScoredBoxes = VlmScoredBoxes is null ? FusionMethod.Unnormalised.VlmBoxes
-                : Enum.TryParse<Microsoft.ML.FVlm.Inference.VlmScoredBoxes>(VlmScoredBoxes, ignoreCase: false, out var boxes) && Enum.IsDefined(boxes) && !char.IsDigit(VlmScoredBoxes[0]) ? boxes
+                : Enum.GetNames<Microsoft.ML.FVlm.Inference.VlmScoredBoxes>().Contains(VlmScoredBoxes) ? Enum.Parse<Microsoft.ML.FVlm.Inference.VlmScoredBoxes>(VlmScoredBoxes)
                 : throw new ArgumentException($"VlmScoredBoxes is '{VlmScoredBoxes}'; expected Proposals or RefinedBoxes."),
             ObjectnessWeight = ObjectnessWeight,
         };

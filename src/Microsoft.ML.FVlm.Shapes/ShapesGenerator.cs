@@ -83,7 +83,7 @@ public sealed class ShapesGenerator
                 var scene = Render(renderer, index);
                 string name = $"{index:D6}.png";
                 using (var pixmap = scene.Surface.Image.PeekPixels())
-                using (var data = pixmap.Encode(png))
+                using (var data = pixmap.Encode(png) ?? throw new InvalidOperationException($"SkiaSharp could not encode scene {index} as PNG."))
                 using (var file = File.Create(Path.Combine(imageFolder, name)))
                     data.SaveTo(file);
                 records[index] = ImageRecord.From(index, imageFolderName + "/" + name, scene, _options.Split);

@@ -1,5 +1,8 @@
 // Usage: Microsoft.ML.FVlm.ModelLoadProbe <model.zip> <row>...
 //        Microsoft.ML.FVlm.ModelLoadProbe detect <model.zip> <image.png>...
+//        Microsoft.ML.FVlm.ModelLoadProbe version
+//
+// version: prints the informational version of the Microsoft.ML assembly the probe runs on.
 //
 // detect: loads an image model (an F-VLM transformer) and prints, per image, the PredictedLabel key
 // values, Score, PredictedBoundingBoxes and PredictedMasks columns as one JSON array.
@@ -20,6 +23,12 @@ if (args.Length < 1)
     return 2;
 }
 
+if (args[0] == "version")
+{
+    Console.WriteLine(typeof(MLContext).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+        .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion.Split('+')[0]);
+    return 0;
+}
 var mlContext = new MLContext(seed: 0);
 if (args[0] == "detect")
     return DetectProbe.Run(mlContext, args[1], args.Skip(2).ToArray());

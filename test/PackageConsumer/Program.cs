@@ -6,13 +6,15 @@ using Microsoft.ML.FVlm.Shapes;
 // Renders four Shapes scenes, detects them with the detector shipped in the Shapes package (whose
 // head runs in TorchSharp, so the native-library fix must have travelled with the package), and
 // prints one line per scene: detections, and those scoring at least 0.3 that hit an instance of their
-// class (IoU >= 0.5).
+// class (IoU >= 0.5). Then saves the detector with this application's ML.NET, loads the saved zip and
+// prints whether it detects exactly the same.
 string folder = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "fvlm-package-consumer");
 var generator = new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = 4, Seed = 11 });
 generator.Generate(folder);
 
 var mlContext = new MLContext();
-using var detector = (FVlmTransformer)mlContext.Model.Load(ShapesDetector.ModelFile, out _);
+Console.WriteLine($"ML.NET {typeof(MLContext).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false).Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion.Split('+')[0]}");
+using var detector = (FVlmTransformer)mlContext.Model.Load(ShapesDetector.ModelFile, out DataViewSchema inputSchema);
 var files = Directory.GetFiles(Path.Combine(folder, ShapesGenerator.ImageFolderName(ShapesSplit.Val)), "*.png").Order().ToArray();
 var images = files.Select(MLImage.CreateFromFile).ToArray();
 var detections = detector.Detect(images);
@@ -29,8 +31,18 @@ for (int i = 0; i < images.Length; i++)
             hits++;
     }
     Console.WriteLine($"scene {i}: {found.Count} detections, {hits} correct at score 0.3, {truth.Length} instances");
-    images[i].Dispose();
 }
+
+string saved = Path.Combine(folder, "saved.zip");
+mlContext.Model.Save(detector, inputSchema, saved);
+using var reloaded = (FVlmTransformer)mlContext.Model.Load(saved, out _);
+var again = reloaded.Detect(images);
+bool identical = Enumerable.Range(0, images.Length).All(i =>
+    again[i].Classes.SequenceEqual(detections[i].Classes) && again[i].Scores.SequenceEqual(detections[i].Scores)
+    && again[i].Boxes.SequenceEqual(detections[i].Boxes)
+    && again[i].Masks!.SequenceEqual(detections[i].Masks!));
+Console.WriteLine($"saved and reloaded: {(identical ? "identical" : "different")} detections, {again.Sum(d => d.Count)} in all");
+foreach (var image in images) image.Dispose();
 
 // a: x0 y0 x1 y1 (a detection); b: COCO x y width height (an instance).
 static double Iou(float[] a, double[] b)

@@ -1,4 +1,5 @@
 using Microsoft.ML.FVlm.Inference;
+using Microsoft.ML.FVlm.Cli.Commands;
 using SkiaSharp;
 
 namespace Microsoft.ML.FVlm.Cli.Benchmarks;
@@ -23,16 +24,17 @@ internal static class LatencyChart
         using var bitmap = new SKBitmap(Width, height);
         using var canvas = new SKCanvas(bitmap);
         canvas.Clear(SKColors.White);
-        using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true, TextSize = 15 };
-        using var heading = new SKPaint { Color = SKColors.Black, IsAntialias = true, TextSize = 18, FakeBoldText = true };
-        canvas.DrawText(title, 12, 30, heading);
+        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+        using var text = new SKFont { Size = 15 };
+        using var heading = new SKFont { Size = 18, Embolden = true };
+        canvas.DrawText(title, 12, 30, heading, ink);
 
         float barWidth = Width - LabelWidth - TotalWidth - 24;
         for (int r = 0; r < rows.Count; r++)
         {
             var (label, result) = rows[r];
             float y = Top + r * RowHeight;
-            canvas.DrawText(label, 12, y + RowHeight / 2f + 5, text);
+            canvas.DrawText(label, 12, y + RowHeight / 2f + 5, text, ink);
             float x = LabelWidth;
             double total = result.Stages.Total.TotalMilliseconds;
             for (int s = 0; s < stages.Length; s++)
@@ -42,7 +44,7 @@ internal static class LatencyChart
                 canvas.DrawRect(x, y + 8, w, RowHeight - 16, fill);
                 x += w;
             }
-            canvas.DrawText($"{result.TotalMillisecondsPerImage:N0} ms / image", LabelWidth + barWidth + 10, y + RowHeight / 2f + 5, text);
+            canvas.DrawText($"{result.TotalMillisecondsPerImage:N0} ms / image", LabelWidth + barWidth + 10, y + RowHeight / 2f + 5, text, ink);
         }
 
         float legendX = 12, legendY = Top + rows.Count * RowHeight + 30;
@@ -51,11 +53,11 @@ internal static class LatencyChart
             using var fill = new SKPaint { Color = s_colours[s] };
             canvas.DrawRect(legendX, legendY - 12, 14, 14, fill);
             string name = StageName(stages[s]);
-            canvas.DrawText(name, legendX + 20, legendY, text);
-            legendX += 20 + text.MeasureText(name) + 24;
+            canvas.DrawText(name, legendX + 20, legendY, text, ink);
+            legendX += 20 + TextWidth.Of(text, name) + 24;
         }
 
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100) ?? throw new InvalidOperationException($"SkiaSharp could not encode the chart '{path}' as PNG.");
         using var file = File.Create(path);
         data.SaveTo(file);
     }

@@ -24,12 +24,13 @@ internal static class DetectionPainter
             canvas.DrawRect(box, stroke);
             string label = $"{vocabulary.Names[detections.Classes[d]]} {detections.Scores[d]:F2}";
             using var fill = new SKPaint { Color = colour };
-            using var text = new SKPaint { Color = SKColors.White, IsAntialias = true, TextSize = textSize };
-            float width = text.MeasureText(label);
+            using var ink = new SKPaint { Color = SKColors.White, IsAntialias = true };
+            using var text = new SKFont { Size = textSize };
+            float width = TextWidth.Of(text, label);
             canvas.DrawRect(box.Left, Math.Max(0, box.Top - textSize - 2), width + 4, textSize + 2, fill);
-            canvas.DrawText(label, box.Left + 2, Math.Max(textSize, box.Top - 3), text);
+            canvas.DrawText(label, box.Left + 2, Math.Max(textSize, box.Top - 3), text, ink);
         }
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100) ?? throw new InvalidOperationException($"SkiaSharp could not encode '{outputPath}' as PNG.");
         using var file = File.Create(outputPath);
         data.SaveTo(file);
     }

@@ -89,6 +89,11 @@ internal static class FVlmModelFormat
     public static void Save(ModelSaveContext ctx, FVlmTransformer transformer)
     {
         ArgumentNullException.ThrowIfNull(ctx);
+        MlNetCompatibility.Run("save the model", () => SaveEntries(ctx, transformer));
+    }
+
+    private static void SaveEntries(ModelSaveContext ctx, FVlmTransformer transformer)
+    {
         ctx.CheckAtModel();
         var model = transformer.Model;
         using var lease = model.Use();
@@ -111,6 +116,11 @@ internal static class FVlmModelFormat
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(ctx);
+        return MlNetCompatibility.Run("load the model", () => Load(env, ctx));
+    }
+
+    private static FVlmTransformer Load(IHostEnvironment env, ModelLoadContext ctx)
+    {
         ModelComponentVersion.CheckAtModel(ctx, GetVersionInfo(), "F-VLM transformer");
         var saved = ReadJson<SavedOptions>(ctx, "Options.json");
         var options = ValidOptions(ctx, saved);

@@ -35,7 +35,7 @@ internal sealed class OnnxGraph : IDisposable
             throw new InvalidOperationException(
                 $"ONNX Runtime's native library could not be loaded to open '{path}' ({missing.Message}). Microsoft.ML.FVlm " +
                 "references only ONNX Runtime's managed API: the application must reference a native build, " +
-                "Microsoft.ML.OnnxRuntime (CPU) or Microsoft.ML.OnnxRuntime.Gpu (CUDA), version 1.31.0.", e);
+                "Microsoft.ML.OnnxRuntime (CPU) or Microsoft.ML.OnnxRuntime.Gpu (CUDA), version 1.32.0.", e);
         }
     }
 
@@ -66,7 +66,7 @@ internal sealed class OnnxGraph : IDisposable
             {
                 throw new InvalidOperationException(
                     $"Could not run '{path}' on CUDA device {device}: the application's ONNX Runtime is a build without CUDA. " +
-                    "Reference Microsoft.ML.OnnxRuntime.Gpu 1.31.0 instead of Microsoft.ML.OnnxRuntime, or set FallbackToCpu to run on the CPU.", e);
+                    "Reference Microsoft.ML.OnnxRuntime.Gpu 1.32.0 instead of Microsoft.ML.OnnxRuntime, or set FallbackToCpu to run on the CPU.", e);
             }
             catch (OnnxRuntimeException e)
             {

@@ -203,7 +203,7 @@ public class CocoCatalogTests
         using var bitmap = new SKBitmap(width, height);
         bitmap.Erase(new SKColor(200, 30, 30));
         using SKImage image = SKImage.FromBitmap(bitmap);
-        using SKData data = image.Encode(SKEncodedImageFormat.Png, 100);
+        using SKData data = image.Encode(SKEncodedImageFormat.Png, 100) ?? throw new InvalidOperationException("PNG encoding failed");
         File.WriteAllBytes(path, data.ToArray());
     }
 }

@@ -20,72 +20,112 @@ public class PackageInstallTests
         "src/Microsoft.ML.FVlm.Shapes/Microsoft.ML.FVlm.Shapes.csproj",
     ];
 
-    [Test]
-    public void PackedPackagesInstallIntoAFreshProjectAndDetect()
+    // A version no earlier run used: NuGet caches packages by id and version in the global folder.
+    private readonly string _version = $"0.0.1-test.{Guid.NewGuid():N}";
+    private readonly string _work = Path.Combine(Path.GetTempPath(), $"fvlm-package-test-{Guid.NewGuid():N}");
+    private string Packages => Path.Combine(_work, "packages");
+
+    [OneTimeSetUp]
+    public void Pack()
     {
-        // A version no earlier run used: NuGet caches packages by id and version in the global folder.
-        string version = $"0.0.1-test.{Guid.NewGuid():N}";
-        string work = Path.Combine(Path.GetTempPath(), $"fvlm-package-test-{Guid.NewGuid():N}");
-        string packages = Path.Combine(work, "packages"), consumer = Path.Combine(work, "consumer");
         string configuration = typeof(PackageInstallTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
-        try
-        {
-            foreach (string project in s_packedProjects)
-                Dotnet(RepositoryRoot.Path, "pack", Path.Combine(RepositoryRoot.Path, project), "--no-build", "-c", configuration,
-                    $"-p:Version={version}", "-o", packages);
-            Assert.That(Directory.GetFiles(packages, "*.nupkg").Select(Path.GetFileName), Is.EquivalentTo(new[]
-            {
-                $"Microsoft.ML.FVlm.{version}.nupkg",
-                $"Microsoft.ML.FVlm.Shapes.{version}.nupkg",
-            }));
-            Assert.That(Entries(Path.Combine(packages, $"Microsoft.ML.FVlm.{version}.nupkg")), Is.SupersetOf(new[]
-            {
-                "README.md", "LICENSE", "lib/net10.0/Microsoft.ML.FVlm.dll",
-                "buildTransitive/Microsoft.ML.FVlm.targets", "buildTransitive/MarkElfVersionWeak.cs",
-            }));
-            var shapesEntries = Entries(Path.Combine(packages, $"Microsoft.ML.FVlm.Shapes.{version}.nupkg"));
-            Assert.That(shapesEntries, Is.SupersetOf(new[]
-            {
-                "README.md", "LICENSE", "lib/net10.0/Microsoft.ML.FVlm.Shapes.dll",
-                "contentFiles/any/any/Detector/shapes-detector.zip", "contentFiles/any/any/Vlm/manifest.json",
-            }));
-            var vlmFiles = Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "src", "Microsoft.ML.FVlm.Shapes", "Vlm")).Select(f => "contentFiles/any/any/Vlm/" + Path.GetFileName(f));
-            Assert.That(shapesEntries, Is.SupersetOf(vlmFiles), "every file of the Shapes VLM folder");
+        foreach (string project in s_packedProjects)
+            Dotnet(RepositoryRoot.Path, "pack", Path.Combine(RepositoryRoot.Path, project), "--no-build", "-c", configuration,
+                $"-p:Version={_version}", "-o", Packages);
+    }
 
-            Directory.CreateDirectory(consumer);
-            foreach (string file in new[] { "PackageConsumer.csproj", "Program.cs" })
-                File.Copy(Path.Combine(RepositoryRoot.Path, "test", "PackageConsumer", file), Path.Combine(consumer, file));
-            File.WriteAllText(Path.Combine(consumer, "NuGet.config"), $"""
-                <?xml version="1.0" encoding="utf-8"?>
-                <configuration>
-                  <packageSources>
-                    <clear />
-                    <add key="local" value="{packages}" />
-                    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
-                  </packageSources>
-                </configuration>
-                """);
-            Dotnet(consumer, "build", "-c", "Release", $"-p:FVlmPackageVersion={version}");
+    [OneTimeTearDown]
+    public void Clean()
+    {
+        if (Directory.Exists(_work)) Directory.Delete(_work, recursive: true);
+        string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } set ? set
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        foreach (string id in new[] { "microsoft.ml.fvlm", "microsoft.ml.fvlm.shapes" })
+            if (Directory.Exists(Path.Combine(cache, id, _version))) Directory.Delete(Path.Combine(cache, id, _version), recursive: true);
+    }
 
-            string output = Dotnet(consumer, "exec", Path.Combine(consumer, "bin", "Release", "net10.0", "PackageConsumer.dll"), Path.Combine(work, "scenes"));
-            var scenes = Regex.Matches(output, @"^scene \d: (\d+) detections, (\d+) correct at score 0\.3, (\d+) instances$", RegexOptions.Multiline);
-            Assert.That(scenes, Has.Count.EqualTo(4), output);
-            Assert.That(scenes.Sum(m => int.Parse(m.Groups[2].Value)), Is.GreaterThan(0), "the shipped detector finds some of the instances: " + output);
-        }
-        finally
+    [Test]
+    public void PackagesHoldTheLibraryTheShippedModelAndTheBuildFix()
+    {
+        Assert.That(Directory.GetFiles(Packages, "*.nupkg").Select(Path.GetFileName), Is.EquivalentTo(new[]
         {
-            if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
-            string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } set ? set
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-            foreach (string id in new[] { "microsoft.ml.fvlm", "microsoft.ml.fvlm.shapes" })
-                if (Directory.Exists(Path.Combine(cache, id, version))) Directory.Delete(Path.Combine(cache, id, version), recursive: true);
-        }
+            $"Microsoft.ML.FVlm.{_version}.nupkg",
+            $"Microsoft.ML.FVlm.Shapes.{_version}.nupkg",
+        }));
+        Assert.That(Entries(Path.Combine(Packages, $"Microsoft.ML.FVlm.{_version}.nupkg")), Is.SupersetOf(new[]
+        {
+            "README.md", "LICENSE", "lib/net10.0/Microsoft.ML.FVlm.dll",
+            "buildTransitive/Microsoft.ML.FVlm.targets", "buildTransitive/MarkElfVersionWeak.cs",
+        }));
+        var shapesEntries = Entries(Path.Combine(Packages, $"Microsoft.ML.FVlm.Shapes.{_version}.nupkg"));
+        Assert.That(shapesEntries, Is.SupersetOf(new[]
+        {
+            "README.md", "LICENSE", "lib/net10.0/Microsoft.ML.FVlm.Shapes.dll",
+            "contentFiles/any/any/Detector/shapes-detector.zip", "contentFiles/any/any/Vlm/manifest.json",
+        }));
+        var vlmFiles = Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "src", "Microsoft.ML.FVlm.Shapes", "Vlm")).Select(f => "contentFiles/any/any/Vlm/" + Path.GetFileName(f));
+        Assert.That(shapesEntries, Is.SupersetOf(vlmFiles), "every file of the Shapes VLM folder");
+    }
+
+    [Test]
+    public void TheLibraryAcceptsEveryMlNetOfItsRangeAndNoOther()
+    {
+        string nuspec = Nuspec(Path.Combine(Packages, $"Microsoft.ML.FVlm.{_version}.nupkg"));
+        foreach (string id in new[] { "Microsoft.ML", "Microsoft.ML.ImageAnalytics", "Microsoft.ML.OnnxTransformer" })
+            Assert.That(nuspec, Does.Contain($"<dependency id=\"{id}\" version=\"[5.0.1, 7.0.0)\""), id);
+        Assert.That(nuspec, Does.Contain("<dependency id=\"SkiaSharp\" version=\"2.88.9\""), "SkiaSharp 2.88.9 or later: ML.NET 5 keeps SkiaSharp 2, ML.NET 6 lifts it to 3");
+    }
+
+    /// <summary>
+    /// An application on each ML.NET major of the range (with the SkiaSharp its ImageAnalytics needs) restores
+    /// with no NuGet warning, detects with the shipped model, and saves and reloads it with identical detections.
+    /// </summary>
+    [TestCaseSource(nameof(MlNetMajors))]
+    public void PackedPackagesInstallIntoAFreshProjectAndDetect(string mlNetVersion, string? skiaSharpVersion)
+    {
+        string consumer = Path.Combine(_work, $"consumer-{mlNetVersion}");
+        Directory.CreateDirectory(consumer);
+        foreach (string file in new[] { "PackageConsumer.csproj", "Program.cs" })
+            File.Copy(Path.Combine(RepositoryRoot.Path, "test", "PackageConsumer", file), Path.Combine(consumer, file));
+        File.WriteAllText(Path.Combine(consumer, "NuGet.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{Packages}" />
+                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+              </packageSources>
+            </configuration>
+            """);
+        string build = Dotnet(consumer, "build", "-c", "Release", $"-p:FVlmPackageVersion={_version}", $"-p:ConsumerMlNetVersion={mlNetVersion}",
+            $"-p:ConsumerSkiaSharpVersion={skiaSharpVersion}");
+        Assert.That(Regex.Matches(build, @"warning NU\d+[^\n]*").Select(m => m.Value).Distinct(), Is.Empty, "NuGet warnings on restore");
+
+        string output = Dotnet(consumer, "exec", Path.Combine(consumer, "bin", "Release", "net10.0", "PackageConsumer.dll"), Path.Combine(consumer, "scenes"));
+        Assert.That(output, Does.StartWith($"ML.NET {mlNetVersion}"), "the application runs on the ML.NET it references");
+        var scenes = Regex.Matches(output, @"^scene \d: (\d+) detections, (\d+) correct at score 0\.3, (\d+) instances$", RegexOptions.Multiline);
+        Assert.That(scenes, Has.Count.EqualTo(4), output);
+        Assert.That(scenes.Sum(m => int.Parse(m.Groups[2].Value)), Is.GreaterThan(0), "the shipped detector finds some of the instances: " + output);
+        Assert.That(output, Does.Contain($"saved and reloaded: identical detections, {scenes.Sum(m => int.Parse(m.Groups[1].Value))} in all"), output);
+    }
+
+    public static IEnumerable<TestCaseData> MlNetMajors()
+    {
+        yield return new TestCaseData(PackageVersions.LowestMlNet, null).SetArgDisplayNames("ML.NET " + PackageVersions.LowestMlNet);
+        yield return new TestCaseData(PackageVersions.NextMlNet, PackageVersions.NextSkiaSharp).SetArgDisplayNames("ML.NET " + PackageVersions.NextMlNet);
     }
 
     private static string[] Entries(string package)
     {
         using var archive = System.IO.Compression.ZipFile.OpenRead(package);
         return archive.Entries.Select(e => e.FullName).ToArray();
+    }
+
+    private static string Nuspec(string package)
+    {
+        using var archive = System.IO.Compression.ZipFile.OpenRead(package);
+        using var reader = new StreamReader(archive.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+        return reader.ReadToEnd();
     }
 
     /// <summary>Runs the dotnet host in <paramref name="directory"/>, isolated from the outer build, and returns its output; fails the test on a non-zero exit or after 10 minutes.</summary>

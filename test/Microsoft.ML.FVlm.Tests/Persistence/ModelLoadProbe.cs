@@ -12,23 +12,39 @@ internal static class ModelLoadProbe
 {
     public sealed record Result(int ExitCode, string StandardOutput, string StandardError);
 
-    public static string DllPath { get; } = typeof(ModelLoadProbe).Assembly
-        .GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == "ModelLoadProbePath").Value!;
+    /// <summary>The probe on this test project's ML.NET.</summary>
+    public static string DllPath { get; } = Metadata("ModelLoadProbePath");
+
+    /// <summary>The probe on the other ML.NET major of the supported range (the next one from the main tests, the lowest from the ML.NET 6 tests).</summary>
+    public static string OtherMlNetDllPath { get; } = Metadata("OtherMlNetModelLoadProbePath");
 
     /// <summary>Runs the probe's <c>detect</c> mode: an image model on image files.</summary>
-    public static Result RunDetect(string zipPath, IEnumerable<string> images) => Start(["detect", zipPath, .. images]);
+    public static Result RunDetect(string zipPath, IEnumerable<string> images, bool otherMlNet = false) =>
+        Start(["detect", zipPath, .. images], otherMlNet ? OtherMlNetDllPath : DllPath);
+
+    /// <summary>The Microsoft.ML version the probe runs on.</summary>
+    public static string MlNetVersion(bool otherMlNet = false)
+    {
+        var result = Start(["version"], otherMlNet ? OtherMlNetDllPath : DllPath);
+        Assert.That(result.ExitCode, Is.EqualTo(0), result.StandardError);
+        return result.StandardOutput.Trim();
+    }
 
     /// <summary>Runs the probe on <paramref name="zipPath"/> with one input row per element of <paramref name="rows"/>.</summary>
     public static Result Run(string zipPath, params float[][] rows) =>
         Start([zipPath, .. rows.Select(row => string.Join(',', row.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))))]);
 
-    private static Result Start(IReadOnlyList<string> arguments)
+    private static Result Start(IReadOnlyList<string> arguments, string? dllPath = null)
     {
-        Assert.That(File.Exists(DllPath), Is.True, $"The model-load probe was not built at {DllPath}.");
-        var result = DotnetHost.Run(["exec", DllPath, .. arguments]);
+        dllPath ??= DllPath;
+        Assert.That(File.Exists(dllPath), Is.True, $"The model-load probe was not built at {dllPath}.");
+        var result = DotnetHost.Run(["exec", dllPath, .. arguments]);
         return new Result(result.ExitCode, result.StandardOutput, result.StandardError);
     }
+
+    private static string Metadata(string key) => typeof(ModelLoadProbe).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == key).Value!;
 
     /// <summary>The values of <paramref name="column"/> in each printed row.</summary>
     public static float[][] Column(Result result, string column)

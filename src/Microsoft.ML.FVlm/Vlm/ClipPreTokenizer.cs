@@ -1,20 +1,34 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace Microsoft.ML.FVlm.Vlm;
 
 /// <summary>
 /// CLIP's pre-tokenisation: the pieces that its pattern
 /// <c>&lt;\|startoftext\|&gt;|&lt;\|endoftext\|&gt;|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+</c>
-/// finds, scanned by hand over code points (a .NET regex would see the two halves of a surrogate
-/// pair, and so split letters outside the Basic Multilingual Plane differently from Python).
+/// finds, scanned by hand over code points. A .NET regex (Microsoft.ML.Tokenizers' <c>RegexPreTokenizer</c>
+/// with the same pattern) sees the two halves of a surrogate pair, not a letter, and so splits letters outside
+/// the Basic Multilingual Plane differently from Python: <c>𝔸x</c> is one piece to CLIP, two to the regex.
 /// </summary>
-internal static class ClipPreTokenizer
+internal sealed class ClipPreTokenizer : PreTokenizer
 {
     private static readonly string[] Specials = ["<|startoftext|>", "<|endoftext|>"];
     private static readonly string[] Contractions = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"];
 
-    public static IEnumerable<string> Split(string text)
+    private ClipPreTokenizer() { }
+
+    /// <summary>The pre-tokenizer <see cref="ClipTokenizer"/> gives Microsoft.ML.Tokenizers' BPE.</summary>
+    public static ClipPreTokenizer Instance { get; } = new();
+
+    /// <summary>The pieces of <paramref name="text"/>, in order.</summary>
+    public static IEnumerable<string> Split(string text) => Pieces(text).Select(p => text.Substring(p.Offset, p.Length));
+
+    public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => Pieces(text ?? "");
+
+    public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text) => Pieces(text.ToString());
+
+    private static IEnumerable<(int Offset, int Length)> Pieces(string text)
     {
         int i = 0;
         while (i < text.Length)
@@ -26,7 +40,7 @@ internal static class ClipPreTokenizer
                 continue;
             }
             int length = MatchAlternatives(text, i, rune);
-            yield return text.Substring(i, length);
+            yield return (i, length);
             i += length;
         }
     }

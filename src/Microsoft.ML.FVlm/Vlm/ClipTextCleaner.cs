@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace Microsoft.ML.FVlm.Vlm;
 
@@ -13,6 +14,9 @@ namespace Microsoft.ML.FVlm.Vlm;
 /// </summary>
 internal static class ClipTextCleaner
 {
+    /// <summary><see cref="Clean"/> as Microsoft.ML.Tokenizers' normalizer.</summary>
+    public static Normalizer Normalizer { get; } = new CleaningNormalizer();
+
     public static string Clean(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -64,5 +68,12 @@ internal static class ClipTextCleaner
             builder.Append(rune.ToString());
         }
         return builder.ToString();
+    }
+
+    private sealed class CleaningNormalizer : Normalizer
+    {
+        public override string Normalize(string original) => Clean(original);
+
+        public override string Normalize(ReadOnlySpan<char> original) => Clean(original.ToString());
     }
 }

@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace Microsoft.ML.FVlm.Vlm;
 
@@ -13,8 +13,10 @@ namespace Microsoft.ML.FVlm.Vlm;
 /// order), the same 256 with the end-of-word marker <c>&lt;/w&gt;</c>, one token per merge in file
 /// order, then <c>&lt;|startoftext|&gt;</c> and <c>&lt;|endoftext|&gt;</c>. CLIP uses only the first
 /// 48,894 merges of its file (vocabulary 49,408); <see cref="FromMergesFile"/> takes that many by
-/// default, or fewer when the file has fewer. Text is cleaned (<see cref="ClipTextCleaner"/>),
-/// split with CLIP's pre-tokenisation rule, and each piece's UTF-8 bytes are merged by rank.
+/// default, or fewer when the file has fewer. The merging is Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/>
+/// (byte level, end-of-word suffix); the text it sees is cleaned as CLIP cleans it (<see cref="ClipTextCleaner"/>) and
+/// split by CLIP's pre-tokenisation rule (<see cref="ClipPreTokenizer"/>), and the start and end tokens are added
+/// here, so that an empty text is the two of them, as in CLIP.
 /// </remarks>
 public sealed class ClipTokenizer
 {
@@ -28,31 +30,33 @@ public sealed class ClipTokenizer
     private const string EndText = "<|endoftext|>";
     private const string EndOfWord = "</w>";
 
-    private readonly Dictionary<string, int> _encoder;
-    private readonly Dictionary<(string, string), int> _mergeRanks;
-    private readonly string[] _byteSymbols;
-    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly BpeTokenizer _bpe;
 
-    private ClipTokenizer(IReadOnlyList<(string Left, string Right)> merges)
+    private ClipTokenizer(IReadOnlyList<string> merges)
     {
-        _byteSymbols = ByteSymbols();
         var vocabulary = new List<string>(512 + merges.Count + 2);
         vocabulary.AddRange(ByteSymbolsInVocabularyOrder());
         int byteCount = vocabulary.Count;
         for (int i = 0; i < byteCount; i++) vocabulary.Add(vocabulary[i] + EndOfWord);
-        _mergeRanks = new Dictionary<(string, string), int>(merges.Count);
-        for (int rank = 0; rank < merges.Count; rank++)
-        {
-            vocabulary.Add(merges[rank].Left + merges[rank].Right);
-            _mergeRanks.TryAdd(merges[rank], rank);
-        }
+        foreach (string merge in merges) vocabulary.Add(merge.Replace(" ", "", StringComparison.Ordinal));
         vocabulary.Add(StartText);
         vocabulary.Add(EndText);
 
-        _encoder = new Dictionary<string, int>(vocabulary.Count, StringComparer.Ordinal);
-        for (int id = 0; id < vocabulary.Count; id++) _encoder[vocabulary[id]] = id;
-        StartOfTextId = _encoder[StartText];
-        EndOfTextId = _encoder[EndText];
+        // A symbol that appears twice keeps its last id, as CLIP's dict(zip(vocab, range(len(vocab)))).
+        var ids = new Dictionary<string, int>(vocabulary.Count, StringComparer.Ordinal);
+        for (int id = 0; id < vocabulary.Count; id++) ids[vocabulary[id]] = id;
+        StartOfTextId = ids[StartText];
+        EndOfTextId = ids[EndText];
+        VocabularySize = ids.Count;
+        _bpe = BpeTokenizer.Create(new BpeOptions(ids)
+        {
+            Merges = merges,
+            ByteLevel = true,
+            EndOfWordSuffix = EndOfWord,
+            SpecialTokens = new Dictionary<string, int> { [StartText] = StartOfTextId, [EndText] = EndOfTextId },
+            Normalizer = ClipTextCleaner.Normalizer,
+            PreTokenizer = ClipPreTokenizer.Instance,
+        });
     }
 
     /// <summary>Id of <c>&lt;|startoftext|&gt;</c> (49406 for CLIP).</summary>
@@ -62,7 +66,7 @@ public sealed class ClipTokenizer
     public int EndOfTextId { get; }
 
     /// <summary>Number of token ids (49,408 for CLIP).</summary>
-    public int VocabularySize => _encoder.Count;
+    public int VocabularySize { get; }
 
     /// <summary>Reads a merges file (plain text or gzip) in CLIP's format: a header line, then one "left right" pair per line.</summary>
     /// <param name="path">The merges file, e.g. <c>bpe_simple_vocab_16e6.txt.gz</c>.</param>
@@ -79,7 +83,7 @@ public sealed class ClipTokenizer
 
         int limit = mergeCount ?? ClipMergeCount;
         if (limit < 0) throw new ArgumentOutOfRangeException(nameof(mergeCount), mergeCount, "The merge count must not be negative.");
-        var merges = new List<(string, string)>();
+        var merges = new List<string>();
         reader.ReadLine(); // "#version: 0.2"
         int lineNumber = 1;
         while (merges.Count < limit && reader.ReadLine() is { } line)
@@ -89,7 +93,7 @@ public sealed class ClipTokenizer
             int space = line.IndexOf(' ');
             if (space <= 0 || space == line.Length - 1 || line.IndexOf(' ', space + 1) >= 0)
                 throw new InvalidDataException($"CLIP merges file '{path}', line {lineNumber}: expected two symbols separated by one space, found {line.Length} characters that are not.");
-            merges.Add((line[..space], line[(space + 1)..]));
+            merges.Add(line);
         }
         if (mergeCount is { } wanted && merges.Count < wanted)
             throw new InvalidDataException($"CLIP merges file '{path}' has {merges.Count} merges; {wanted} were asked for.");
@@ -99,11 +103,8 @@ public sealed class ClipTokenizer
     /// <summary>Token ids of <paramref name="text"/>, starting with the start token and ending with the end token, not padded.</summary>
     public int[] Encode(string text)
     {
-        var ids = new List<int> { StartOfTextId };
-        foreach (string piece in ClipPreTokenizer.Split(ClipTextCleaner.Clean(text)))
-            ids.AddRange(EncodePiece(piece));
-        ids.Add(EndOfTextId);
-        return ids.ToArray();
+        ArgumentNullException.ThrowIfNull(text);
+        return [StartOfTextId, .. _bpe.EncodeToIds(text), EndOfTextId];
     }
 
     /// <summary>
@@ -132,73 +133,14 @@ public sealed class ClipTokenizer
         return batch;
     }
 
-    private int[] EncodePiece(string piece)
-    {
-        if (piece is StartText or EndText) return [_encoder[piece]];
-        return _cache.GetOrAdd(piece, p =>
-        {
-            byte[] bytes = Encoding.UTF8.GetBytes(p);
-            var symbols = new List<string>(bytes.Length);
-            foreach (byte b in bytes) symbols.Add(_byteSymbols[b]);
-            symbols[^1] += EndOfWord;
-            MergeByRank(symbols);
-            var ids = new int[symbols.Count];
-            for (int i = 0; i < ids.Length; i++) ids[i] = _encoder[symbols[i]];
-            return ids;
-        });
-    }
-
-    /// <summary>Repeatedly merges the adjacent pair of lowest rank, every occurrence left to right, as CLIP's <c>bpe</c>.</summary>
-    private void MergeByRank(List<string> symbols)
-    {
-        while (symbols.Count > 1)
-        {
-            int bestRank = int.MaxValue;
-            (string, string) best = default;
-            for (int i = 0; i + 1 < symbols.Count; i++)
-            {
-                if (_mergeRanks.TryGetValue((symbols[i], symbols[i + 1]), out int rank) && rank < bestRank)
-                {
-                    bestRank = rank;
-                    best = (symbols[i], symbols[i + 1]);
-                }
-            }
-            if (bestRank == int.MaxValue) return;
-
-            int write = 0;
-            for (int read = 0; read < symbols.Count; write++)
-            {
-                if (read + 1 < symbols.Count && symbols[read] == best.Item1 && symbols[read + 1] == best.Item2)
-                {
-                    symbols[write] = best.Item1 + best.Item2;
-                    read += 2;
-                }
-                else
-                {
-                    symbols[write] = symbols[read];
-                    read++;
-                }
-            }
-            symbols.RemoveRange(write, symbols.Count - write);
-        }
-    }
-
-    /// <summary>CLIP's (GPT-2's) reversible map from bytes to printable characters, indexed by byte.</summary>
-    private static string[] ByteSymbols()
-    {
-        var map = new string[256];
-        int extra = 0;
-        for (int b = 0; b < 256; b++)
-            map[b] = char.ConvertFromUtf32(IsPrintable(b) ? b : 256 + extra++);
-        return map;
-    }
-
-    /// <summary>The byte symbols in CLIP's vocabulary order: printable bytes first, then the rest.</summary>
+    /// <summary>
+    /// The byte symbols in CLIP's (GPT-2's) vocabulary order: the printable bytes as themselves, then the others as
+    /// the characters from U+0100 on, in byte order. <see cref="BpeTokenizer"/> maps bytes to the same characters.
+    /// </summary>
     private static IEnumerable<string> ByteSymbolsInVocabularyOrder()
     {
-        string[] map = ByteSymbols();
-        for (int b = 0; b < 256; b++) if (IsPrintable(b)) yield return map[b];
-        for (int b = 0; b < 256; b++) if (!IsPrintable(b)) yield return map[b];
+        for (int b = 0; b < 256; b++) if (IsPrintable(b)) yield return ((char)b).ToString();
+        for (int b = 0, extra = 0; b < 256; b++) if (!IsPrintable(b)) yield return ((char)(256 + extra++)).ToString();
     }
 
     private static bool IsPrintable(int b) => b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF;

@@ -57,6 +57,36 @@ public class ClipTokenizerTests
     }
 
     [Test]
+    public void AnEmptyTextIsTheStartAndEndTokens()
+    {
+        Assert.That(Clip.Value.Encode(""), Is.EqualTo(new[] { 49406, 49407 }));
+        Assert.That(Clip.Value.Encode(" \t "), Is.EqualTo(new[] { 49406, 49407 }));
+    }
+
+    [Test]
+    public void ALetterOutsideTheBasicMultilingualPlaneJoinsTheWordAroundIt()
+    {
+        // CLIP's [\p{L}]+ takes U+1D538 (a letter) and "x" as one word: one end-of-word marker, on "x". A .NET regex
+        // would see two surrogates, not a letter, and end a word after each.
+        int[] word = Clip.Value.Encode("\U0001D538x"), words = Clip.Value.Encode("\U0001D538 x");
+        Assert.That(word, Is.Not.EqualTo(words));
+        Assert.That(word[^2], Is.EqualTo(words[^2]), "both end with x</w>");
+        Assert.That(word[..^2], Is.Not.EqualTo(words[..^2]), "the letter's last byte carries </w> only when it ends a word");
+    }
+
+    [Test]
+    public void ManyThreadsEncodeAsOne()
+    {
+        string[] texts = ReferenceLines().Select(c => (string)c.Arguments[0]!).ToArray();
+        var sequential = texts.Select(Clip.Value.Encode).ToArray();
+        var tokenizer = ClipTokenizer.FromMergesFile(SharedClip.MergesPath); // a fresh cache, filled concurrently
+        var parallel = new int[texts.Length * 8][];
+        Parallel.For(0, parallel.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => parallel[i] = tokenizer.Encode(texts[i % texts.Length]));
+        for (int i = 0; i < parallel.Length; i++)
+            Assert.That(parallel[i], Is.EqualTo(sequential[i % texts.Length]), texts[i % texts.Length]);
+    }
+
+    [Test]
     public void SmallMergesFileBuildsItsOwnVocabulary()
     {
         string path = Path.Combine(Path.GetTempPath(), $"fvlm-merges-{Guid.NewGuid():N}.txt");

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Text.RegularExpressions;
 
 namespace Microsoft.ML.FVlm.Persistence;
 
@@ -29,7 +30,7 @@ internal static class MlNetCompatibility
         {
             return action();
         }
-        catch (Exception e) when (e is MissingMemberException or MemberAccessException or TypeLoadException)
+        catch (Exception e) when (IsMissingMlNetMember(e))
         {
             throw Incompatible(what, e);
         }
@@ -38,10 +39,33 @@ internal static class MlNetCompatibility
     /// <inheritdoc cref="Run{T}(string, Func{T})"/>
     public static void Run(string what, Action action) => Run(what, () => { action(); return true; });
 
+    /// <summary>
+    /// Whether <paramref name="e"/> is the runtime saying that a member or type of ML.NET is missing or hidden: not a
+    /// native library or entry point (those derive from <see cref="TypeLoadException"/> too), not TorchSharp, ONNX
+    /// Runtime or Microsoft.ML.Tokenizers, whose members the same code paths call.
+    /// </summary>
+    internal static bool IsMissingMlNetMember(Exception e) =>
+        e is MissingMemberException or MemberAccessException or TypeLoadException
+        && e is not (DllNotFoundException or EntryPointNotFoundException)
+        && s_mlNetName.IsMatch(e is TypeLoadException load ? load.TypeName + " " + e.Message : e.Message);
+
+    private static readonly Regex s_mlNetName = new(@"\bMicrosoft\.ML(?!\.(?:FVlm|OnnxRuntime|Tokenizers)\b)\b", RegexOptions.CultureInvariant);
+
     internal static InvalidOperationException Incompatible(string what, Exception e) => new(
         $"Microsoft.ML.FVlm could not {what}: it uses ML.NET internals that Microsoft.ML {LoadedVersion}, the version loaded, " +
         $"does not have as this library expects ({e.GetType().Name}: {e.Message}). This library supports Microsoft.ML {SupportedRange}; " +
-        "reference a version in that range.", e);
+        (IsSupported(LoadedVersion)
+            ? "the version loaded is in that range, so this is a defect of Microsoft.ML.FVlm: please report it with this message."
+            : "reference a version in that range."), e);
+
+    /// <summary>Whether <paramref name="version"/> (e.g. <c>6.0.0</c> or <c>6.1.0-preview.1</c>) lies in <see cref="SupportedRange"/> (<c>[low, high)</c>).</summary>
+    internal static bool IsSupported(string version)
+    {
+        string[] bounds = SupportedRange.Trim('[', ')').Split(',', StringSplitOptions.TrimEntries);
+        return bounds.Length == 2 && Version.TryParse(version.Split('-')[0], out var v)
+            && Version.TryParse(bounds[0], out var low) && Version.TryParse(bounds[1], out var high)
+            && v >= low && v < high;
+    }
 
     private static string VersionOf(Assembly assembly)
     {

@@ -53,7 +53,7 @@ internal sealed class ScaleTransformer : ITransformer
         ArgumentNullException.ThrowIfNull(scales);
         if (scales.Length == 0)
             throw new ArgumentException("At least one scale is needed.", nameof(scales));
-        _host = env.Register(nameof(ScaleTransformer));
+        _host = MlNetCompatibility.Run("register the scale transformer", () => env.Register(nameof(ScaleTransformer)));
         InputColumnName = inputColumnName;
         OutputColumnName = outputColumnName;
         Scales = (float[])scales.Clone();
@@ -98,7 +98,7 @@ internal sealed class ScaleTransformer : ITransformer
                 editor.Values[i] = editor.Values[i] * scales[i] + offset;
             dst = editor.Commit();
         };
-        return LambdaColumnMapper.Create(_host, LoaderSignature, input, InputColumnName, OutputColumnName, ColumnType, ColumnType, map);
+        return MlNetCompatibility.Run("map a column", () => LambdaColumnMapper.Create(_host, LoaderSignature, input, InputColumnName, OutputColumnName, ColumnType, ColumnType, map));
     }
 
     // Model.key holds only ML.NET's header (GetVersionInfo): ML.NET does not checksum it, so every
@@ -109,7 +109,9 @@ internal sealed class ScaleTransformer : ITransformer
     //   int32   count
     //   float32 scales[count]
     //   float32 offset
-    public void Save(ModelSaveContext ctx)
+    public void Save(ModelSaveContext ctx) => MlNetCompatibility.Run("save the scale transformer", () => SaveEntries(ctx));
+
+    private void SaveEntries(ModelSaveContext ctx)
     {
         _host.CheckValue(ctx, nameof(ctx));
         ctx.CheckAtModel();
@@ -134,6 +136,11 @@ internal sealed class ScaleTransformer : ITransformer
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(ctx);
+        return MlNetCompatibility.Run("load the scale transformer", () => Load(env, ctx));
+    }
+
+    private static ScaleTransformer Load(IHostEnvironment env, ModelLoadContext ctx)
+    {
         ModelComponentVersion.CheckAtModel(ctx, GetVersionInfo(), "scale transformer");
         return ModelZipEntries.Read(ctx, ParametersEntry, ParametersVersion, (reader, version) =>
         {

@@ -26,7 +26,7 @@ internal static class SchemaShapeColumns
     public static SchemaShape.Column FromType(string name, DataViewType type, SchemaShape? annotations = null)
     {
         ArgumentNullException.ThrowIfNull(type);
-        SchemaShape.GetColumnTypeShape(type, out VectorKind kind, out DataViewType itemType, out bool isKey);
+        var (kind, itemType, isKey) = MlNetCompatibility.Run("describe a column type's shape", () => ShapeOf(type));
         return Create(name, kind, itemType, isKey, annotations);
     }
 
@@ -34,7 +34,13 @@ internal static class SchemaShapeColumns
     public static SchemaShape FromSchema(DataViewSchema schema)
     {
         ArgumentNullException.ThrowIfNull(schema);
-        return SchemaShape.Create(schema);
+        return MlNetCompatibility.Run("describe a schema's shape", () => SchemaShape.Create(schema));
+    }
+
+    private static (VectorKind Kind, DataViewType ItemType, bool IsKey) ShapeOf(DataViewType type)
+    {
+        SchemaShape.GetColumnTypeShape(type, out VectorKind kind, out DataViewType itemType, out bool isKey);
+        return (kind, itemType, isKey);
     }
 
     /// <summary>A scalar column.</summary>
@@ -63,7 +69,7 @@ internal static class SchemaShapeColumns
             throw new ArgumentException($"Column '{name}': pass a key's raw type (e.g. UInt32) with isKey: true, not the KeyDataViewType itself.", nameof(itemType));
         if (isKey && !IsKeyRawType(itemType.RawType))
             throw new ArgumentException($"Column '{name}': a key column's item type must be Byte, UInt16, UInt32 or UInt64, not {itemType}.", nameof(itemType));
-        return new SchemaShape.Column(name, kind, itemType, isKey, annotations);
+        return MlNetCompatibility.Run("build a schema shape column", () => new SchemaShape.Column(name, kind, itemType, isKey, annotations));
     }
 
     /// <summary>
@@ -85,7 +91,7 @@ internal static class SchemaShapeColumns
         var result = shape.ToList();
         foreach (SchemaShape.Column column in columns)
         {
-            if (!column.IsValid)
+            if (!MlNetCompatibility.Run("check a schema shape column", () => column.IsValid))
                 throw new ArgumentException("A default SchemaShape.Column cannot be added; create it with SchemaShapeColumns.", nameof(columns));
             int index = result.FindIndex(c => c.Name == column.Name);
             if (index >= 0)

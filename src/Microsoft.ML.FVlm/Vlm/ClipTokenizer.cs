@@ -48,9 +48,13 @@ public sealed class ClipTokenizer
         StartOfTextId = ids[StartText];
         EndOfTextId = ids[EndText];
         VocabularySize = ids.Count;
+        // A pair listed twice ranks where it is listed last, as in CLIP's dict(zip(merges, range(len(merges)))):
+        // dropping the earlier listings keeps every other pair's relative rank.
+        var lastListing = new Dictionary<string, int>(merges.Count, StringComparer.Ordinal);
+        for (int rank = 0; rank < merges.Count; rank++) lastListing[merges[rank]] = rank;
         _bpe = BpeTokenizer.Create(new BpeOptions(ids)
         {
-            Merges = merges,
+            Merges = merges.Where((merge, rank) => lastListing[merge] == rank).ToList(),
             ByteLevel = true,
             EndOfWordSuffix = EndOfWord,
             SpecialTokens = new Dictionary<string, int> { [StartText] = StartOfTextId, [EndText] = EndOfTextId },
@@ -97,7 +101,15 @@ public sealed class ClipTokenizer
         }
         if (mergeCount is { } wanted && merges.Count < wanted)
             throw new InvalidDataException($"CLIP merges file '{path}' has {merges.Count} merges; {wanted} were asked for.");
-        return new ClipTokenizer(merges);
+        try
+        {
+            return new ClipTokenizer(merges);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // Microsoft.ML.Tokenizers refuses a merge whose left or right symbol no earlier merge forms.
+            throw new InvalidDataException($"CLIP merges file '{path}' is not a BPE merge list: {e.Message}", e);
+        }
     }
 
     /// <summary>Token ids of <paramref name="text"/>, starting with the start token and ending with the end token, not padded.</summary>

@@ -67,7 +67,7 @@ public class ClipTokenizerTests
     public void ALetterOutsideTheBasicMultilingualPlaneJoinsTheWordAroundIt()
     {
         // CLIP's [\p{L}]+ takes U+1D538 (a letter) and "x" as one word: one end-of-word marker, on "x". A .NET regex
-        // would see two surrogates, not a letter, and end a word after each.
+        // sees two surrogates, not a letter: [^\s\p{L}\p{N}]+ takes them as a word of their own, apart from "x".
         int[] word = Clip.Value.Encode("\U0001D538x"), words = Clip.Value.Encode("\U0001D538 x");
         Assert.That(word, Is.Not.EqualTo(words));
         Assert.That(word[^2], Is.EqualTo(words[^2]), "both end with x</w>");
@@ -98,6 +98,43 @@ public class ClipTokenizerTests
             // "ring" -> r i n g</w> -> ri n g</w> -> ri ng</w> -> ring</w>: the third merge, id 512 + 2;
             // start and end tokens follow the merges: 515 and 516.
             Assert.That(tokenizer.Encode("ring"), Is.EqualTo(new[] { 515, 514, 516 }));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void APairListedTwiceRanksWhereItIsListedLast()
+    {
+        // As CLIP's dict(zip(merges, range(len(merges)))) and dict(zip(vocab, range(len(vocab)))): "a b" ranks after
+        // "b c</w>", and "ab" has the id of its last listing, 512 + 2; start and end follow at 515 and 516.
+        string path = Path.Combine(Path.GetTempPath(), $"fvlm-merges-{Guid.NewGuid():N}.txt");
+        File.WriteAllText(path, "#version: 0.2\na b\nb c</w>\na b\n");
+        try
+        {
+            var tokenizer = ClipTokenizer.FromMergesFile(path);
+            const int a = 'a' - '!', bcEnd = 512 + 1, ab = 512 + 2, dEnd = 256 + 'd' - '!';
+            // a b c</w>: "b c</w>" ranks first, then nothing merges "a" with "bc</w>" (first-listed ranks would give ab c</w>).
+            Assert.That(tokenizer.Encode("abc"), Is.EqualTo(new[] { 515, a, bcEnd, 516 }));
+            Assert.That(tokenizer.Encode("abd"), Is.EqualTo(new[] { 515, ab, dEnd, 516 }));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void AMergeOfASymbolNoEarlierMergeFormsNamesTheFile()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"fvlm-merges-{Guid.NewGuid():N}.txt");
+        File.WriteAllText(path, "#version: 0.2\nxy z\n");
+        try
+        {
+            var error = Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromMergesFile(path))!;
+            Assert.That(error.Message, Does.Contain(path).And.Contain("not a BPE merge list"));
         }
         finally
         {

@@ -3,7 +3,6 @@ using Microsoft.ML.Data;
 using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Shapes;
 using Microsoft.ML.FVlm.Tests.Persistence;
-using Microsoft.ML.FVlm.Tests.Vlm;
 
 namespace Microsoft.ML.FVlm.Tests;
 
@@ -46,7 +45,7 @@ public class FVlmEstimatorTests
     {
         var options = new FVlmOptions
         {
-            VlmFolder = FrozenVlmTests.TinyVlmFolder, ImageSize = 96, Steps = 4, BatchSize = 3, WarmupSteps = 1,
+            VlmFolder = TinyModels.VlmFolder, ImageSize = 96, Steps = 4, BatchSize = 3, WarmupSteps = 1,
             PyramidChannels = 16, HeadConvChannels = 16, BoxHeadFcDim = 32, AnchorSizes = [16, 32, 64, 128, 256],
             NovelClassNames = Novel, ScoreThreshold = 0.0, MaxDetections = 20, InferenceBatchSize = 2,
         };

@@ -83,7 +83,7 @@ public class CliTests
         try
         {
             Directory.CreateDirectory(folder);
-            using (var image = Microsoft.ML.FVlm.Tests.Inference.OpenVocabularyDetectorTests.RandomImage(64, 64, 1)) image.Save(Path.Combine(folder, "a.png"));
+            using (var image = TinyModels.RandomImage(64, 64, 1)) image.Save(Path.Combine(folder, "a.png"));
             var (code, output) = Run("predict", "--model", Microsoft.ML.FVlm.Shapes.ShapesDetector.ModelFile, "--images", folder,
                 "--classes", "circle,lightning bolt,Circle", "--out", Path.Combine(folder, "out"));
             Assert.That(code, Is.EqualTo(1), output);

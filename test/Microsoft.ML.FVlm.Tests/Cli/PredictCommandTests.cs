@@ -25,7 +25,7 @@ public class PredictCommandTests
         var data = ml.Data.LoadFromCocoDataset(dataset, train, new CocoLoaderOptions { CategoryIds = dataset.Categories.Where(c => c.Frequency != "r").Select(c => c.Id).ToArray() });
         using var model = ml.Transforms.DetectObjectsOpenVocabulary(new FVlmOptions
         {
-            VlmFolder = FrozenVlmTests.TinyVlmFolder, ImageSize = 96, Steps = 4, BatchSize = 3, WarmupSteps = 1,
+            VlmFolder = TinyModels.VlmFolder, ImageSize = 96, Steps = 4, BatchSize = 3, WarmupSteps = 1,
             PyramidChannels = 16, HeadConvChannels = 16, BoxHeadFcDim = 32, AnchorSizes = [16, 32, 64, 128, 256], InferenceProposalCount = 50,
         }).Fit(data);
         _model = Path.Combine(_folder, "model.zip");

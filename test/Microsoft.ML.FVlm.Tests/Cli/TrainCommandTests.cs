@@ -57,12 +57,12 @@ public class TrainCommandTests
     public void ResumeNamesTheCheckpointTheTensorAndTheOption()
     {
         string zip = Path.Combine(_folder, "resume", "model.zip");
-        var (code, output) = Train(FrozenVlmTests.TinyVlmFolder, zip, "--steps", "2", "--checkpoint-every", "1", "--head-channels", "16");
+        var (code, output) = Train(TinyModels.VlmFolder, zip, "--steps", "2", "--checkpoint-every", "1", "--head-channels", "16");
         Assert.That(code, Is.EqualTo(0), output);
         string checkpoint = Path.Combine(Path.ChangeExtension(zip, ".checkpoints"), "checkpoint-0000001.bin");
         Assert.That(File.Exists(checkpoint), checkpoint);
 
-        (code, output) = Train(FrozenVlmTests.TinyVlmFolder, zip, "--steps", "2", "--head-channels", "8", "--resume", checkpoint);
+        (code, output) = Train(TinyModels.VlmFolder, zip, "--steps", "2", "--head-channels", "8", "--resume", checkpoint);
         Assert.That(code, Is.EqualTo(1), output);
         // The tiny VLM's context is 8 tokens: its text embeddings warn first, on standard error.
         Assert.That(ErrorLine(output), Does.StartWith("error: --resume:").And.Contain(checkpoint));
@@ -73,7 +73,7 @@ public class TrainCommandTests
         string truncated = Path.Combine(_folder, "resume", "truncated.bin");
         var bytes = File.ReadAllBytes(checkpoint);
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
-        (code, output) = Train(FrozenVlmTests.TinyVlmFolder, zip, "--steps", "2", "--head-channels", "16", "--resume", truncated);
+        (code, output) = Train(TinyModels.VlmFolder, zip, "--steps", "2", "--head-channels", "16", "--resume", truncated);
         Assert.That(code, Is.EqualTo(1), output);
         Assert.That(ErrorLine(output), Does.StartWith("error: --resume:").And.Contain(truncated).And.Contain("truncated"));
         Assert.That(output, Does.Not.Contain("EndOfStreamException").And.Not.Contain("   at "));

@@ -19,7 +19,7 @@ public class DetectionDataViewTests
     [OneTimeSetUp]
     public void LoadDetector()
     {
-        _vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        _vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         _detector = OpenVocabularyDetectorTests.NewDetector(_vlm);
     }
 
@@ -76,7 +76,7 @@ public class DetectionDataViewTests
             var files = new List<ImageFile>();
             for (int i = 0; i < 7; i++)
             {
-                using var image = OpenVocabularyDetectorTests.RandomImage(40, 56, 30 + i);
+                using var image = TinyModels.RandomImage(40, 56, 30 + i);
                 image.Save(Path.Combine(folder, $"{i}.png"));
                 files.Add(new ImageFile { Id = 10 + i, Path = $"{i}.png", Tags = Enumerable.Repeat((float)i, i % 3 + 1).ToArray() });
             }
@@ -223,7 +223,7 @@ public class DetectionDataViewTests
         // An IDataView over the user's own MLImage objects hands out the same objects at every read:
         // scoring must leave them usable, and scoring twice must give the same detections.
         var mlContext = new MLContext();
-        var rows = Enumerable.Range(0, 7).Select(i => new HeldImage { Image = OpenVocabularyDetectorTests.RandomImage(32, 32, 300 + i) }).ToArray();
+        var rows = Enumerable.Range(0, 7).Select(i => new HeldImage { Image = TinyModels.RandomImage(32, 32, 300 + i) }).ToArray();
         try
         {
             var input = mlContext.Data.LoadFromEnumerable(rows);

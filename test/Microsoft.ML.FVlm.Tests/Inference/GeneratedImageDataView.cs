@@ -23,7 +23,7 @@ internal sealed class GeneratedImageDataView(int rows, int height = 48, int widt
     public long? GetRowCount() => rows;
 
     /// <summary>The image of <paramref name="row"/>, as the view makes it.</summary>
-    public MLImage MakeImage(int row) => OpenVocabularyDetectorTests.RandomImage(height, width, 100 + row);
+    public MLImage MakeImage(int row) => TinyModels.RandomImage(height, width, 100 + row);
 
     /// <summary>Images made so far that are not disposed.</summary>
     public int LiveImages() => Created.Count(image => !IsDisposed(image));

@@ -17,9 +17,9 @@ public class OpenVocabularyDetectorTests
     [Test]
     public void DetectionsAreRankedSuppressedAndInsideTheImage()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         var detector = NewDetector(vlm);
-        using var images = new DisposableImages(RandomImage(80, 120, 1), RandomImage(64, 64, 2));
+        using var images = new DisposableImages(TinyModels.RandomImage(80, 120, 1), TinyModels.RandomImage(64, 64, 2));
         // F-VLM's reference without the renormalisation, so that each score is its formula (the division is ScoreFusionTests').
         var settings = new InferenceSettings { ScoreThreshold = 0.0, MaxDetections = 30, Fusion = FusionMethod.Reference with { Renormalise = false } };
 
@@ -53,9 +53,9 @@ public class OpenVocabularyDetectorTests
     [Test]
     public void ScoreSourcesRankByTheirOwnProbabilities()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         var detector = NewDetector(vlm);
-        using var images = new DisposableImages(RandomImage(96, 96, 3));
+        using var images = new DisposableImages(TinyModels.RandomImage(96, 96, 3));
 
         var detection = detector.Detect(images.Items, Classes, new InferenceSettings { ScoreThreshold = 0, ScoreSource = DetectionScoreSource.Detection, PredictMasks = false })[0];
         var vlmOnly = detector.Detect(images.Items, Classes, new InferenceSettings { ScoreThreshold = 0, ScoreSource = DetectionScoreSource.Vlm, PredictMasks = false })[0];
@@ -76,9 +76,9 @@ public class OpenVocabularyDetectorTests
     [Test]
     public void SettingsDetectedTogetherEqualEachDetectedAloneAndStagesAreTimed()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         var detector = NewDetector(vlm);
-        using var images = new DisposableImages(RandomImage(80, 96, 5), RandomImage(64, 48, 6));
+        using var images = new DisposableImages(TinyModels.RandomImage(80, 96, 5), TinyModels.RandomImage(64, 48, 6));
         InferenceSettings[] settings =
         [
             new() { ScoreThreshold = 0, MaxDetections = 40 },
@@ -113,9 +113,9 @@ public class OpenVocabularyDetectorTests
     [Test]
     public void TheVlmScoringTheProposalsDoesNotDependOnTheBoxDeltas()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         var detector = NewDetector(vlm);
-        using var images = new DisposableImages(RandomImage(96, 96, 8));
+        using var images = new DisposableImages(TinyModels.RandomImage(96, 96, 8));
         // Every (box, class) pair, none suppressed (NMS suppresses above IoU 1 only), ranked by the VLM alone.
         InferenceSettings[] settings = [.. new[] { VlmScoredBoxes.Proposals, VlmScoredBoxes.RefinedBoxes }.Select(boxes => new InferenceSettings
         {
@@ -147,9 +147,9 @@ public class OpenVocabularyDetectorTests
     [Test]
     public void SettingsOfOnePassMustShareTheRegionScales()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         var detector = NewDetector(vlm);
-        using var images = new DisposableImages(RandomImage(80, 96, 7));
+        using var images = new DisposableImages(TinyModels.RandomImage(80, 96, 7));
         var scaled = new RegionScaling([1.0, 2.0], 64, 0.5);
         InferenceSettings[] settings =
         [
@@ -172,9 +172,9 @@ public class OpenVocabularyDetectorTests
     [Test]
     public void BadVocabularyIsRejected()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         var detector = NewDetector(vlm);
-        using var images = new DisposableImages(RandomImage(64, 64, 4));
+        using var images = new DisposableImages(TinyModels.RandomImage(64, 64, 4));
         var error = Assert.Throws<ArgumentException>(() => detector.Detect(images.Items, Vocabulary.AllNovel(["ring", "ring"]), new InferenceSettings()));
         Assert.That(error!.Message, Does.Contain("'ring'").And.Contain("more than once"));
     }
@@ -182,17 +182,8 @@ public class OpenVocabularyDetectorTests
     internal static OpenVocabularyDetector NewDetector(FrozenVlm vlm)
     {
         TorchSharp.torch.manual_seed(5);
-        var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        var head = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
         return new OpenVocabularyDetector(vlm, head, imageSize: 64);
-    }
-
-    internal static MLImage RandomImage(int height, int width, int seed)
-    {
-        var random = new Random(seed);
-        var pixels = new byte[height * width * 4];
-        random.NextBytes(pixels);
-        for (int i = 3; i < pixels.Length; i += 4) pixels[i] = 255;
-        return MLImage.CreateFromPixels(width, height, MLPixelFormat.Bgra32, pixels);
     }
 
     private static double Iou(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
@@ -220,7 +211,7 @@ public class OpenVocabularyDetectorConcurrencyTests
     [TestCase(true)]
     public void EightThreadsGiveTheSameOutputsAsOne(bool severalRegionScales)
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         var detector = OpenVocabularyDetectorTests.NewDetector(vlm);
         var vocabulary = new Vocabulary(["ring", "circle", "square"], [false, false, true]);
         var settings = new InferenceSettings
@@ -229,7 +220,7 @@ public class OpenVocabularyDetectorConcurrencyTests
             RegionScaling = severalRegionScales ? new RegionScaling([0.5, 1.0, 2.0], 32, 0.5) : RegionScaling.Single,
         };
         using var images = new OpenVocabularyDetectorTests.DisposableImages(
-            Enumerable.Range(0, 4).Select(i => OpenVocabularyDetectorTests.RandomImage(64 + 16 * i, 96, 30 + i)).ToArray());
+            Enumerable.Range(0, 4).Select(i => TinyModels.RandomImage(64 + 16 * i, 96, 30 + i)).ToArray());
         var expected = images.Items.Select(image => detector.Detect([image], vocabulary, settings)[0]).ToArray();
 
         var actual = new ImageDetections[8][];

@@ -28,23 +28,12 @@ public class SharedTransformerTests
         public float[] PredictedBoundingBoxes { get; set; } = [];
     }
 
-    /// <summary>A transformer over the tiny VLM and a seeded random head: every candidate above score 0 is a detection.</summary>
-    internal static FVlmTransformer TinyTransformer()
-    {
-        var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
-        TorchSharp.torch.manual_seed(5);
-        var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
-        var options = new FVlmOptions { VlmFolder = FrozenVlmTests.TinyVlmFolder, ImageSize = 64, ScoreThreshold = 0.0, MaxDetections = 10 };
-        var model = new FVlmModel(vlm, head, DetectorHeadTests.TinyArchitecture, ["ring", "circle"], options.ImageSize, "cpu");
-        return new FVlmTransformer(model, options, new Vocabulary(["ring", "circle", "square"], [false, false, true]));
-    }
-
     [Test]
     public void EnginesOfOneTransformerOnEightThreadsGiveOneThreadsOutputsWhenOneDisposesEarly()
     {
         var ml = new MLContext(seed: 1);
-        using var transformer = TinyTransformer();
-        var images = Enumerable.Range(0, 3).Select(i => OpenVocabularyDetectorTests.RandomImage(ImageSide, ImageSide, 40 + i)).ToArray();
+        using var transformer = TinyModels.Transformer();
+        var images = Enumerable.Range(0, 3).Select(i => TinyModels.RandomImage(ImageSide, ImageSide, 40 + i)).ToArray();
         try
         {
             var expected = images.Select(image => transformer.Detect([image])[0]).ToArray();
@@ -109,9 +98,9 @@ public class SharedTransformerTests
     [Test]
     public void DisposingTheLastShareWaitsForTheCallInFlight()
     {
-        var transformer = TinyTransformer();
+        var transformer = TinyModels.Transformer();
         var model = transformer.Model;
-        using var image = OpenVocabularyDetectorTests.RandomImage(ImageSide, ImageSide, 7);
+        using var image = TinyModels.RandomImage(ImageSide, ImageSide, 7);
         var expected = transformer.Detect([image])[0];
 
         ImageDetections inFlight;
@@ -133,7 +122,7 @@ public class SharedTransformerTests
     public void EachRowMapperHandedOutIsOneDisposeMoreBeforeTheModelIsFreed()
     {
         var ml = new MLContext(seed: 1);
-        var transformer = TinyTransformer();
+        var transformer = TinyModels.Transformer();
         var first = ml.Model.CreatePredictionEngine<ImageInput, Prediction>(transformer);
         var second = ml.Model.CreatePredictionEngine<ImageInput, Prediction>(transformer);
 

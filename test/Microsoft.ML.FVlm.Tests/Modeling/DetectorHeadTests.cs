@@ -24,22 +24,12 @@ public class DetectorHeadTests
         },
     };
 
-    internal static readonly DetectorArchitecture TinyArchitecture = new()
-    {
-        PyramidChannels = 16,
-        HeadConvChannels = 16,
-        BoxHeadFcDim = 32,
-        AnchorSizes = [16, 32, 64, 128, 256],
-        Rpn = new RpnSettings { TrainingPreNmsTopK = 200, TrainingPostNmsTopK = 100, InferencePreNmsTopK = 200, InferencePostNmsTopK = 50 },
-        RoiHeads = new RoiHeadsSettings { SamplesPerImage = 64 },
-    };
-
     [Test]
     public void TrainingReturnsNamedLossesThatFallOnAFixedBatch()
     {
         torch.manual_seed(21);
         using var scope = NewDisposeScope();
-        using var head = DetectorFactory.Create(SmallVlm, TinyArchitecture);
+        using var head = DetectorFactory.Create(SmallVlm, TinyModels.Architecture);
         var features = SmallVlm.ImageEncoder.FeatureLevels.Select(l => randn(2, l.Channels, 128 / l.Stride, 128 / l.Stride)).ToArray();
         var masks = zeros(2, 128, 128, dtype: ScalarType.Byte);
         masks[0, 20..60, 30..90] = 1;
@@ -88,7 +78,7 @@ public class DetectorHeadEdgeCaseTests
     {
         TorchSharp.torch.manual_seed(22);
         using var scope = NewDisposeScope();
-        using var head = DetectorFactory.Create(DetectorHeadTests.SmallVlm, DetectorHeadTests.TinyArchitecture);
+        using var head = DetectorFactory.Create(DetectorHeadTests.SmallVlm, TinyModels.Architecture);
         var features = DetectorHeadTests.SmallVlm.ImageEncoder.FeatureLevels.Select(l => randn(1, l.Channels, 64 / l.Stride, 64 / l.Stride)).ToArray();
         var empty = new DetectionTarget(zeros(0, 4), zeros(0, dtype: ScalarType.Int64), zeros(0, 64, 64, dtype: ScalarType.Byte));
         head.train();

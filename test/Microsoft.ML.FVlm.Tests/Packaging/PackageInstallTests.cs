@@ -77,13 +77,15 @@ public class PackageInstallTests
     }
 
     /// <summary>
-    /// An application on each ML.NET major of the range (with the SkiaSharp its ImageAnalytics needs) restores
-    /// with no NuGet warning, detects with the shipped model, and saves and reloads it with identical detections.
+    /// An application on each ML.NET major of the range restores with no NuGet warning, runs on the ML.NET it
+    /// references, detects with the shipped model, and saves and reloads it with identical detections: with ML.NET's
+    /// image and ONNX packages of the same version (and the SkiaSharp ImageAnalytics 6 needs), and on ML.NET 6 with
+    /// Microsoft.ML alone, where NuGet takes ImageAnalytics 5.0.1 and SkiaSharp 2.88 from the library's dependencies.
     /// </summary>
-    [TestCaseSource(nameof(MlNetMajors))]
-    public void PackedPackagesInstallIntoAFreshProjectAndDetect(string mlNetVersion, string? skiaSharpVersion)
+    [TestCaseSource(nameof(Applications))]
+    public void PackedPackagesInstallIntoAFreshProjectAndDetect(string mlNetVersion, string? companionsVersion, string? skiaSharpVersion)
     {
-        string consumer = Path.Combine(_work, $"consumer-{mlNetVersion}");
+        string consumer = Path.Combine(_work, $"consumer-{mlNetVersion}-{companionsVersion ?? "alone"}");
         Directory.CreateDirectory(consumer);
         foreach (string file in new[] { "PackageConsumer.csproj", "Program.cs" })
             File.Copy(Path.Combine(RepositoryRoot.Path, "test", "PackageConsumer", file), Path.Combine(consumer, file));
@@ -97,7 +99,7 @@ public class PackageInstallTests
               </packageSources>
             </configuration>
             """);
-        string build = Dotnet(consumer, "build", "-c", "Release", $"-p:FVlmPackageVersion={_version}", $"-p:ConsumerMlNetVersion={mlNetVersion}",
+        string build = Dotnet(consumer, "build", "-c", "Release", $"-p:FVlmPackageVersion={_version}", $"-p:ConsumerMlNetVersion={mlNetVersion}", $"-p:ConsumerCompanionsVersion={companionsVersion}",
             $"-p:ConsumerSkiaSharpVersion={skiaSharpVersion}");
         Assert.That(Regex.Matches(build, @"warning NU\d+[^\n]*").Select(m => m.Value).Distinct(), Is.Empty, "NuGet warnings on restore");
 
@@ -109,10 +111,12 @@ public class PackageInstallTests
         Assert.That(output, Does.Contain($"saved and reloaded: identical detections, {scenes.Sum(m => int.Parse(m.Groups[1].Value))} in all"), output);
     }
 
-    public static IEnumerable<TestCaseData> MlNetMajors()
+    public static IEnumerable<TestCaseData> Applications()
     {
-        yield return new TestCaseData(PackageVersions.LowestMlNet, null).SetArgDisplayNames("ML.NET " + PackageVersions.LowestMlNet);
-        yield return new TestCaseData(PackageVersions.NextMlNet, PackageVersions.NextSkiaSharp).SetArgDisplayNames("ML.NET " + PackageVersions.NextMlNet);
+        string lowest = PackageVersions.LowestMlNet, next = PackageVersions.NextMlNet;
+        yield return new TestCaseData(lowest, lowest, null).SetArgDisplayNames($"ML.NET {lowest}");
+        yield return new TestCaseData(next, next, PackageVersions.NextSkiaSharp).SetArgDisplayNames($"ML.NET {next}");
+        yield return new TestCaseData(next, null, null).SetArgDisplayNames($"Microsoft.ML {next} alone");
     }
 
     private static string[] Entries(string package)

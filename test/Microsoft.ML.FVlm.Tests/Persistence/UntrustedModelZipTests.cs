@@ -4,9 +4,6 @@ using System.Text.Json.Nodes;
 using Microsoft.ML.FVlm.Inference;
 using Microsoft.ML.FVlm.Modeling;
 using Microsoft.ML.FVlm.Persistence;
-using Microsoft.ML.FVlm.Tests.Inference;
-using Microsoft.ML.FVlm.Tests.Modeling;
-using Microsoft.ML.FVlm.Tests.Vlm;
 using Microsoft.ML.FVlm.Vlm;
 
 namespace Microsoft.ML.FVlm.Tests.Persistence;
@@ -30,7 +27,7 @@ public class UntrustedModelZipTests
         _folder = Directory.CreateTempSubdirectory("fvlm-untrusted-").FullName;
         _zip = Path.Combine(_folder, "model.zip");
         _ml = new MLContext(seed: 1);
-        using var transformer = SharedTransformerTests.TinyTransformer();
+        using var transformer = TinyModels.Transformer();
         _ml.Model.Save(transformer, null, _zip);
     }
 
@@ -70,7 +67,7 @@ public class UntrustedModelZipTests
 
         // A link to another file of the folder stays inside it.
         File.Delete(Path.Combine(copy, "templates.txt"));
-        File.Copy(Path.Combine(FrozenVlmTests.TinyVlmFolder, "templates.txt"), Path.Combine(copy, "prompts.txt"));
+        File.Copy(Path.Combine(TinyModels.VlmFolder, "templates.txt"), Path.Combine(copy, "prompts.txt"));
         File.CreateSymbolicLink(Path.Combine(copy, "templates.txt"), "prompts.txt");
         using var vlm = FrozenVlm.Load(copy);
         Assert.That(vlm.PromptTemplates, Is.EqualTo(File.ReadAllLines(Path.Combine(copy, "prompts.txt")).Where(l => l.Trim().Length > 0)));
@@ -94,7 +91,7 @@ public class UntrustedModelZipTests
     [Test]
     public void EachLoadRunsItsOwnPrivateCopyOfTheZipsGraphs()
     {
-        using var image = OpenVocabularyDetectorTests.RandomImage(96, 96, 12);
+        using var image = TinyModels.RandomImage(96, 96, 12);
         var first = (FVlmTransformer)_ml.Model.Load(_zip, out _);
         string firstFolder = first.Model.Vlm.Folder;
         var expected = first.Detect([image])[0];
@@ -160,8 +157,8 @@ public class UntrustedModelZipTests
     [Test]
     public void HeadWeightsOfAnotherArchitectureNameTheEntry()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
-        using var other = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture with { HeadConvChannels = 24 });
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
+        using var other = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture with { HeadConvChannels = 24 });
         RewriteEntry(_zip, "Head.bin", _ =>
         {
             using var stream = new MemoryStream();
@@ -179,7 +176,7 @@ public class UntrustedModelZipTests
     {
         string copy = Path.Combine(_folder, "vlm");
         Directory.CreateDirectory(copy);
-        foreach (string file in Directory.GetFiles(FrozenVlmTests.TinyVlmFolder))
+        foreach (string file in Directory.GetFiles(TinyModels.VlmFolder))
             File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
         return copy;
     }

@@ -40,9 +40,9 @@ public class DetectorTrainerTests
     [Test]
     public void LossFallsAndFeaturesComeFromTheCache()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         manual_seed(1);
-        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        using var head = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
         var reports = new List<TrainingProgress>();
 
         new DetectorTrainer(vlm, Settings(24), new TrainingColumns()).Train(head, s_data!, s_classes, new SyncProgress(reports.Add));
@@ -58,15 +58,15 @@ public class DetectorTrainerTests
     [Test]
     public void ResumingFromACheckpointGivesTheSameWeights()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         string checkpoints = Path.Combine(s_folder, "checkpoints");
 
         manual_seed(2);
-        using var uninterrupted = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        using var uninterrupted = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
         new DetectorTrainer(vlm, Settings(6) with { CheckpointEvery = 3, CheckpointFolder = checkpoints }, new TrainingColumns()).Train(uninterrupted, s_data!, s_classes);
 
         manual_seed(99); // different initial weights: everything must come from the checkpoint
-        using var resumed = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        using var resumed = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
         new DetectorTrainer(vlm, Settings(6) with { ResumeFrom = Path.Combine(checkpoints, "checkpoint-0000003.bin"), CacheFeatures = false }, new TrainingColumns())
             .Train(resumed, s_data!, s_classes);
 
@@ -81,10 +81,10 @@ public class DetectorTrainerTests
     [Test]
     public void ResumingFromAnotherArchitectureNamesTheTensorAndTheOption()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         string checkpoint = WriteCheckpoint(vlm, "other-architecture");
 
-        using var narrow = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture with { BoxHeadFcDim = 24 });
+        using var narrow = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture with { BoxHeadFcDim = 24 });
         var error = Assert.Throws<InvalidDataException>(() =>
             new DetectorTrainer(vlm, Settings(2) with { ResumeFrom = checkpoint }, new TrainingColumns()).Train(narrow, s_data!, s_classes));
         // Tiny architecture: 16 conv channels pooled 7x7 into a 32-wide fc.
@@ -92,7 +92,7 @@ public class DetectorTrainerTests
         Assert.That(error.Message, Does.Contain("BoxHeadFcDim is 32 in the checkpoint and 24 here"));
 
         // A tensor the checkpoint does not have at all: the mask head's pixel branch.
-        using var withPixels = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture with { MaskPixelChannels = 4 });
+        using var withPixels = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture with { MaskPixelChannels = 4 });
         error = Assert.Throws<InvalidDataException>(() =>
             new DetectorTrainer(vlm, Settings(2) with { ResumeFrom = checkpoint }, new TrainingColumns()).Train(withPixels, s_data!, s_classes));
         Assert.That(error!.Message, Does.Contain($"'{checkpoint}'").And.Contain("'roi_heads.mask_head.pixel_conv.weight'"));
@@ -102,7 +102,7 @@ public class DetectorTrainerTests
     [Test]
     public void ResumingFromATruncatedCheckpointNamesTheFile()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         string checkpoint = WriteCheckpoint(vlm, "truncated");
         byte[] bytes = File.ReadAllBytes(checkpoint);
         // In the header, in the head's weights, in the optimiser's state, and one byte short.
@@ -110,7 +110,7 @@ public class DetectorTrainerTests
         {
             string truncated = Path.Combine(s_folder, $"truncated-{length}.bin");
             File.WriteAllBytes(truncated, bytes[..length]);
-            using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+            using var head = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
             var error = Assert.Throws<InvalidDataException>(() =>
                 new DetectorTrainer(vlm, Settings(2) with { ResumeFrom = truncated }, new TrainingColumns()).Train(head, s_data!, s_classes), $"{length} of {bytes.Length} bytes");
             Assert.That(error!.Message, Does.Contain($"'{truncated}'").And.Contain($"is truncated: {length} bytes"), $"{length} of {bytes.Length} bytes");
@@ -122,7 +122,7 @@ public class DetectorTrainerTests
     {
         string checkpoints = Path.Combine(s_folder, folder);
         manual_seed(5);
-        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        using var head = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
         new DetectorTrainer(vlm, Settings(1) with { CheckpointEvery = 1, CheckpointFolder = checkpoints }, new TrainingColumns()).Train(head, s_data!, s_classes);
         return Path.Combine(checkpoints, "checkpoint-0000001.bin");
     }
@@ -130,9 +130,9 @@ public class DetectorTrainerTests
     [Test]
     public void GradientsAreClippedToTheGlobalNorm()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         manual_seed(4);
-        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        using var head = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
         var before = head.parameters().Select(p => p.detach().clone()).ToArray();
         var reports = new List<TrainingProgress>();
         const double clip = 1e-3;
@@ -149,11 +149,11 @@ public class DetectorTrainerTests
     [Test]
     public void MaskLossWeightScalesTheMaskLossInTheTotal()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         TrainingProgress FirstStep(double weight)
         {
             manual_seed(4);
-            using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+            using var head = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
             var reports = new List<TrainingProgress>();
             new DetectorTrainer(vlm, Settings(1) with { MaskLossWeight = weight }, new TrainingColumns()).Train(head, s_data!, s_classes, new SyncProgress(reports.Add));
             return reports[0];
@@ -170,9 +170,9 @@ public class DetectorTrainerTests
     [Test]
     public void NonFiniteLossStopsWithTheStepAndTheLoss()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         manual_seed(3);
-        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        using var head = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
         var error = Assert.Throws<InvalidOperationException>(() =>
             new DetectorTrainer(vlm, Settings(30) with { LearningRate = 1e12, WarmupSteps = 0 }, new TrainingColumns()).Train(head, s_data!, s_classes));
         // Whichever turns non-finite first: a loss (named), or the gradient norm (with every loss listed).
@@ -182,8 +182,8 @@ public class DetectorTrainerTests
     [Test]
     public void BatchLargerThanTheDataIsNamed()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
-        using var head = DetectorFactory.Create(vlm.Manifest, DetectorHeadTests.TinyArchitecture);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
+        using var head = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture);
         var error = Assert.Throws<InvalidOperationException>(() =>
             new DetectorTrainer(vlm, Settings(2) with { BatchSize = 9 }, new TrainingColumns()).Train(head, s_data!, s_classes));
         Assert.That(error!.Message, Does.Contain("BatchSize (9)").And.Contain("(8)"));

@@ -7,12 +7,10 @@ namespace Microsoft.ML.FVlm.Tests.Vlm;
 /// <summary>The VLM contract on a tiny random-weight model (eng/clip/make_tiny_vlm.sh).</summary>
 public class FrozenVlmTests
 {
-    internal static string TinyVlmFolder => Path.Combine(RepositoryRoot.Path, "test", "Microsoft.ML.FVlm.Tests", "Assets", "tiny-vlm");
-
     [Test]
     public void RunsAllThreeGraphsWithTheManifestsShapes()
     {
-        using var vlm = FrozenVlm.Load(TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         using var scope = NewDisposeScope();
 
         var features = vlm.EncodeImages(randn(2, 3, 64, 96));
@@ -29,7 +27,7 @@ public class FrozenVlmTests
     [Test]
     public void ClassEmbeddingsEnsembleTheTemplatesAndAreCached()
     {
-        using var vlm = FrozenVlm.Load(TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         using var scope = NewDisposeScope();
         Assert.That(vlm.PromptTemplates, Is.EqualTo(new[] { "a {}.", "a photo of a {}." }));
 
@@ -50,7 +48,7 @@ public class FrozenVlmTests
     [Test]
     public void FactorizedRegionPathEqualsThePoolerOnRoiAlign()
     {
-        using var vlm = FrozenVlm.Load(TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         using var v1 = FrozenVlm.Load(CopyOfTinyVlm(AsVersion1));
         using var scope = NewDisposeScope();
         Assert.That(vlm.Manifest.HasFactorizedRegionPath, Is.True);
@@ -215,11 +213,11 @@ public class FrozenVlmTests
     [Test]
     public void CudaWithoutFallbackFailsClearlyAndFallbackRunsOnCpu()
     {
-        var error = Assert.Throws<InvalidOperationException>(() => FrozenVlm.Load(TinyVlmFolder, new VlmSessionOptions { GpuDeviceId = 0 }).Dispose());
+        var error = Assert.Throws<InvalidOperationException>(() => FrozenVlm.Load(TinyModels.VlmFolder, new VlmSessionOptions { GpuDeviceId = 0 }).Dispose());
         // The tests reference ONNX Runtime's CPU build, which has no CUDA provider: the error says which package has one.
         Assert.That(error!.Message, Does.Contain("CUDA device 0").And.Contain("Microsoft.ML.OnnxRuntime.Gpu").And.Contain("FallbackToCpu"));
 
-        using var vlm = FrozenVlm.Load(TinyVlmFolder, new VlmSessionOptions { GpuDeviceId = 0, FallbackToCpu = true, IntraOpThreads = 1 });
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder, new VlmSessionOptions { GpuDeviceId = 0, FallbackToCpu = true, IntraOpThreads = 1 });
         Assert.That(vlm.RunsOnGpu, Is.False);
     }
 
@@ -247,7 +245,7 @@ public class FrozenVlmTests
         string folder = Path.Combine(Path.GetTempPath(), $"fvlm-tiny-{Guid.NewGuid():N}");
         _copies.Add(folder);
         Directory.CreateDirectory(folder);
-        foreach (string file in Directory.GetFiles(TinyVlmFolder))
+        foreach (string file in Directory.GetFiles(TinyModels.VlmFolder))
             File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
         if (editManifest is not null)
         {

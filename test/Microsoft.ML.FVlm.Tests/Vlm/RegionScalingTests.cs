@@ -52,7 +52,7 @@ public class RegionScalingTests
     [Test]
     public void SingleScaleIsTheNormalisedRegionEmbedding()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         using var scope = NewDisposeScope();
         manual_seed(11);
         var pixels = randn(1, 3, 96, 128);
@@ -70,7 +70,7 @@ public class RegionScalingTests
     [Test]
     public void EachScaleEmbedsBoxesOnTheResizedCanvas()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         using var scope = NewDisposeScope();
         manual_seed(12);
         var pixels = randn(2, 3, 96, 128);
@@ -102,7 +102,7 @@ public class RegionScalingTests
     [Test]
     public void MixedScalesAverageTheUnitEmbeddings()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         using var scope = NewDisposeScope();
         manual_seed(13);
         var pixels = randn(1, 3, 64, 64);

@@ -10,7 +10,7 @@ public class TextEmbeddingCacheTests
     [Test]
     public void ClassNameWhosePromptIsCutIsWarnedAboutOnce()
     {
-        using var vlm = FrozenVlm.Load(FrozenVlmTests.TinyVlmFolder);
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         using var scope = NewDisposeScope();
         using var warnings = new RecordedWarnings();
         Assert.That(vlm.Manifest.TextEncoder.ContextLength, Is.EqualTo(8));

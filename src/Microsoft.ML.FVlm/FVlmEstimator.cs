@@ -21,9 +21,12 @@ public sealed class FVlmEstimator : IEstimator<FVlmTransformer>
 
     internal FVlmEstimator(IHostEnvironment env, FVlmOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         _env = env;
-        _options = options ?? throw new ArgumentNullException(nameof(options));
-        FVlmOptionsValidator.Validate(options);
+        // A copy, validated once: changing the caller's object later changes neither this estimator nor what it fits
+        // (the transformer keeps this copy), as ML.NET's estimators and transformers are fixed once made.
+        _options = options.Copy();
+        FVlmOptionsValidator.Validate(_options);
     }
 
     /// <summary>

@@ -225,9 +225,10 @@ public sealed class FVlmOptions
     internal FVlmOptions Copy()
     {
         var copy = (FVlmOptions)MemberwiseClone();
-        copy.NovelClassNames = [.. NovelClassNames];
-        copy.AnchorSizes = [.. AnchorSizes];
-        copy.VlmRegionScales = [.. VlmRegionScales];
+        // A null array stays null, for the validator to name.
+        copy.NovelClassNames = NovelClassNames?.ToArray()!;
+        copy.AnchorSizes = AnchorSizes?.ToArray()!;
+        copy.VlmRegionScales = VlmRegionScales?.ToArray()!;
         return copy;
     }
 

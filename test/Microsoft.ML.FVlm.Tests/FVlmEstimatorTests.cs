@@ -130,6 +130,60 @@ public class FVlmEstimatorTests
     }
 
     [Test]
+    public void ChangingEveryOptionAfterFitChangesNeitherTheDetectionsNorTheSavedZip()
+    {
+        FVlmOptions options = null!;
+        var estimator = Estimator(o => options = o);
+        var shape = estimator.GetOutputSchema(Microsoft.ML.FVlm.Persistence.SchemaShapeColumns.FromSchema(_train.Schema));
+        using var model = estimator.Fit(_train);
+        var detections = Flat(Read(model.Transform(_train)));
+        var saved = SavedEntries(model, "before.zip");
+
+        // Arrays in place first (a shallow copy would share them), then every field.
+        options.AnchorSizes[0] = 1000;
+        options.VlmRegionScales[0] = 3;
+        options.NovelClassNames[0] = "changed";
+        foreach (var field in typeof(FVlmOptions).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+            field.SetValue(options, field.GetValue(options) switch
+            {
+                string text => text + "-changed",
+                null when field.FieldType == typeof(string) => "changed",
+                null => 1, // int? GpuDeviceId
+                bool flag => !flag,
+                int number => number + 1,
+                long number => number + 1,
+                double number => number * 2 + 1,
+                double[] numbers => numbers.Select(n => n + 1).ToArray(),
+                string[] names => names.Select(n => n + "-changed").ToArray(),
+                Enum value => Enum.GetValues(value.GetType()).Cast<Enum>().First(v => !v.Equals(value)),
+                var other => throw new AssertionException($"the test does not change FVlmOptions.{field.Name} ({other.GetType().Name}): teach it"),
+            });
+        Assert.That(options.ScoreColumnName, Is.EqualTo("Score-changed"), "the premise: the caller's options did change");
+
+        Assert.That(Flat(Read(model.Transform(_train))), Is.EqualTo(detections), "Transform");
+        Assert.That(SavedEntries(model, "after.zip"), Is.EqualTo(saved), "the saved zip, entry by entry");
+        Assert.That(estimator.GetOutputSchema(Microsoft.ML.FVlm.Persistence.SchemaShapeColumns.FromSchema(_train.Schema)).Select(c => c.Name),
+            Is.EqualTo(shape.Select(c => c.Name)), "the estimator");
+    }
+
+    private static string[] Flat(List<DetectionRow> rows) =>
+        rows.Select(r => $"{string.Join(' ', r.Labels)} | {string.Join(' ', r.Scores)} | {string.Join(' ', r.Boxes)} | {string.Join(' ', r.Masks)}").ToArray();
+
+    private Dictionary<string, byte[]> SavedEntries(FVlmTransformer model, string name)
+    {
+        string zip = Path.Combine(_folder, name);
+        _ml.Model.Save(model, _train.Schema, zip);
+        using var archive = System.IO.Compression.ZipFile.OpenRead(zip);
+        return archive.Entries.ToDictionary(e => e.FullName, e =>
+        {
+            using var stream = e.Open();
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            return copy.ToArray();
+        });
+    }
+
+    [Test]
     public void TransformGivesTheVocabularyAsKeyValuesAndConsistentColumns()
     {
         var output = _model.Transform(_train);

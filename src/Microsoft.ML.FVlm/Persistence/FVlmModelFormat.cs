@@ -123,13 +123,16 @@ internal static class FVlmModelFormat
     {
         ModelComponentVersion.CheckAtModel(ctx, GetVersionInfo(), "F-VLM transformer");
         var saved = ReadJson<SavedOptions>(ctx, "Options.json");
+        // Where to run comes from the loading MLContext, never from the zip (whose device fields are ignored).
+        var device = MLNetEnvironment.Device(env);
         var options = ValidOptions(ctx, saved);
+        (options.Device, options.GpuDeviceId, options.FallbackToCpu) = (device.Head, device.GpuDeviceId, device.FallbackToCpu);
         var vocabulary = ReadJson<SavedVocabulary>(ctx, "Vocabulary.json");
         var files = ModelZipEntries.Read(ctx, "Vlm.bin", PayloadVersion, (reader, _) => ExtractedVlmFolder.Write(ReadVlmFiles(reader)));
         FrozenVlm? vlm = null;
         try
         {
-            vlm = FrozenVlm.Load(files.FolderPath, new VlmSessionOptions { GpuDeviceId = saved.GpuDeviceId, FallbackToCpu = saved.FallbackToCpu });
+            vlm = FrozenVlm.Load(files.FolderPath, new VlmSessionOptions { GpuDeviceId = device.GpuDeviceId, FallbackToCpu = device.FallbackToCpu });
             var head = DetectorFactory.Create(vlm.Manifest, saved.Architecture());
             try
             {
@@ -144,7 +147,7 @@ internal static class FVlmModelFormat
             }
             ModelZipEntries.Read(ctx, "TextEmbeddings.bin", PayloadVersion, (reader, _) => { vlm.TextEmbeddings.Read(reader); return true; });
             options.VlmFolder = files.FolderPath;
-            var model = new FVlmModel(vlm, head, saved.Architecture(), vocabulary.BaseClassNames, saved.ImageSize, saved.Device, files);
+            var model = new FVlmModel(vlm, head, saved.Architecture(), vocabulary.BaseClassNames, saved.ImageSize, device.Head, files);
             return new FVlmTransformer(model, options, new Vocabulary(vocabulary.Names, vocabulary.IsNovel));
         }
         catch
@@ -235,7 +238,9 @@ internal static class FVlmModelFormat
         public static SavedOptions From(FVlmOptions o, FVlmModel model) => new(
             o.ImageColumnName, o.PredictedLabelColumnName, o.ScoreColumnName, o.PredictedBoundingBoxColumnName, o.PredictedMaskColumnName,
             o.AddDetectionScoreColumn, o.AddVlmScoreColumn, o.ScoreThreshold, o.NmsThreshold, o.MaxDetections,
-            o.BaseVlmWeight, o.NovelVlmWeight, o.InferenceBatchSize, model.Detector.ImageSize, o.Device, o.GpuDeviceId, o.FallbackToCpu,
+            // The device fields are written as the CPU for readers before the loading context chose the device,
+            // which applied them; this reader ignores them (Load).
+            o.BaseVlmWeight, o.NovelVlmWeight, o.InferenceBatchSize, model.Detector.ImageSize, "cpu", null, false,
             model.Architecture.PyramidChannels, model.Architecture.HeadConvChannels, model.Architecture.BoxHeadFcDim, model.Architecture.AnchorSizes.ToArray(),
             model.Architecture.Rpn.InferencePostNmsTopK, o.VlmRegionScales, o.VlmRegionObjectSize, o.VlmRegionScaleSpread,
             model.Architecture.RoiHeads.CanonicalBoxSize, model.Architecture.MaskPixelChannels,

@@ -13,6 +13,33 @@ internal static class MLNetEnvironment
 
     private static IHostEnvironment EnvironmentOf(TransformsCatalog catalog) => ((Microsoft.ML.Data.IInternalCatalog)catalog).Environment;
 
+    /// <summary>Where a loaded model runs: the head's TorchSharp device and the VLM's ONNX Runtime device.</summary>
+    /// <param name="Head"><c>cpu</c> or <c>cuda:N</c>.</param>
+    /// <param name="GpuDeviceId">The CUDA device of the VLM's graphs; null for the CPU.</param>
+    /// <param name="FallbackToCpu">Whether the VLM's graphs run on the CPU when CUDA cannot start.</param>
+    internal sealed record LoadingDevice(string Head, int? GpuDeviceId, bool FallbackToCpu);
+
+    /// <summary>
+    /// The device of a model loaded in <paramref name="env"/>, from its <c>MLContext.GpuDeviceId</c> and
+    /// <c>FallbackToCpu</c>, as ML.NET's own ONNX and TorchSharp transformers take it: the CPU unless a GPU is asked for;
+    /// the head on <c>cuda:N</c> when TorchSharp sees CUDA, else on the CPU if falling back is allowed, else an error.
+    /// </summary>
+    public static LoadingDevice Device(IHostEnvironment env) =>
+        MlNetCompatibility.Run("read the MLContext's GPU settings", () => env is IHostEnvironmentInternal context
+            ? Device(context.GpuDeviceId, context.FallbackToCpu, TorchSharp.torch.cuda.is_available())
+            : new LoadingDevice("cpu", null, false));
+
+    internal static LoadingDevice Device(int? gpuDeviceId, bool fallbackToCpu, bool cudaAvailable)
+    {
+        if (gpuDeviceId is not { } id) return new LoadingDevice("cpu", null, fallbackToCpu);
+        if (id < 0) throw new ArgumentOutOfRangeException(nameof(MLContext.GpuDeviceId), id, $"MLContext.GpuDeviceId must be a CUDA device number (0 or more) or null for the CPU; got {id}.");
+        if (cudaAvailable) return new LoadingDevice($"cuda:{id}", id, fallbackToCpu);
+        if (fallbackToCpu) return new LoadingDevice("cpu", id, fallbackToCpu);
+        throw new InvalidOperationException($"MLContext.GpuDeviceId is {id}, but TorchSharp finds no CUDA device for the detector head " +
+            "(the application references libtorch-cpu, or no GPU is present). Reference a CUDA build of libtorch, set MLContext.FallbackToCpu = true " +
+            "to run on the CPU, or leave MLContext.GpuDeviceId null.");
+    }
+
     /// <summary>A log named <paramref name="name"/> in <paramref name="env"/> (ML.NET's <c>Log</c> event).</summary>
     public static ComponentLog Log(IHostEnvironment env, string name) => MlNetCompatibility.Run("open a log channel", () => Open(env, name));
 

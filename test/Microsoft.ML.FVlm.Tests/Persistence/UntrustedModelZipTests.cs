@@ -218,7 +218,7 @@ public class UntrustedModelZipTests
         });
 
     /// <summary>Replaces the payload of the framed entry whose name ends in <paramref name="name"/>, framing the new one as the library does (a crafted, not a damaged, entry).</summary>
-    private static void RewriteEntry(string zip, string name, Func<byte[], byte[]> change)
+    internal static void RewriteEntry(string zip, string name, Func<byte[], byte[]> change)
     {
         using var archive = ZipFile.Open(zip, ZipArchiveMode.Update);
         var entry = archive.Entries.Single(e => e.FullName.EndsWith("/" + name, StringComparison.Ordinal) || e.FullName == name);

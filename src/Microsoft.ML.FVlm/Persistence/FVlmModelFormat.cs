@@ -78,7 +78,7 @@ internal static class FVlmModelFormat
 
     // Entries (payload version 1):
     //   Options.json        int32 length, UTF-8 JSON of SavedOptions: column names, inference options, image size,
-    //                       devices, and the head's architecture.
+    //                       device fields (written as the CPU, ignored on load: the loading MLContext chooses), and the head's architecture.
     //   Vocabulary.json     int32 length, UTF-8 JSON: names, novel flags, base class names.
     //   Vlm.bin             int32 file count, then per file: string name (BinaryWriter), int64 length,
     //                       bytes. The files of the VLM folder that the manifest names (manifest.json first;

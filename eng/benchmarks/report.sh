@@ -8,7 +8,7 @@
 #   shapes-detector/data/       Shapes val, 1,000 images, seed 0 (as eng/shapes-detector/regenerate.sh renders it)
 #   benchmarks/train-all/       Shapes train-all, 10,000 images, seed 0: the shipped detector's images, novel annotated
 #   benchmarks/oracle.zip       the oracle head: the shipped detector's training command on train-all (about 25 min)
-#   benchmarks/*-eval.json      'fvlm eval --json' of the shipped detector and of the oracle on val (about 15 min each)
+#   benchmarks/*-eval.json      'fvlm evaluate-model --json' of the shipped detector and of the oracle on val (about 15 min each)
 # then runs every other benchmark in `fvlm bench` (about 5 minutes) and writes the report.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -33,8 +33,8 @@ if [ ! -f "$work/oracle.zip" ]; then
   [ -f "$work/train-all/train-all.json" ] || fvlm shapes --split train-all --images 10000 --seed 0 --size 320 --out "$work/train-all"
   fvlm train --vlm src/Microsoft.ML.FVlm.Shapes/Vlm --data "$work/train-all/train-all.json" --out "$work/oracle.zip" | tee "$work/oracle-train.log"
 fi
-[ -f "$work/shipped-eval.json" ] || fvlm eval --model "$shipped" --data "$data" --json "$work/shipped-eval.json"
-[ -f "$work/oracle-eval.json" ] || fvlm eval --model "$work/oracle.zip" --data "$data" --json "$work/oracle-eval.json"
+[ -f "$work/shipped-eval.json" ] || fvlm evaluate-model --model "$shipped" --data "$data" --json "$work/shipped-eval.json"
+[ -f "$work/oracle-eval.json" ] || fvlm evaluate-model --model "$work/oracle.zip" --data "$data" --json "$work/oracle-eval.json"
 
 fvlm bench --out docs/benchmarks --oracle "$work/oracle.zip" \
   --model-eval "$work/shipped-eval.json" --oracle-eval "$work/oracle-eval.json"

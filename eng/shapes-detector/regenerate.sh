@@ -22,5 +22,5 @@ echo "training time: $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - st
 
 if [[ "${SKIP_EVAL:-0}" != "1" ]]; then
   fvlm shapes --split val --images 1000 --seed 0 --size 320 --out "$work/data"
-  fvlm eval --model "$model" --data "$work/data" --json "$work/eval.json"
+  fvlm evaluate-model --model "$model" --data "$work/data" --json "$work/eval.json"
 fi

@@ -1,4 +1,4 @@
-"""Zero-shot crop and region top-1 of a Shapes VLM on a captions split: the protocol of `fvlm vlm-eval`.
+"""Zero-shot crop and region top-1 of a Shapes VLM on a captions split: the protocol of `fvlm evaluate-vlm`.
 
     /usr/bin/python3 eng/shapes-vlm/evaluate.py --vlm src/Microsoft.ML.FVlm.Shapes/Vlm \\
         --weights artifacts/shapes-vlm/weights.pt --data artifacts/shapes-vlm/eval-2000
@@ -101,7 +101,7 @@ def evaluate(model: Clip, vlm_dir: str, data_dir: str, batch: int = 256, max_ima
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description="Crop and region zero-shot top-1 of a Shapes VLM (fvlm vlm-eval's protocol).")
+    p = argparse.ArgumentParser(description="Crop and region zero-shot top-1 of a Shapes VLM (fvlm evaluate-vlm's protocol).")
     p.add_argument("--vlm", required=True, help="VLM folder (manifest.json, merges, templates)")
     p.add_argument("--weights", required=True, help="weights file written by pretrain.py (the exported graphs' source)")
     p.add_argument("--data", required=True, help="captions split folder written by `fvlm shapes --split captions`")

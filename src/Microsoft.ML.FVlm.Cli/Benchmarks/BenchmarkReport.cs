@@ -136,9 +136,9 @@ internal static class BenchmarkReport
         return md.ToString();
     }
 
-    /// <summary>Which tables come from <c>fvlm eval --json</c> files rather than from this run.</summary>
+    /// <summary>Which tables come from <c>fvlm evaluate-model --json</c> files rather than from this run.</summary>
     private static string ReadFrom(OpenVocabularyResult[] read) => read.Length == 0 ? "" :
-        " The figures of " + string.Join(" and ", read.Select(r => $"`{r.Model}`")) + " are read from `fvlm eval --json` output ("
+        " The figures of " + string.Join(" and ", read.Select(r => $"`{r.Model}`")) + " are read from `fvlm evaluate-model --json` output ("
         + string.Join(", ", read.Select(r => $"`{Path.GetFileName(r.Source)}`")) + "), not measured in this run.";
 
     /// <summary>a / b with two decimals, or "-" when either is missing (negative: the group has no category) or b is 0.</summary>

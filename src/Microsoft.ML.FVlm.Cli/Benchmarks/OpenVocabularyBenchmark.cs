@@ -8,13 +8,13 @@ namespace Microsoft.ML.FVlm.Cli.Benchmarks;
 /// <summary>The open-vocabulary table of one model: AP by IoU type ("bbox", "segm") and score source ("detection", "vlm", "fused").</summary>
 /// <param name="Model">The model's file name.</param>
 /// <param name="Table">The figures.</param>
-/// <param name="Source">Where they come from: null when evaluated in this run, else the <c>fvlm eval --json</c> file read.</param>
+/// <param name="Source">Where they come from: null when evaluated in this run, else the <c>fvlm evaluate-model --json</c> file read.</param>
 internal sealed record OpenVocabularyResult(string Model, IReadOnlyDictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>> Table, string? Source = null)
 {
     private static readonly string[] s_iouTypes = ["bbox", "segm"], s_sources = ["detection", "vlm", "fused"];
 
     /// <summary>
-    /// Writes <paramref name="table"/> as <c>fvlm eval --json</c> does:
+    /// Writes <paramref name="table"/> as <c>fvlm evaluate-model --json</c> does:
     /// <c>{"segm"|"bbox": {"detection"|"vlm"|"fused": {"novel", "base", "all", "APr", "APc", "APf"}}}</c>, with a row
     /// "fused-&lt;method&gt;" per fusion method instead of "fused" after <c>--fusion</c>.
     /// </summary>
@@ -28,10 +28,10 @@ internal sealed record OpenVocabularyResult(string Model, IReadOnlyDictionary<st
         File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(document, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }
 
-    /// <summary>Reads what <see cref="Write"/> (<c>fvlm eval --json</c>) wrote.</summary>
+    /// <summary>Reads what <see cref="Write"/> (<c>fvlm evaluate-model --json</c>) wrote.</summary>
     public static OpenVocabularyResult Read(string model, FileInfo json)
     {
-        if (!json.Exists) throw new FileNotFoundException($"'{json.FullName}' does not exist: write it with 'fvlm eval --model ... --data ... --json {json.Name}'.", json.FullName);
+        if (!json.Exists) throw new FileNotFoundException($"'{json.FullName}' does not exist: write it with 'fvlm evaluate-model --model ... --data ... --json {json.Name}'.", json.FullName);
         Dictionary<string, Dictionary<string, Dictionary<string, double>>>? document;
         try
         {
@@ -39,7 +39,7 @@ internal sealed record OpenVocabularyResult(string Model, IReadOnlyDictionary<st
         }
         catch (System.Text.Json.JsonException e)
         {
-            throw new InvalidDataException($"'{json.FullName}' is not the JSON 'fvlm eval --json' writes: {e.Message}", e);
+            throw new InvalidDataException($"'{json.FullName}' is not the JSON 'fvlm evaluate-model --json' writes: {e.Message}", e);
         }
         var table = new Dictionary<string, IReadOnlyDictionary<string, OpenVocabularyFigures>>();
         foreach (string iou in s_iouTypes)
@@ -48,7 +48,7 @@ internal sealed record OpenVocabularyResult(string Model, IReadOnlyDictionary<st
             foreach (string source in s_sources)
             {
                 if (document?.GetValueOrDefault(iou)?.GetValueOrDefault(source) is not { } f)
-                    throw new InvalidDataException($"'{json.FullName}' has no \"{iou}\".\"{source}\" figures; write it with 'fvlm eval --json'.");
+                    throw new InvalidDataException($"'{json.FullName}' has no \"{iou}\".\"{source}\" figures; write it with 'fvlm evaluate-model --json'.");
                 double Get(string key) => f.TryGetValue(key, out double v) ? v : throw new InvalidDataException($"'{json.FullName}': \"{iou}\".\"{source}\" has no \"{key}\".");
                 rows[source] = new OpenVocabularyFigures(Get("novel"), Get("base"), Get("all"), Get("APr"), Get("APc"), Get("APf"));
             }

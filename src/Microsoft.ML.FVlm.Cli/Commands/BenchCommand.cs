@@ -23,8 +23,8 @@ internal static class BenchCommand
         var model = new Option<FileInfo?>("--model") { Description = "the detector of the Shapes rows (default: the one shipped in the Shapes package)" };
         var rn50 = new Option<DirectoryInfo>("--rn50") { Description = "CLIP RN50 exported with random weights (eng/clip/make_parity_fixture.sh artifacts)", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("artifacts", "clip-rn50-random")) };
         var oracle = new Option<FileInfo?>("--oracle") { Description = "a head trained the same way on train-all (eng/benchmarks/report.sh trains it)" };
-        var evalJson = new Option<FileInfo?>("--model-eval") { Description = "instead of evaluating --model here: its 'fvlm eval --json' output on Shapes val (1,000 images, seed 0)" };
-        var oracleEvalJson = new Option<FileInfo?>("--oracle-eval") { Description = "instead of evaluating --oracle here: its 'fvlm eval --json' output on the same split" };
+        var evalJson = new Option<FileInfo?>("--model-eval") { Description = "instead of evaluating --model here: its 'fvlm evaluate-model --json' output on Shapes val (1,000 images, seed 0)" };
+        var oracleEvalJson = new Option<FileInfo?>("--oracle-eval") { Description = "instead of evaluating --oracle here: its 'fvlm evaluate-model --json' output on the same split" };
         var valImages = new Option<int>("--val-images") { Description = "Shapes val images of the open-vocabulary table", DefaultValueFactory = _ => 1000 };
         var quick = new Option<bool>("--quick") { Description = "a few images per section and 50 val images: checks the whole command; its figures are not the report's" };
         var command = new Command("bench", "Run every benchmark and write the report (Markdown tables and a PNG) to docs/benchmarks.")

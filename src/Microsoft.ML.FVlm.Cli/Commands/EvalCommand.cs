@@ -10,7 +10,7 @@ namespace Microsoft.ML.FVlm.Cli.Commands;
 // Microsoft.ML declares a namespace named Command; this alias, inside our namespace, wins over it.
 using Command = System.CommandLine.Command;
 
-/// <summary><c>fvlm eval</c>: the open-vocabulary table of a saved model on a ground-truth set.</summary>
+/// <summary><c>fvlm evaluate-model</c>: the open-vocabulary table of a saved model on a ground-truth set.</summary>
 internal static class EvalCommand
 {
     public static Command Create()
@@ -18,16 +18,17 @@ internal static class EvalCommand
         var model = new Option<FileInfo>("--model") { Description = "model zip written by 'fvlm train' or mlContext.Model.Save", Required = true };
         var data = new Option<FileSystemInfo>("--data") { Description = "LVIS / COCO JSON with category frequencies, or a folder written by 'fvlm shapes' (uses val.json)", Required = true };
         var json = new Option<FileInfo?>("--json") { Description = "also write the figures as JSON" };
-        var detections = new Option<DirectoryInfo?>("--detections") { Description = "also write each score source's detections as COCO results (detection.json, vlm.json, fused.json) to this folder, for 'fvlm evaluate' or pycocotools" };
+        var detections = new Option<DirectoryInfo?>("--detections") { Description = "also write each score source's detections as COCO results (detection.json, vlm.json, fused.json) to this folder, for 'fvlm evaluate-results' or pycocotools" };
         var fusion = new Option<string?>("--fusion")
         {
             Description = "comma-separated fusion methods, each its own fused row from one forward pass: renormalised or unnormalised, then -proposals or -refined "
                 + "(the boxes the VLM scores), optionally -objectness<weight>; or 'all' for the four without objectness (default: the model's own, as the row 'fused')",
         };
-        var command = new Command("eval", "Box and mask AP of a model on novel, base and all categories, for detection-only, VLM-only and fused scores (LVIS protocol).")
+        var command = new Command("evaluate-model", "Box and mask AP of a model on novel, base and all categories, for detection-only, VLM-only and fused scores (LVIS protocol).")
         {
             model, data, json, detections, fusion,
         };
+        command.Aliases.Add("eval"); // the former name, for one release
         var scaling = new RegionScalingArguments("default: the model's own");
         scaling.AddTo(command);
         command.SetAction(parse =>
@@ -45,7 +46,7 @@ internal static class EvalCommand
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(context =>
                 {
-                    var task = context.AddTask("eval", maxValue: groundTruth.Images.Count);
+                    var task = context.AddTask("evaluate-model", maxValue: groundTruth.Images.Count);
                     table = OpenVocabularyEvaluator.Evaluate(transformer, groundTruth, images, progress: new SynchronousProgress(done => task.Value = done),
                         regionScaling: regionScaling, fusionMethods: fusionMethods,
                         sourceResults: detectionsFolder is null ? null

@@ -11,7 +11,7 @@ namespace Microsoft.ML.FVlm.Cli.Commands;
 using Command = System.CommandLine.Command;
 
 /// <summary>
-/// <c>fvlm evaluate</c>: COCO / LVIS AP of a results file against a ground-truth file, printed as pycocotools and
+/// <c>fvlm evaluate-results</c>: COCO / LVIS AP of a results file against a ground-truth file, printed as pycocotools and
 /// lvis-api print it, and optionally written as JSON <c>{"bbox"|"segm": {"AP": .., ...}}</c> (fractions in [0, 1]).
 /// </summary>
 internal static class EvaluateCommand
@@ -25,10 +25,11 @@ internal static class EvaluateCommand
         var lvis = new Option<bool>("--lvis") { Description = "LVIS rules (lvis-api): 300 detections per image, federated labels, APr / APc / APf" };
         var novelIds = new Option<string?>("--novel-ids") { Description = "comma-separated category ids of the novel split: adds APnovel, APbase, AP50novel, AP50base" };
         var json = new Option<FileInfo?>("--json") { Description = "write the figures to this JSON file (other IoU types already in it are kept)" };
-        var command = new Command("evaluate", "COCO / LVIS detection and segmentation AP, as pycocotools and lvis-api compute it.")
+        var command = new Command("evaluate-results", "COCO / LVIS detection and segmentation AP, as pycocotools and lvis-api compute it.")
         {
             groundTruth, detections, iouType, lvis, novelIds, json,
         };
+        command.Aliases.Add("evaluate"); // the former name, for one release
         command.SetAction(parse => Run(
             parse.GetValue(groundTruth)!, parse.GetValue(detections)!, parse.GetValue(iouType)!,
             parse.GetValue(lvis), parse.GetValue(novelIds), parse.GetValue(json)));

@@ -9,7 +9,7 @@ namespace Microsoft.ML.FVlm.Cli.Commands;
 // Microsoft.ML declares a namespace named Command; this alias, inside our namespace, wins over it.
 using Command = System.CommandLine.Command;
 
-/// <summary><c>fvlm vlm-eval</c>: zero-shot crop and region classification of a frozen VLM through the C# path.</summary>
+/// <summary><c>fvlm evaluate-vlm</c>: zero-shot crop and region classification of a frozen VLM through the C# path.</summary>
 internal static class VlmEvalCommand
 {
     public static Command Create()
@@ -21,10 +21,11 @@ internal static class VlmEvalCommand
             Required = true,
         };
         var json = new Option<FileInfo?>("--json") { Description = "also write the figures to this JSON file" };
-        var command = new Command("vlm-eval", "Measure a frozen VLM: top-1 zero-shot classification of object crops and of ground-truth boxes in scenes (F-VLM's VLM-score path).")
+        var command = new Command("evaluate-vlm", "Measure a frozen VLM: top-1 zero-shot classification of object crops and of ground-truth boxes in scenes (F-VLM's VLM-score path).")
         {
             vlm, data, json,
         };
+        command.Aliases.Add("vlm-eval"); // the former name, for one release
         var scaling = new RegionScalingArguments("default: 1, F-VLM's single scale");
         scaling.AddTo(command);
         command.SetAction(parse =>
@@ -39,7 +40,7 @@ internal static class VlmEvalCommand
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(context =>
                 {
-                    var task = context.AddTask("vlm-eval", maxValue: imageCount);
+                    var task = context.AddTask("evaluate-vlm", maxValue: imageCount);
                     metrics = VlmClassificationEvaluator.Evaluate(model, annotationFile, imageFolder, new SynchronousProgress(done => task.Value = done), regionScaling);
                 });
             var table = new Table().AddColumns("figure", "all", "novel", "count (all / novel)");

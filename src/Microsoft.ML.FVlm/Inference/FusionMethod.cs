@@ -48,7 +48,7 @@ public sealed record FusionMethod
     public double ObjectnessWeight { get; init; }
 
     /// <summary>
-    /// The method's name, as <c>fvlm eval --fusion</c> takes it: <c>renormalised</c> or
+    /// The method's name, as <c>fvlm evaluate-model --fusion</c> takes it: <c>renormalised</c> or
     /// <c>unnormalised</c>, <c>-proposals</c> or <c>-refined</c>, and <c>-objectness&lt;weight&gt;</c>
     /// when the weight is not 0 (e.g. <c>renormalised-proposals-objectness0.5</c>).
     /// </summary>

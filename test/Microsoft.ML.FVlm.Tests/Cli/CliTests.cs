@@ -23,7 +23,7 @@ public class CliTests
     [Test]
     public void UserErrorsExitWithOneAndNameTheFile()
     {
-        var (code, output) = Run("evaluate", "--ground-truth", "/nonexistent/gt.json", "--detections", "/nonexistent/dt.json");
+        var (code, output) = Run("evaluate-results", "--ground-truth", "/nonexistent/gt.json", "--detections", "/nonexistent/dt.json");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(output, Does.Contain("gt.json"));
     }
@@ -38,7 +38,7 @@ public class CliTests
              "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "area": 100, "iscrowd": 0}]}
             """,
             """[{"image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "score": 0.9}]""");
-        var (code, output, error) = RunApart("evaluate", "--ground-truth", files.GroundTruth, "--detections", files.Detections);
+        var (code, output, error) = RunApart("evaluate-results", "--ground-truth", files.GroundTruth, "--detections", files.Detections);
         Assert.That(code, Is.EqualTo(0), error);
         Assert.That(output.Split('\n').Select(line => line.TrimEnd()), Has.Some.EndsWith("] = 1.000   AP"));
     }
@@ -56,7 +56,7 @@ public class CliTests
             [{"image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "score": 0.8},
              {"image_id": 1, "category_id": 9, "bbox": [2, 2, 10, 10], "score": 0.9}]
             """);
-        var (code, output, error) = RunApart("evaluate", "--ground-truth", files.GroundTruth, "--detections", files.Detections);
+        var (code, output, error) = RunApart("evaluate-results", "--ground-truth", files.GroundTruth, "--detections", files.Detections);
         Assert.That(code, Is.EqualTo(0), error);
         Assert.That(output.Split('\n').Select(line => line.TrimEnd()), Has.Some.EndsWith("] = 1.000   AP"));
         Assert.That(error, Does.StartWith($"warning: {files.Detections}: 1 of 2 results has a category_id that is not a category of {files.GroundTruth} (9)"));
@@ -65,13 +65,13 @@ public class CliTests
     [Test]
     public void BadRegionScalesAreNamed()
     {
-        var (code, output) = Run("vlm-eval", "--vlm", "/nonexistent/vlm", "--data", "/nonexistent/data", "--region-scales", "0.5,x");
+        var (code, output) = Run("evaluate-vlm", "--vlm", "/nonexistent/vlm", "--data", "/nonexistent/data", "--region-scales", "0.5,x");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(output, Does.Contain("--region-scales: 'x' is not a number"));
-        (code, output) = Run("eval", "--model", "/nonexistent/m.zip", "--data", "/nonexistent/data", "--region-scales", "1,2", "--region-scale-spread", "0");
+        (code, output) = Run("evaluate-model", "--model", "/nonexistent/m.zip", "--data", "/nonexistent/data", "--region-scales", "1,2", "--region-scale-spread", "0");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(output, Does.Contain("--region-scale-spread").And.Contain("spread must be from 0.01 to 10"));
-        (code, output) = Run("eval", "--model", "/nonexistent/m.zip", "--data", "/nonexistent/data", "--region-object-size", "80");
+        (code, output) = Run("evaluate-model", "--model", "/nonexistent/m.zip", "--data", "/nonexistent/data", "--region-object-size", "80");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(output, Does.Contain("--region-object-size and --region-scale-spread need --region-scales"));
     }
@@ -131,8 +131,19 @@ public class CliTests
     {
         var (code, output) = Run("--help");
         Assert.That(code, Is.EqualTo(0));
-        foreach (string verb in new[] { "demo", "shapes", "train", "eval", "predict", "evaluate", "vlm-eval", "tokenize", "bench", "bench-train", "bench-inference" })
+        foreach (string verb in new[] { "demo", "shapes", "train", "evaluate-model", "predict", "evaluate-results", "evaluate-vlm", "tokenize", "bench", "bench-train", "bench-inference" })
             Assert.That(output, Does.Contain(verb));
+    }
+
+    [TestCase("eval", "evaluate-model")]
+    [TestCase("evaluate", "evaluate-results")]
+    [TestCase("vlm-eval", "evaluate-vlm")]
+    public void TheFormerVerbNamesRunTheRenamedCommands(string former, string current)
+    {
+        var (code, output) = Run(former, "--help");
+        Assert.That(code, Is.EqualTo(0), output);
+        var (_, currentHelp) = Run(current, "--help");
+        Assert.That(output, Is.EqualTo(currentHelp), "the same command, whichever name");
     }
 
     [Test]
@@ -161,7 +172,7 @@ public class CliTests
         string json = Path.Combine(Path.GetTempPath(), $"fvlm-eval-{Guid.NewGuid():N}.json");
         try
         {
-            // What 'fvlm eval --json' writes (EvalCommand calls OpenVocabularyResult.Write), with figures that differ per cell.
+            // What 'fvlm evaluate-model --json' writes (EvalCommand calls OpenVocabularyResult.Write), with figures that differ per cell.
             var table = new[] { "bbox", "segm" }.ToDictionary(iou => iou, iou => (IReadOnlyDictionary<string, Microsoft.ML.FVlm.Evaluation.OpenVocabularyFigures>)
                 new[] { "detection", "vlm", "fused" }.ToDictionary(source => source, source =>
                 {

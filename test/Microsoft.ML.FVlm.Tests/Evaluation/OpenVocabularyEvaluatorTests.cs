@@ -6,7 +6,7 @@ using Microsoft.ML.FVlm.Shapes;
 namespace Microsoft.ML.FVlm.Tests.Evaluation;
 
 /// <summary>
-/// The open-vocabulary table's results, handed out per score source (what <c>fvlm eval --detections</c>
+/// The open-vocabulary table's results, handed out per score source (what <c>fvlm evaluate-model --detections</c>
 /// writes), are the ones the table was computed from: evaluated again on their own they give its figures.
 /// </summary>
 [NonParallelizable]

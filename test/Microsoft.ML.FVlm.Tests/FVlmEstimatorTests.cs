@@ -133,7 +133,8 @@ public class FVlmEstimatorTests
     public void ChangingEveryOptionAfterFitChangesNeitherTheDetectionsNorTheSavedZip()
     {
         FVlmOptions options = null!;
-        var estimator = Estimator(o => options = o);
+        // Its own arrays: the ones changed in place below must not be the class's shared Novel.
+        var estimator = Estimator(o => { o.NovelClassNames = [.. Novel]; options = o; });
         var shape = estimator.GetOutputSchema(Microsoft.ML.FVlm.Persistence.SchemaShapeColumns.FromSchema(_train.Schema));
         using var model = estimator.Fit(_train);
         var detections = Flat(Read(model.Transform(_train)));

@@ -10,7 +10,7 @@ internal static class TextWidth
 {
     public static float Of(SKFont font, string text)
     {
-        Span<ushort> glyphs = text.Length <= 256 ? stackalloc ushort[font.CountGlyphs(text)] : new ushort[font.CountGlyphs(text)];
+        var glyphs = new ushort[font.CountGlyphs(text)];
         font.GetGlyphs(text, glyphs);
         return font.MeasureText(glyphs);
     }

@@ -113,9 +113,6 @@ public class LoadingDeviceTests
     {
         using var archive = ZipFile.OpenRead(zip);
         using var stream = archive.Entries.Single(e => e.FullName.EndsWith("/Options.json", StringComparison.Ordinal)).Open();
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        byte[] framed = copy.ToArray();
-        return JsonNode.Parse(framed.AsSpan(16 + 4, framed.Length - 16 - 48 - 4))!;
+        return ModelZipEntries.ReadFramed(stream, "Options.json", 1, (reader, _) => JsonNode.Parse(reader.ReadBytes(reader.ReadInt32()))!);
     }
 }

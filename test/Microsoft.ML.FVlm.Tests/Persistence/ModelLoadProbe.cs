@@ -46,6 +46,35 @@ internal static class ModelLoadProbe
         .GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == key).Value!;
 
+    /// <summary>One image's detections as the probe's <c>detect</c> mode prints them (labels by name, masks as COCO strings).</summary>
+    public sealed record Detections(string[] Labels, float[] Scores, float[] Boxes, string[] Masks);
+
+    /// <summary>The detections the <c>detect</c> mode printed, one per image; fails the test if the probe failed.</summary>
+    public static Detections[] ReadDetections(Result result)
+    {
+        Assert.That(result.ExitCode, Is.EqualTo(0), "The probe failed: " + result.StandardError);
+        using var json = JsonDocument.Parse(result.StandardOutput);
+        return json.RootElement.EnumerateArray().Select(row => new Detections(
+            row.GetProperty("labels").EnumerateArray().Select(e => e.GetString()!).ToArray(),
+            row.GetProperty("scores").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+            row.GetProperty("boxes").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+            row.GetProperty("masks").EnumerateArray().Select(e => e.GetString()!).ToArray())).ToArray();
+    }
+
+    /// <summary>Asserts that the probe printed <paramref name="expected"/>, image by image and field by field, exactly.</summary>
+    public static void AssertDetections(Result result, IReadOnlyList<Detections> expected)
+    {
+        var printed = ReadDetections(result);
+        Assert.That(printed, Has.Length.EqualTo(expected.Count));
+        for (int i = 0; i < printed.Length; i++)
+        {
+            Assert.That(printed[i].Labels, Is.EqualTo(expected[i].Labels), $"image {i} labels");
+            Assert.That(printed[i].Scores, Is.EqualTo(expected[i].Scores), $"image {i} scores");
+            Assert.That(printed[i].Boxes, Is.EqualTo(expected[i].Boxes), $"image {i} boxes");
+            Assert.That(printed[i].Masks, Is.EqualTo(expected[i].Masks), $"image {i} masks");
+        }
+    }
+
     /// <summary>The values of <paramref name="column"/> in each printed row.</summary>
     public static float[][] Column(Result result, string column)
     {

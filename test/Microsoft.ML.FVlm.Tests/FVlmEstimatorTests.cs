@@ -211,7 +211,7 @@ public class FVlmEstimatorTests
     {
         string zip = Path.Combine(_folder, "model.zip");
         _ml.Model.Save(_model, _train.Schema, zip);
-        // Twenty scenes the model was not trained on, as issue #6 asks.
+        // Twenty scenes the model was not trained on.
         string scenes = Path.Combine(_folder, "unseen");
         new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = 20, Seed = 5, ImageSize = 96, MaxInstances = 3 }).Generate(scenes);
         var images = Directory.GetFiles(Path.Combine(scenes, "val"), "*.png").OrderBy(p => p).ToArray();

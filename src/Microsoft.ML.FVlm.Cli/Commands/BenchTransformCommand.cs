@@ -69,7 +69,7 @@ internal static class BenchTransformCommand
                         }
                     });
                 AnsiConsole.Write(table);
-                AnsiConsole.WriteLine(FormattableString.Invariant($"peak working set after {second} rows / after {first} rows: {peaks[1] / peaks[0]:F2} (issue #6: 1.2 or less)"));
+                AnsiConsole.WriteLine(FormattableString.Invariant($"peak working set after {second} rows / after {first} rows: {peaks[1] / peaks[0]:F2} (target: 1.2 or less)"));
             }
             finally
             {

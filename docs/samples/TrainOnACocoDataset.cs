@@ -2,7 +2,6 @@ using Microsoft.ML;
 using Microsoft.ML.FVlm;
 using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Shapes;
-using Microsoft.ML.FVlm.Training;
 
 namespace Samples;
 

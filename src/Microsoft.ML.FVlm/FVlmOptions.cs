@@ -239,5 +239,5 @@ public sealed class FVlmOptions
     public Vlm.RegionScaling RegionScaling() => new(VlmRegionScales, VlmRegionObjectSize, VlmRegionScaleSpread);
 
     /// <summary>The head's architecture these options describe (what <see cref="Modeling.DetectorFactory"/> builds).</summary>
-    public Modeling.DetectorArchitecture Architecture() => FVlmOptionsValidator.Architecture(this);
+    internal Modeling.DetectorArchitecture Architecture() => FVlmOptionsValidator.Architecture(this);
 }

@@ -121,11 +121,11 @@ public class FVlmEstimatorTests
         Assert.That(withVocabulary!.Message, Does.Contain("0 ('circle')").And.Contain("2 ('Circle')"));
     }
 
-    private sealed class StepCounter : IProgress<Microsoft.ML.FVlm.Training.TrainingProgress>
+    private sealed class StepCounter : IProgress<TrainingProgress>
     {
         public int Count { get; private set; }
 
-        public void Report(Microsoft.ML.FVlm.Training.TrainingProgress value) => Count++;
+        public void Report(TrainingProgress value) => Count++;
     }
 
     [Test]

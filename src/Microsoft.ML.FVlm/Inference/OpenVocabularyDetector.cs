@@ -50,7 +50,7 @@ public sealed record Vocabulary(IReadOnlyList<string> Names, IReadOnlyList<bool>
 /// inference settings. <c>Detect</c> runs a batch of images end to end. Safe to call from
 /// several threads at once (the head is in evaluation mode and holds no per-call state).
 /// </summary>
-public sealed class OpenVocabularyDetector
+internal sealed class OpenVocabularyDetector
 {
     private readonly FrozenVlm _vlm;
     private readonly DetectorHead _head;

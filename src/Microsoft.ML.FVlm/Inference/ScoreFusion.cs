@@ -9,7 +9,7 @@ namespace Microsoft.ML.FVlm.Inference;
 /// <c>p = p_det^(1 - w) * p_vlm^w</c>; the background probability is the detector's; then each row is
 /// divided by its sum, so that a box's fused probabilities sum to 1.
 /// </summary>
-public static class ScoreFusion
+internal static class ScoreFusion
 {
     /// <summary>F-VLM's weight of the VLM score for base classes.</summary>
     public const double DefaultBaseVlmWeight = 0.35;

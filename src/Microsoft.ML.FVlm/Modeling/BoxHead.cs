@@ -10,7 +10,7 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// pooled region features, then two outputs: a region embedding in the text embedding space
 /// (linear, no bias) for open-vocabulary classification, and class-agnostic box deltas.
 /// </summary>
-public sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas)>
+internal sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas)>
 {
     private readonly Sequential convs;
     private readonly Linear fc;

@@ -12,7 +12,7 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// Huber with delta 1/9 is smooth L1 divided by 9, so that normalisation, used here before, weighed
 /// the RPN's box loss tens of times less than F-VLM does when a few of 256 anchors are positive.)
 /// </summary>
-public static class DetectionLosses
+internal static class DetectionLosses
 {
     /// <summary>Huber delta of the RPN box loss.</summary>
     public const double RpnHuberDelta = 1.0 / 9;

@@ -4,7 +4,7 @@ using Microsoft.ML.FVlm.Vlm;
 namespace Microsoft.ML.FVlm.Modeling;
 
 /// <summary>The detector's architecture: the only place where settings turn into modules.</summary>
-public sealed record DetectorArchitecture
+internal sealed record DetectorArchitecture
 {
     /// <summary>Channels of the feature pyramid.</summary>
     public int PyramidChannels { get; init; } = 256;
@@ -30,7 +30,7 @@ public sealed record DetectorArchitecture
 }
 
 /// <summary>Builds a <see cref="DetectorHead"/> for a frozen VLM's feature levels from a <see cref="DetectorArchitecture"/>.</summary>
-public static class DetectorFactory
+internal static class DetectorFactory
 {
     public static DetectorHead Create(VlmManifest vlm, DetectorArchitecture architecture)
     {

@@ -9,7 +9,7 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// region proposal network and the RoI heads. Training forward returns a dictionary of named
 /// losses; inference forward returns proposals with their region embeddings and box deltas.
 /// </summary>
-public sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
+internal sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
 {
     private readonly FeaturePyramid fpn;
     private readonly RegionProposalNetwork rpn;
@@ -51,12 +51,12 @@ public sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
 /// training), training targets, and the batch's canvas [N, 3, H, W] (the VLM's normalised input),
 /// which a mask head with a pixel branch reads in training.
 /// </summary>
-public sealed record DetectorInput(Tensor[] Features, IReadOnlyList<(long Height, long Width)> ImageSizes, Tensor TextEmbeddings,
+internal sealed record DetectorInput(Tensor[] Features, IReadOnlyList<(long Height, long Width)> ImageSizes, Tensor TextEmbeddings,
     IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null, Tensor? Pixels = null);
 
 /// <summary>
 /// Pyramid levels, proposals per image, and either per-image embeddings, deltas and the proposals'
 /// objectness probabilities (inference) or named losses (training).
 /// </summary>
-public sealed record DetectorOutput(Tensor[] Levels, Tensor[] Proposals, Tensor[]? Embeddings, Tensor[]? Deltas, IReadOnlyDictionary<string, Tensor>? Losses,
+internal sealed record DetectorOutput(Tensor[] Levels, Tensor[] Proposals, Tensor[]? Embeddings, Tensor[]? Deltas, IReadOnlyDictionary<string, Tensor>? Losses,
     Tensor[]? ProposalObjectness = null);

@@ -11,7 +11,7 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// norm as in F-VLM, and P6 as a stride-2 subsampling of P5. Output: P2..P6, all of
 /// <c>channels</c> channels, strides 4, 8, 16, 32, 64.
 /// </summary>
-public sealed class FeaturePyramid : Module<Tensor[], Tensor[]>
+internal sealed class FeaturePyramid : Module<Tensor[], Tensor[]>
 {
     private readonly ModuleList<Sequential> lateral = new();
     private readonly ModuleList<Sequential> output = new();

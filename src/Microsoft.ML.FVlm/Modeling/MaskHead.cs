@@ -12,7 +12,7 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// 3x3 conv and are fused with the upsampled features by a 1x1 conv before the logits: the pyramid's
 /// finest level has a stride of 4, coarser than the strokes of thin and outlined objects.
 /// </summary>
-public sealed class MaskHead : Module<Tensor, Tensor>
+internal sealed class MaskHead : Module<Tensor, Tensor>
 {
     private readonly Sequential convs;
     private readonly ConvTranspose2d upsample;

@@ -10,7 +10,7 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// proposals per image, and in training the RPN losses (anchors matched at 0.7 / 0.3 with
 /// low-quality matches, 256 sampled per image, half positive).
 /// </summary>
-public sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
+internal sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
 {
     private readonly RpnHead head;
     private readonly AnchorGenerator _anchors;
@@ -88,20 +88,20 @@ public sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
 /// Input of <see cref="RegionProposalNetwork"/>: pyramid levels of a padded batch, each image's
 /// own (height, width) on the canvas (proposals are clipped to it), and training targets.
 /// </summary>
-public sealed record RpnInput(Tensor[] Levels, IReadOnlyList<(long Height, long Width)> ImageSizes, IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null);
+internal sealed record RpnInput(Tensor[] Levels, IReadOnlyList<(long Height, long Width)> ImageSizes, IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null);
 
 /// <summary>
 /// Proposals per image ([P_i, 4], no gradient), in training the two RPN losses, and each proposal's
 /// objectness probability per image ([P_i], the sigmoid of its logit; what F-VLM's optional
 /// objectness weight raises to a power).
 /// </summary>
-public sealed record RpnOutput(Tensor[] Proposals, Tensor? ObjectnessLoss, Tensor? BoxLoss, Tensor[]? ProposalObjectness = null);
+internal sealed record RpnOutput(Tensor[] Proposals, Tensor? ObjectnessLoss, Tensor? BoxLoss, Tensor[]? ProposalObjectness = null);
 
 /// <summary>Ground truth of one training image: boxes [G, 4] pixels, classes [G] (0-based vocabulary index), masks [G, H, W] (0 / 1).</summary>
-public sealed record DetectionTarget(Tensor Boxes, Tensor Classes, Tensor? Masks);
+internal sealed record DetectionTarget(Tensor Boxes, Tensor Classes, Tensor? Masks);
 
 /// <summary>RPN hyper-parameters (defaults as torchvision and detectron2).</summary>
-public sealed record RpnSettings
+internal sealed record RpnSettings
 {
     public double ForegroundIou { get; init; } = 0.7;
     public double BackgroundIou { get; init; } = 0.3;

@@ -10,7 +10,7 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// [a learned background embedding; the class text embeddings], divided by a temperature of
 /// 0.01 times a learned positive scale. Index 0 of the output is background.
 /// </summary>
-public sealed class RegionTextClassifier : Module<Tensor, Tensor, Tensor>
+internal sealed class RegionTextClassifier : Module<Tensor, Tensor, Tensor>
 {
     /// <summary>The base temperature of region-text logits.</summary>
     public const double BaseTemperature = 0.01;

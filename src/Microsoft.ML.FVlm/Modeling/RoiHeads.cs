@@ -12,7 +12,7 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// matched at IoU 0.5, 512 sampled per image with at most a quarter positive, and the Fast R-CNN
 /// and mask losses returned.
 /// </summary>
-public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
+internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
 {
     /// <summary>Mask targets and predictions are this many pixels per side.</summary>
     public const int MaskSize = 28;
@@ -133,14 +133,14 @@ public sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
 }
 
 /// <summary>Input of <see cref="RoiHeads"/>: pyramid levels of the batch, proposals per image, the vocabulary's text embeddings [C, D], training targets, and the batch's canvas [N, 3, H, W] for a mask head with a pixel branch.</summary>
-public sealed record RoiHeadsInput(Tensor[] Levels, IReadOnlyList<Tensor> Proposals, Tensor TextEmbeddings, IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null,
+internal sealed record RoiHeadsInput(Tensor[] Levels, IReadOnlyList<Tensor> Proposals, Tensor TextEmbeddings, IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null,
     Tensor? Pixels = null);
 
 /// <summary>In inference, region embeddings [P_i, D] and deltas [P_i, 4] per image; in training, the three losses.</summary>
-public sealed record RoiHeadsOutput(Tensor[]? Embeddings, Tensor[]? Deltas, Tensor? ClassificationLoss, Tensor? BoxLoss, Tensor? MaskLoss);
+internal sealed record RoiHeadsOutput(Tensor[]? Embeddings, Tensor[]? Deltas, Tensor? ClassificationLoss, Tensor? BoxLoss, Tensor? MaskLoss);
 
 /// <summary>Second-stage hyper-parameters (defaults as torchvision and detectron2).</summary>
-public sealed record RoiHeadsSettings
+internal sealed record RoiHeadsSettings
 {
     public double ForegroundIou { get; init; } = 0.5;
     public int SamplesPerImage { get; init; } = 512;

@@ -9,7 +9,7 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// The region proposal network's head, shared across pyramid levels: a 3x3 conv and ReLU, then
 /// per location A objectness logits and 4A box deltas (A anchors per location).
 /// </summary>
-public sealed class RpnHead : Module<Tensor[], (Tensor[] Objectness, Tensor[] Deltas)>
+internal sealed class RpnHead : Module<Tensor[], (Tensor[] Objectness, Tensor[] Deltas)>
 {
     private readonly Conv2d conv;
     private readonly Conv2d objectness;

@@ -7,7 +7,7 @@ namespace Microsoft.ML.FVlm.Ops;
 /// ratio r with area size_l^2 and height / width = r, centred on the location's top-left corner
 /// times the stride (torchvision's convention; corners rounded to whole pixels).
 /// </summary>
-public sealed class AnchorGenerator
+internal sealed class AnchorGenerator
 {
     private readonly double[] _sizes;
     private readonly double[] _aspectRatios;

@@ -7,7 +7,7 @@ namespace Microsoft.ML.FVlm.Ops;
 /// positives; negatives fill the rest. Randomness comes from the caller's generator, so a seeded
 /// run picks the same sample every time.
 /// </summary>
-public sealed class BalancedSampler
+internal sealed class BalancedSampler
 {
     private readonly int _samplesPerImage;
     private readonly double _positiveFraction;

@@ -7,7 +7,7 @@ namespace Microsoft.ML.FVlm.Ops;
 /// box, scaled by per-coordinate weights (1, 1, 1, 1 for the RPN; 10, 10, 5, 5 for the box head).
 /// Decoding clamps dw and dh at log(1000 / 16) so that exp cannot overflow.
 /// </summary>
-public sealed class BoxCoder
+internal sealed class BoxCoder
 {
     /// <summary>The clamp on width and height deltas before exp: log(1000 / 16).</summary>
     public static readonly double DefaultScaleClamp = Math.Log(1000.0 / 16);

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.FVlm.Ops;
 
 /// <summary>Box arithmetic on [N, 4] tensors of x0 y0 x1 y1 (pixels, x1 &gt;= x0, y1 &gt;= y0).</summary>
-public static class BoxOps
+internal static class BoxOps
 {
     /// <summary>[N] areas.</summary>
     public static Tensor Area(Tensor boxes) => (boxes[.., 2] - boxes[.., 0]) * (boxes[.., 3] - boxes[.., 1]);

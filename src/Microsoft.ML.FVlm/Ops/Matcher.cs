@@ -7,7 +7,7 @@ namespace Microsoft.ML.FVlm.Ops;
 /// it background or ignored, by IoU thresholds. With low-quality matches allowed (the RPN), every
 /// ground truth also keeps the predictions that overlap it best, even below the high threshold.
 /// </summary>
-public sealed class Matcher
+internal sealed class Matcher
 {
     /// <summary>Label of a prediction below the low threshold: background.</summary>
     public const long BelowLowThreshold = -1;

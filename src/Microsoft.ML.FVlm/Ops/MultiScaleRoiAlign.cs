@@ -9,7 +9,7 @@ namespace Microsoft.ML.FVlm.Ops;
 /// canonical size <c>s</c> (the box side that lands on P4) is 224 in the FPN paper, torchvision and
 /// detectron2 (its <c>canonical_box_size</c>).
 /// </summary>
-public sealed class MultiScaleRoiAlign
+internal sealed class MultiScaleRoiAlign
 {
     /// <summary>The FPN paper's canonical box size: a box of this side is pooled from P4.</summary>
     public const double DefaultCanonicalSize = 224;

@@ -11,7 +11,7 @@ namespace Microsoft.ML.FVlm.Ops;
 /// an 80-step run with one pass over all classes and no lanes, 1.7 s with per-class passes and lanes (runs
 /// interleaved on 2 cores).
 /// </summary>
-public static class Nms
+internal static class Nms
 {
     /// <summary>Indices of kept boxes, by decreasing score.</summary>
     /// <param name="boxes">[N * 4] x0 y0 x1 y1.</param>

@@ -7,7 +7,7 @@ namespace Microsoft.ML.FVlm.Ops;
 /// objectness, decoded and clipped, boxes smaller than <c>minSize</c> dropped, NMS within each level
 /// at <c>nmsThreshold</c> (0.7), and the best <c>postNmsTopK</c> (1000) kept over all levels.
 /// </summary>
-public sealed class ProposalSelector
+internal sealed class ProposalSelector
 {
     private readonly BoxCoder _coder;
     private readonly int _preNmsTopK, _postNmsTopK;

@@ -18,7 +18,7 @@ namespace Microsoft.ML.FVlm.Ops;
 /// input pixels; <c>spatialScale</c> maps them onto the map (1 / stride); aligned mode shifts them by
 /// half a pixel so that pixel centres line up.
 /// </remarks>
-public static class RoiAlign
+internal static class RoiAlign
 {
     /// <summary>Pools boxes of one image.</summary>
     /// <param name="features">[C, H, W] or [1, C, H, W] feature map.</param>

@@ -12,7 +12,7 @@ namespace Microsoft.ML.FVlm.Training;
 /// base-category annotations, streaming the rows epoch after epoch (shuffled where the view can
 /// shuffle). Each image's frozen features are computed once per augmentation variant and cached.
 /// </summary>
-public sealed class DetectorTrainer
+internal sealed class DetectorTrainer
 {
     private readonly FrozenVlm _vlm;
     private readonly TrainingSettings _settings;

@@ -14,7 +14,7 @@ namespace Microsoft.ML.FVlm.Training;
 /// drawn from (seed, row, variant) alone: the same variant always gives the same transform, and
 /// its features can be cached.
 /// </remarks>
-public sealed class LargeScaleJitter
+internal sealed class LargeScaleJitter
 {
     private readonly int _canvas;
     private readonly double _minScale, _maxScale;

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 namespace Microsoft.ML.FVlm.Training;
 
 /// <summary>Names of the training columns (ML.NET's object-detection convention by default).</summary>
-public sealed record TrainingColumns(string Image = "Image", string Label = "Label", string BoundingBoxes = "BoundingBoxes", string? Masks = "Masks");
+internal sealed record TrainingColumns(string Image = "Image", string Label = "Label", string BoundingBoxes = "BoundingBoxes", string? Masks = "Masks");
 
 /// <summary>One training row: its stable id, annotations, and its image when it had to be read.</summary>
 internal sealed class TrainingRow

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.FVlm.Training;
 
 /// <summary>How the detector head is trained (built from the estimator's options, read nowhere else).</summary>
-public sealed record TrainingSettings
+internal sealed record TrainingSettings
 {
     /// <summary>Side of the square training canvas in pixels (a multiple of the VLM's size multiple).</summary>
     public int ImageSize { get; init; } = 320;
@@ -49,14 +49,3 @@ public sealed record TrainingSettings
         return rate;
     }
 }
-
-/// <summary>A progress report, once per step.</summary>
-/// <param name="Step">Steps done (1-based).</param>
-/// <param name="Steps">Steps in all.</param>
-/// <param name="Losses">The step's named losses, unweighted, and "total": their sum with the mask loss weighted by <see cref="TrainingSettings.MaskLossWeight"/>.</param>
-/// <param name="ImagesPerSecond">Throughput since the start (or resume).</param>
-/// <param name="Remaining">Estimated time left.</param>
-/// <param name="CacheHitRate">Share of images whose frozen features came from the cache.</param>
-/// <param name="GradientNorm">The step's global gradient L2 norm before clipping.</param>
-public sealed record TrainingProgress(int Step, int Steps, IReadOnlyDictionary<string, float> Losses, double ImagesPerSecond, TimeSpan Remaining, double CacheHitRate,
-    double GradientNorm = double.NaN);

@@ -18,7 +18,7 @@ namespace Microsoft.ML.FVlm.Vlm;
 /// split by CLIP's pre-tokenisation rule (<see cref="ClipPreTokenizer"/>), and the start and end tokens are added
 /// here, so that an empty text is the two of them, as in CLIP.
 /// </remarks>
-public sealed class ClipTokenizer
+internal sealed class ClipTokenizer
 {
     /// <summary>The number of merges CLIP's own vocabulary uses (49,408 tokens in all).</summary>
     public const int ClipMergeCount = 49152 - 256 - 2;

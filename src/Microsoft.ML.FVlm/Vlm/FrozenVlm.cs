@@ -12,7 +12,7 @@ namespace Microsoft.ML.FVlm.Vlm;
 /// TorchSharp tensors. Opening a folder validates the manifest and every graph's tensors.
 /// Thread-safe: ONNX Runtime sessions may run concurrently.
 /// </summary>
-public sealed class FrozenVlm : IDisposable
+internal sealed class FrozenVlm : IDisposable
 {
     /// <summary>RoIAlign samples per bin per side for region embeddings (torchvision's <c>sampling_ratio</c>).</summary>
     public const int RegionSamplingRatio = 2;

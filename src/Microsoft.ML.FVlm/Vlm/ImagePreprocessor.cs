@@ -9,7 +9,7 @@ namespace Microsoft.ML.FVlm.Vlm;
 /// std, and place top-left on a zero canvas (the mean colour) whose sides are multiples of the size
 /// multiple. Boxes in the original image map to the canvas by multiplying with <see cref="PreparedBatch.Scales"/>.
 /// </summary>
-public sealed class ImagePreprocessor
+internal sealed class ImagePreprocessor
 {
     private readonly float[] _mean;
     private readonly float[] _std;
@@ -129,4 +129,4 @@ public sealed class ImagePreprocessor
 /// left-right if <see cref="Flip"/>, then shifted so that scaled pixel (OffsetX, OffsetY) is at the
 /// canvas origin (a crop when positive). Boxes follow the same map.
 /// </summary>
-public readonly record struct ImageTransform(float Scale, int OffsetX, int OffsetY, bool Flip);
+internal readonly record struct ImageTransform(float Scale, int OffsetX, int OffsetY, bool Flip);

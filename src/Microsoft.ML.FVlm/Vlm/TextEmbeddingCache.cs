@@ -10,7 +10,7 @@ namespace Microsoft.ML.FVlm.Vlm;
 /// again. Results are kept per (templates, name), so a new vocabulary only encodes names not seen
 /// before; the cache belongs to one model, so the model is part of its key by construction.
 /// </summary>
-public sealed class TextEmbeddingCache
+internal sealed class TextEmbeddingCache
 {
     private readonly FrozenVlm _vlm;
     private readonly ConcurrentDictionary<(string Templates, string Name), float[]> _embeddings = new();

@@ -14,7 +14,7 @@ namespace Microsoft.ML.FVlm.Vlm;
 /// <param name="NovelCrops">Crops of rare categories.</param>
 /// <param name="Regions">Boxes evaluated.</param>
 /// <param name="NovelRegions">Boxes of rare categories.</param>
-public sealed record VlmClassificationMetrics(double CropTop1All, double CropTop1Novel, double RegionTop1All, double RegionTop1Novel,
+internal sealed record VlmClassificationMetrics(double CropTop1All, double CropTop1Novel, double RegionTop1All, double RegionTop1Novel,
     int Crops, int NovelCrops, int Regions, int NovelRegions);
 
 /// <summary>
@@ -22,7 +22,7 @@ public sealed record VlmClassificationMetrics(double CropTop1All, double CropTop
 /// field <c>kind</c> = "crop", as the Shapes captions split writes) or scenes. Classes are the file's
 /// categories, each embedded with the VLM's prompt templates; novel = <c>frequency</c> "r".
 /// </summary>
-public static class VlmClassificationEvaluator
+internal static class VlmClassificationEvaluator
 {
     private const int BatchSize = 32;
 

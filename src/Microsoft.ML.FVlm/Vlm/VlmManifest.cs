@@ -7,7 +7,7 @@ namespace Microsoft.ML.FVlm.Vlm;
 /// The <c>manifest.json</c> of a frozen-VLM folder (docs/vlm-contract.md). Reading it validates every
 /// field; an error names the file and the field.
 /// </summary>
-public sealed record VlmManifest
+internal sealed record VlmManifest
 {
     /// <summary>The value of <c>format</c> in every manifest.</summary>
     public const string FormatName = "fvlm-vlm";

@@ -5,7 +5,7 @@ namespace Microsoft.ML.FVlm.Vlm;
 /// CPU unless <see cref="GpuDeviceId"/> is set; with a GPU id, CUDA is required unless
 /// <see cref="FallbackToCpu"/> is true.
 /// </summary>
-public sealed class VlmSessionOptions
+internal sealed class VlmSessionOptions
 {
     /// <summary>CUDA device to run on; <see langword="null"/> (the default) runs on the CPU.</summary>
     public int? GpuDeviceId { get; set; }

@@ -21,7 +21,7 @@ public static class FVlmCatalog
     /// <param name="imageSize">Longest image side on the encoder's canvas, a multiple of 32.</param>
     public static FVlmEstimator DetectObjectsOpenVocabulary(this TransformsCatalog catalog, string vlmFolder,
         string labelColumnName = "Label", string boundingBoxColumnName = "BoundingBoxes", string imageColumnName = "Image",
-        IEnumerable<string>? novelClassNames = null, int steps = FVlmOptions.DefaultSteps, int imageSize = 320) =>
+        IEnumerable<string>? novelClassNames = null, int steps = FVlmOptions.DefaultSteps, int imageSize = FVlmOptions.DefaultImageSize) =>
         DetectObjectsOpenVocabulary(catalog, new FVlmOptions
         {
             VlmFolder = vlmFolder,

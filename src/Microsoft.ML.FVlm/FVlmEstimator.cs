@@ -68,7 +68,7 @@ public sealed class FVlmEstimator : IEstimator<FVlmTransformer>
             trainer.Train(head, input, classNames, progress);
             log.Info($"Trained the detector head for {_options.Steps} steps on {classNames.Count} base classes.");
 
-            return new FVlmTransformer(new FVlmModel(vlm, head, architecture, classNames, _options.ImageSize, _options.Device), _options, vocabulary);
+            return new FVlmTransformer(new FVlmModel(vlm, head, architecture, classNames, _options.ImageSize, _options.Device), FVlmOptionsValidator.Scoring(_options), vocabulary);
         }
         catch
         {

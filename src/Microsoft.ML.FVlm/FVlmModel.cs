@@ -27,6 +27,7 @@ internal sealed class FVlmModel
         Head = head;
         Architecture = architecture;
         BaseClassNames = baseClassNames.ToArray();
+        Device = device;
         Detector = new OpenVocabularyDetector(vlm, head, imageSize, device);
     }
 
@@ -34,6 +35,9 @@ internal sealed class FVlmModel
     public DetectorHead Head { get; }
     public DetectorArchitecture Architecture { get; }
     public IReadOnlyList<string> BaseClassNames { get; }
+
+    /// <summary>The head's TorchSharp device ("cpu", "cuda[:n]").</summary>
+    public string Device { get; }
     public OpenVocabularyDetector Detector { get; }
 
     /// <summary>Whether the native resources have been freed.</summary>

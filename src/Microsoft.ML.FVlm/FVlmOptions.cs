@@ -55,7 +55,10 @@ public sealed class FVlmOptions
     // ---------------------------------------------------------------- training
 
     /// <summary>Longest image side on the encoder's canvas, in pixels; a multiple of the VLM's size multiple (32).</summary>
-    public int ImageSize = 320;
+    public int ImageSize = DefaultImageSize;
+
+    /// <summary>The default of <see cref="ImageSize"/>.</summary>
+    public const int DefaultImageSize = 320;
 
     /// <summary>
     /// Training steps (batches). The defaults (2000 steps of 4 images, 64-channel pyramid and heads,
@@ -175,48 +178,51 @@ public sealed class FVlmOptions
 
     // ---------------------------------------------------------------- inference
 
+    // The inference options' defaults are those of the public InferenceSettings record, defined there once.
+    private static readonly Inference.InferenceSettings InferenceDefaults = new();
+
     /// <summary>Extra class names to detect besides the base classes, weighed as novel (beta).</summary>
     public string[] NovelClassNames = [];
 
     /// <summary>Detections scoring below this are dropped.</summary>
-    public double ScoreThreshold = 0.05;
+    public double ScoreThreshold = InferenceDefaults.ScoreThreshold;
 
     /// <summary>Per-class NMS IoU threshold.</summary>
-    public double NmsThreshold = 0.5;
+    public double NmsThreshold = InferenceDefaults.NmsThreshold;
 
     /// <summary>Detections per image (100 as COCO; 300 for LVIS-style evaluation).</summary>
-    public int MaxDetections = 100;
+    public int MaxDetections = InferenceDefaults.MaxDetections;
 
     /// <summary>alpha: weight of the VLM's score for base classes.</summary>
-    public double BaseVlmWeight = Inference.ScoreFusion.DefaultBaseVlmWeight;
+    public double BaseVlmWeight = InferenceDefaults.BaseVlmWeight;
 
     /// <summary>beta: weight of the VLM's score for novel classes.</summary>
-    public double NovelVlmWeight = Inference.ScoreFusion.DefaultNovelVlmWeight;
+    public double NovelVlmWeight = InferenceDefaults.NovelVlmWeight;
 
     /// <summary>
     /// Divide each box's fused probabilities (the detector's background and the fused classes) by their
     /// sum, as F-VLM's reference does (<see cref="Inference.FusionMethod"/>).
     /// </summary>
-    public bool RenormaliseFusion = true;
+    public bool RenormaliseFusion = InferenceDefaults.Fusion.Renormalise;
 
     /// <summary>The boxes the frozen VLM scores: the RPN's proposals, which the detector head classified (F-VLM's reference), or the refined boxes.</summary>
-    public Inference.VlmScoredBoxes VlmScoredBoxes = Inference.VlmScoredBoxes.Proposals;
+    public Inference.VlmScoredBoxes VlmScoredBoxes = InferenceDefaults.Fusion.VlmBoxes;
 
     /// <summary>F-VLM's optional objectness weight: fused probabilities times the proposal's RPN objectness to this power (0: off, the reference's default).</summary>
-    public double ObjectnessWeight;
+    public double ObjectnessWeight = InferenceDefaults.Fusion.ObjectnessWeight;
 
     /// <summary>
     /// Canvas scales at which the frozen VLM embeds regions for its scores (<see cref="Vlm.RegionScaling"/>).
     /// F-VLM's single scale, <c>[1]</c>, by default; several scales run the image tower once more per
     /// scale and weigh each box's embeddings by how close its side comes to <see cref="VlmRegionObjectSize"/>.
     /// </summary>
-    public double[] VlmRegionScales = [1.0];
+    public double[] VlmRegionScales = [.. InferenceDefaults.RegionScaling.Scales];
 
     /// <summary>The box side, in canvas pixels after scaling, that the VLM embeds best (used with several <see cref="VlmRegionScales"/>).</summary>
-    public double VlmRegionObjectSize = 64;
+    public double VlmRegionObjectSize = InferenceDefaults.RegionScaling.ObjectSize;
 
     /// <summary>Spread (standard deviation, natural-log units) of the scale weights around <see cref="VlmRegionObjectSize"/>.</summary>
-    public double VlmRegionScaleSpread = 0.5;
+    public double VlmRegionScaleSpread = InferenceDefaults.RegionScaling.Spread;
 
     /// <summary>Images scored together by <c>Transform</c>.</summary>
     public int InferenceBatchSize = 4;
@@ -237,7 +243,4 @@ public sealed class FVlmOptions
 
     /// <summary>The VLM region scales these options describe.</summary>
     public Vlm.RegionScaling RegionScaling() => new(VlmRegionScales, VlmRegionObjectSize, VlmRegionScaleSpread);
-
-    /// <summary>The head's architecture these options describe (what <see cref="Modeling.DetectorFactory"/> builds).</summary>
-    internal Modeling.DetectorArchitecture Architecture() => FVlmOptionsValidator.Architecture(this);
 }

@@ -6,7 +6,9 @@ namespace Microsoft.ML.FVlm;
 
 /// <summary>
 /// Checks <see cref="FVlmOptions"/> (errors name the option and the accepted range) and turns them
-/// into the settings of the modules and the trainer: the one place that reads the options.
+/// into the immutable settings of the head's modules, the trainer and scoring: the one mapping from the
+/// options, used by <c>Fit</c> and by loading a model zip (whose saved options are read back into
+/// <see cref="FVlmOptions"/> first).
 /// </summary>
 internal static class FVlmOptionsValidator
 {
@@ -39,8 +41,7 @@ internal static class FVlmOptionsValidator
         Require(o.MaxDetections > 0, nameof(o.MaxDetections), "positive", o.MaxDetections);
         Require(o.BaseVlmWeight is >= 0 and <= 1, nameof(o.BaseVlmWeight), "in [0, 1]", o.BaseVlmWeight);
         Require(o.NovelVlmWeight is >= 0 and <= 1, nameof(o.NovelVlmWeight), "in [0, 1]", o.NovelVlmWeight);
-        Require(Enum.IsDefined(o.VlmScoredBoxes), nameof(o.VlmScoredBoxes), "Proposals or RefinedBoxes", o.VlmScoredBoxes);
-        Require(o.ObjectnessWeight is >= 0 and <= 10, nameof(o.ObjectnessWeight), "from 0 (off) to 10", o.ObjectnessWeight);
+        Validate(o.FusionMethod());
         Require(o.VlmRegionScales is { Length: > 0 } && o.VlmRegionScales.All(v => v is > 0 and <= 8) && o.VlmRegionScales.Distinct().Count() == o.VlmRegionScales.Length,
             nameof(o.VlmRegionScales), "one or more distinct scales in (0, 8]", string.Join(", ", o.VlmRegionScales ?? []));
         Require(o.VlmRegionObjectSize > 0 && double.IsFinite(o.VlmRegionObjectSize), nameof(o.VlmRegionObjectSize), "a positive number of pixels", o.VlmRegionObjectSize);
@@ -53,6 +54,13 @@ internal static class FVlmOptionsValidator
                 : $"'{novel[first]}' ({first}) and '{novel[second]}' ({second}), which CLIP tokenizes identically");
     }
 
+    /// <summary>Checks a fusion method, naming the options that set it.</summary>
+    public static void Validate(FusionMethod fusion)
+    {
+        Require(Enum.IsDefined(fusion.VlmBoxes), nameof(FVlmOptions.VlmScoredBoxes), "Proposals or RefinedBoxes", fusion.VlmBoxes);
+        Require(fusion.ObjectnessWeight is >= 0 and <= 10, nameof(FVlmOptions.ObjectnessWeight), "from 0 (off) to 10", fusion.ObjectnessWeight);
+    }
+
     public static DetectorArchitecture Architecture(FVlmOptions o) => new()
     {
         PyramidChannels = o.PyramidChannels,
@@ -62,6 +70,22 @@ internal static class FVlmOptionsValidator
         AnchorSizes = o.AnchorSizes.ToArray(),
         Rpn = new RpnSettings { InferencePostNmsTopK = o.InferenceProposalCount },
         RoiHeads = new RoiHeadsSettings { SamplesPerImage = o.RoiSamplesPerImage, PositiveFraction = o.RoiPositiveFraction, CanonicalBoxSize = o.RoiCanonicalBoxSize },
+    };
+
+    public static ScoringSettings Scoring(FVlmOptions o) => new(Columns(o), Inference(o), o.InferenceBatchSize);
+
+    public static OutputColumns Columns(FVlmOptions o) => new(o.ImageColumnName, o.PredictedLabelColumnName, o.ScoreColumnName,
+        o.PredictedBoundingBoxColumnName, o.PredictedMaskColumnName, o.AddDetectionScoreColumn, o.AddVlmScoreColumn);
+
+    public static InferenceSettings Inference(FVlmOptions o) => new()
+    {
+        ScoreThreshold = o.ScoreThreshold,
+        NmsThreshold = o.NmsThreshold,
+        MaxDetections = o.MaxDetections,
+        BaseVlmWeight = o.BaseVlmWeight,
+        NovelVlmWeight = o.NovelVlmWeight,
+        Fusion = o.FusionMethod(),
+        RegionScaling = o.RegionScaling(),
     };
 
     public static TrainingSettings Training(FVlmOptions o) => new()

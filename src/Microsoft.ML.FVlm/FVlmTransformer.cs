@@ -23,27 +23,17 @@ namespace Microsoft.ML.FVlm;
 public sealed class FVlmTransformer : ITransformer, IDisposable
 {
     private readonly FVlmModel _model;
-    private readonly FVlmOptions _options;
-    private readonly InferenceSettings _settings;
+    private readonly ScoringSettings _scoring;
     // The transformer's own share of the model, plus one per row mapper handed out (returned by Dispose).
     private int _handles = 1;
 
-    internal FVlmTransformer(FVlmModel model, FVlmOptions options, Vocabulary vocabulary)
+    /// <summary>A transformer of <paramref name="model"/> (taking a share of it) that scores <paramref name="vocabulary"/> with <paramref name="scoring"/>.</summary>
+    internal FVlmTransformer(FVlmModel model, ScoringSettings scoring, Vocabulary vocabulary)
     {
         vocabulary.Validate();
         _model = model.Share();
-        _options = options;
+        _scoring = scoring;
         Vocabulary = vocabulary;
-        _settings = new InferenceSettings
-        {
-            ScoreThreshold = options.ScoreThreshold,
-            NmsThreshold = options.NmsThreshold,
-            MaxDetections = options.MaxDetections,
-            BaseVlmWeight = options.BaseVlmWeight,
-            NovelVlmWeight = options.NovelVlmWeight,
-            Fusion = options.FusionMethod(),
-            RegionScaling = options.RegionScaling(),
-        };
     }
 
     /// <summary>The class names this transformer detects, and which are novel (weighed by beta).</summary>
@@ -56,14 +46,14 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     public int ImageSize => _model.Detector.ImageSize;
 
     /// <summary>The scales at which the frozen VLM embeds regions for its scores (<see cref="FVlmOptions.VlmRegionScales"/>).</summary>
-    public Vlm.RegionScaling RegionScaling => _settings.RegionScaling;
+    public Vlm.RegionScaling RegionScaling => _scoring.Inference.RegionScaling;
 
     /// <summary>The post-processing this transformer detects with (from its options): start from it to detect with another threshold.</summary>
-    public InferenceSettings InferenceSettings => _settings;
+    public InferenceSettings InferenceSettings => _scoring.Inference;
 
     internal FVlmModel Model => _model;
 
-    internal FVlmOptions Options => _options;
+    internal ScoringSettings Scoring => _scoring;
 
     /// <summary>
     /// A transformer for another vocabulary, sharing this one's model (no retraining, and text
@@ -76,7 +66,7 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
         ArgumentNullException.ThrowIfNull(classNames);
         var baseNames = new HashSet<string>(_model.BaseClassNames, StringComparer.Ordinal);
         isNovel ??= classNames.Select(n => !baseNames.Contains(n)).ToArray();
-        return new FVlmTransformer(_model, _options, new Vocabulary(classNames.ToArray(), isNovel.ToArray()));
+        return new FVlmTransformer(_model, _scoring, new Vocabulary(classNames.ToArray(), isNovel.ToArray()));
     }
 
     /// <summary>
@@ -90,17 +80,15 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     public FVlmTransformer WithFusion(FusionMethod method)
     {
         ArgumentNullException.ThrowIfNull(method);
-        var options = _options.Copy();
-        (options.RenormaliseFusion, options.VlmScoredBoxes, options.ObjectnessWeight) = (method.Renormalise, method.VlmBoxes, method.ObjectnessWeight);
-        FVlmOptionsValidator.Validate(options);
-        return new FVlmTransformer(_model, options, Vocabulary);
+        FVlmOptionsValidator.Validate(method);
+        return new FVlmTransformer(_model, _scoring with { Inference = _scoring.Inference with { Fusion = method } }, Vocabulary);
     }
 
     /// <summary>Detects the vocabulary in a batch of images directly, outside an IDataView.</summary>
-    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images) => Detect(images, _settings);
+    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images) => Detect(images, _scoring.Inference);
 
     /// <summary>Detects as <see cref="Detect(IReadOnlyList{MLImage})"/>, adding the time of each stage to <paramref name="timings"/>.</summary>
-    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceTimings timings) => Detect(images, _settings, timings);
+    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, InferenceTimings timings) => Detect(images, _scoring.Inference, timings);
 
     /// <summary>Detects as <see cref="Detect(IReadOnlyList{MLImage})"/> under other post-processing settings, for example <c>InferenceSettings with { ScoreThreshold = 0.01 }</c>.</summary>
     /// <param name="images">The images to detect in.</param>
@@ -123,7 +111,7 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new DetectionDataView(input, Columns(input.Schema), images => Detect(images), _options.InferenceBatchSize);
+        return new DetectionDataView(input, Columns(input.Schema), images => Detect(images), _scoring.BatchSize);
     }
 
     /// <inheritdoc/>
@@ -147,7 +135,7 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     private DetectionColumns Columns(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        return new DetectionColumns(inputSchema, _options, Vocabulary.Names);
+        return new DetectionColumns(inputSchema, _scoring.Columns, Vocabulary.Names);
     }
 
     /// <summary>

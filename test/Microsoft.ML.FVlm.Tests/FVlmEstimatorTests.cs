@@ -88,7 +88,7 @@ public class FVlmEstimatorTests
 
         error = Assert.Throws<ArgumentOutOfRangeException>(() => Estimator(o => o.RoiPositiveFraction = 0));
         Assert.That(error!.Message, Does.Contain("FVlmOptions.RoiPositiveFraction must be in (0, 1]; got 0"));
-        Assert.That(new FVlmOptions { RoiPositiveFraction = 0.5 }.Architecture().RoiHeads.PositiveFraction, Is.EqualTo(0.5), "the option reaches the RoI sampler");
+        Assert.That(FVlmOptionsValidator.Architecture(new FVlmOptions { RoiPositiveFraction = 0.5 }).RoiHeads.PositiveFraction, Is.EqualTo(0.5), "the option reaches the RoI sampler");
     }
 
     [Test]
@@ -391,7 +391,7 @@ public class FVlmEstimatorTests
 
         using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
         Assert.That(loaded.Model.Architecture.RoiHeads.CanonicalBoxSize, Is.EqualTo(64));
-        Assert.That(loaded.Options.RoiCanonicalBoxSize, Is.EqualTo(64));
+        Assert.That(loaded.Model.Architecture.RoiHeads.CanonicalBoxSize, Is.EqualTo(64));
         var images = Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").Order().Take(3).Select(MLImage.CreateFromFile).ToArray();
         var expected = moved.Detect(images);
         var actual = loaded.Detect(images);
@@ -420,7 +420,7 @@ public class FVlmEstimatorTests
 
         using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
         Assert.That(loaded.Model.Architecture.MaskPixelChannels, Is.EqualTo(4));
-        Assert.That(loaded.Options.MaskPixelChannels, Is.EqualTo(4));
+        Assert.That(loaded.Model.Architecture.MaskPixelChannels, Is.EqualTo(4));
         var images = Directory.GetFiles(Path.Combine(_folder, "train"), "*.png").Order().Take(3).Select(MLImage.CreateFromFile).ToArray();
         var expected = withPixels.Detect(images);
         var actual = loaded.Detect(images);

@@ -40,7 +40,7 @@ internal sealed class BenchDetector : IDisposable
     public static BenchDetector FromVlm(DirectoryInfo folder, int imageSize)
     {
         var vlm = FrozenVlm.Load(folder.FullName);
-        var head = DetectorFactory.Create(vlm.Manifest, new FVlmOptions().Architecture());
+        var head = DetectorFactory.Create(vlm.Manifest, DetectorArchitecture.Default);
         var detector = new OpenVocabularyDetector(vlm, head, imageSize);
         return new BenchDetector(null, detector, vlm, SyntheticVocabulary(48), imageSize, $"VLM {vlm.Manifest.Name}, untrained head");
     }

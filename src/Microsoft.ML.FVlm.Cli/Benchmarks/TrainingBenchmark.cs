@@ -42,14 +42,14 @@ internal static class TrainingBenchmark
             int done = 0;
             // One untimed step first: JIT, ONNX Runtime's first run and TorchSharp's allocator would
             // otherwise all be charged to the first timed run.
-            using (var warmUp = DetectorFactory.Create(model.Manifest, new FVlmOptions().Architecture()))
-                new DetectorTrainer(model, new TrainingSettings { ImageSize = imageSize, BatchSize = batchSize, Steps = 1, CacheFeatures = false, WarmupSteps = 1 },
+            using (var warmUp = DetectorFactory.Create(model.Manifest, DetectorArchitecture.Default))
+                new DetectorTrainer(model, TrainingSettings.Default with { ImageSize = imageSize, BatchSize = batchSize, Steps = 1, CacheFeatures = false, WarmupSteps = 1 },
                     new TrainingColumns()).Train(warmUp, data, names);
             foreach (bool cache in new[] { true, false })
             {
                 TorchSharp.torch.manual_seed(0);
-                using var head = DetectorFactory.Create(model.Manifest, new FVlmOptions().Architecture());
-                var settings = new TrainingSettings { ImageSize = imageSize, BatchSize = batchSize, Steps = steps, CacheFeatures = cache, AugmentationVariants = 1, WarmupSteps = 1 };
+                using var head = DetectorFactory.Create(model.Manifest, DetectorArchitecture.Default);
+                var settings = TrainingSettings.Default with { ImageSize = imageSize, BatchSize = batchSize, Steps = steps, CacheFeatures = cache, AugmentationVariants = 1, WarmupSteps = 1 };
                 TrainingProgress? last = null;
                 var clock = Stopwatch.StartNew();
                 new DetectorTrainer(model, settings, new TrainingColumns()).Train(head, data, names, new Relay(p =>

@@ -44,12 +44,7 @@ public static class OpenVocabularyEvaluator
         using var vocabularyModel = model.WithVocabulary(categories.Select(c => c.Name).ToArray());
         var vocabulary = vocabularyModel.Vocabulary;
         var novelIds = categories.Where((c, i) => vocabulary.IsNovel[i]).Select(c => c.Id).ToArray();
-        var common = new InferenceSettings
-        {
-            MaxDetections = 300, ScoreThreshold = 1e-4, Fusion = model.InferenceSettings.Fusion,
-            BaseVlmWeight = model.Options.BaseVlmWeight, NovelVlmWeight = model.Options.NovelVlmWeight, NmsThreshold = model.Options.NmsThreshold,
-            RegionScaling = regionScaling ?? model.Options.RegionScaling(),
-        };
+        var common = model.InferenceSettings with { MaxDetections = 300, ScoreThreshold = 1e-4, RegionScaling = regionScaling ?? model.RegionScaling };
         var rows = new List<(string Name, InferenceSettings Settings)>
         {
             ("detection", common with { ScoreSource = DetectionScoreSource.Detection }),

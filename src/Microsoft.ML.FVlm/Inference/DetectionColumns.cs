@@ -42,32 +42,32 @@ internal sealed class DetectionColumns
     private readonly DetectionOutputKind[] _kinds;
 
     /// <summary>Checks <paramref name="inputSchema"/> and builds the output schema.</summary>
-    /// <param name="inputSchema">Must hold <see cref="FVlmOptions.ImageColumnName"/> of type <see cref="ImageDataViewType"/>.</param>
-    /// <param name="options">Column names and the optional score columns' flags are read from here.</param>
+    /// <param name="inputSchema">Must hold <see cref="OutputColumns.ImageColumnName"/> of type <see cref="ImageDataViewType"/>.</param>
+    /// <param name="columns">The column names and the optional score columns' flags.</param>
     /// <param name="vocabulary">Class names: the key values of the predicted labels, in key order.</param>
-    public DetectionColumns(DataViewSchema inputSchema, FVlmOptions options, IReadOnlyList<string> vocabulary)
+    public DetectionColumns(DataViewSchema inputSchema, OutputColumns columns, IReadOnlyList<string> vocabulary)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(columns);
         ArgumentNullException.ThrowIfNull(vocabulary);
         if (vocabulary.Count == 0) throw new ArgumentException("The vocabulary needs at least one class name.", nameof(vocabulary));
         InputSchema = inputSchema;
-        ImageColumn = FindImageColumn(inputSchema, options.ImageColumnName);
+        ImageColumn = FindImageColumn(inputSchema, columns.ImageColumnName);
 
         var outputs = new List<(DetectionOutputKind Kind, string Name)>
         {
-            (DetectionOutputKind.PredictedLabel, options.PredictedLabelColumnName),
-            (DetectionOutputKind.Score, options.ScoreColumnName),
-            (DetectionOutputKind.BoundingBoxes, options.PredictedBoundingBoxColumnName),
-            (DetectionOutputKind.Masks, options.PredictedMaskColumnName),
+            (DetectionOutputKind.PredictedLabel, columns.PredictedLabelColumnName),
+            (DetectionOutputKind.Score, columns.ScoreColumnName),
+            (DetectionOutputKind.BoundingBoxes, columns.PredictedBoundingBoxColumnName),
+            (DetectionOutputKind.Masks, columns.PredictedMaskColumnName),
         };
-        if (options.AddDetectionScoreColumn) outputs.Add((DetectionOutputKind.DetectionScore, DetectionScoreColumnName));
-        if (options.AddVlmScoreColumn) outputs.Add((DetectionOutputKind.VlmScore, VlmScoreColumnName));
+        if (columns.AddDetectionScoreColumn) outputs.Add((DetectionOutputKind.DetectionScore, DetectionScoreColumnName));
+        if (columns.AddVlmScoreColumn) outputs.Add((DetectionOutputKind.VlmScore, VlmScoreColumnName));
         var duplicate = outputs.GroupBy(o => o.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
-            throw new ArgumentException($"Output column name '{duplicate.Key}' is used by {string.Join(" and ", duplicate.Select(o => o.Kind))}; give each output its own name.", nameof(options));
+            throw new ArgumentException($"Output column name '{duplicate.Key}' is used by {string.Join(" and ", duplicate.Select(o => o.Kind))}; give each output its own name.", nameof(columns));
         foreach (var (kind, name) in outputs)
-            if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"The output column name of {kind} is empty.", nameof(options));
+            if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"The output column name of {kind} is empty.", nameof(columns));
 
         _kinds = outputs.Select(o => o.Kind).ToArray();
         OutputSchema = BuildSchema(inputSchema, outputs, vocabulary);

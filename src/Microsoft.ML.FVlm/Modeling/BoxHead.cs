@@ -17,15 +17,17 @@ internal sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas
     private readonly Linear embedding;
     private readonly Linear deltas;
 
+    /// <summary>Side of the features the box head reads, pooled per box (Mask R-CNN's 7x7).</summary>
+    public const int PoolSize = 7;
+
     /// <param name="channels">Channels of the pooled features (the pyramid's).</param>
-    /// <param name="poolSize">Side of the pooled features (7).</param>
     /// <param name="convChannels">Channels of the four convs.</param>
     /// <param name="fcDim">Width of the fully connected layer.</param>
     /// <param name="embeddingDim">D: the text embedding dimension.</param>
-    public BoxHead(int channels, int poolSize, int convChannels, int fcDim, int embeddingDim) : base(nameof(BoxHead))
+    public BoxHead(int channels, int convChannels, int fcDim, int embeddingDim) : base(nameof(BoxHead))
     {
         convs = ConvStack.Create(channels, convChannels);
-        fc = Linear(convChannels * poolSize * poolSize, fcDim);
+        fc = Linear(convChannels * PoolSize * PoolSize, fcDim);
         embedding = Linear(fcDim, embeddingDim, hasBias: false);
         deltas = Linear(fcDim, 4);
         init.normal_(deltas.weight!, std: 0.001);
@@ -33,7 +35,7 @@ internal sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas
         RegisterComponents();
     }
 
-    /// <param name="pooled">[R, channels, poolSize, poolSize].</param>
+    /// <param name="pooled">[R, channels, <see cref="PoolSize"/>, <see cref="PoolSize"/>].</param>
     /// <returns>Region embeddings [R, D] (not normalised) and deltas [R, 4].</returns>
     public override (Tensor Embeddings, Tensor Deltas) forward(Tensor pooled)
     {

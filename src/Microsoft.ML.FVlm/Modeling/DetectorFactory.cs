@@ -7,26 +7,29 @@ namespace Microsoft.ML.FVlm.Modeling;
 internal sealed record DetectorArchitecture
 {
     /// <summary>Channels of the feature pyramid.</summary>
-    public int PyramidChannels { get; init; } = 256;
+    public required int PyramidChannels { get; init; }
 
     /// <summary>Channels of the box head's and the mask head's convs.</summary>
-    public int HeadConvChannels { get; init; } = 256;
+    public required int HeadConvChannels { get; init; }
 
     /// <summary>Width of the box head's fully connected layer.</summary>
-    public int BoxHeadFcDim { get; init; } = 1024;
+    public required int BoxHeadFcDim { get; init; }
 
     /// <summary>Channels of the mask head's pixel branch (<see cref="MaskHead"/>); 0: Mask R-CNN's head, without one.</summary>
-    public int MaskPixelChannels { get; init; }
+    public required int MaskPixelChannels { get; init; }
 
     /// <summary>Anchor sizes for P2..P6, in pixels.</summary>
-    public IReadOnlyList<double> AnchorSizes { get; init; } = [32, 64, 128, 256, 512];
+    public required IReadOnlyList<double> AnchorSizes { get; init; }
 
     /// <summary>Anchor aspect ratios (height / width).</summary>
     public IReadOnlyList<double> AspectRatios { get; init; } = [0.5, 1.0, 2.0];
 
-    public RpnSettings Rpn { get; init; } = new();
+    public required RpnSettings Rpn { get; init; }
 
-    public RoiHeadsSettings RoiHeads { get; init; } = new();
+    public required RoiHeadsSettings RoiHeads { get; init; }
+
+    /// <summary>The architecture of the options' defaults (<see cref="FVlmOptions"/> holds every default the options set).</summary>
+    public static DetectorArchitecture Default => FVlmOptionsValidator.Architecture(new FVlmOptions());
 }
 
 /// <summary>Builds a <see cref="DetectorHead"/> for a frozen VLM's feature levels from a <see cref="DetectorArchitecture"/>.</summary>
@@ -46,7 +49,7 @@ internal static class DetectorFactory
         var anchors = new AnchorGenerator(architecture.AnchorSizes, architecture.AspectRatios);
         var rpn = new RegionProposalNetwork(new RpnHead(architecture.PyramidChannels, anchors.AnchorsPerLocation), anchors, pyramidStrides, architecture.Rpn);
         var roiHeads = new RoiHeads(
-            new BoxHead(architecture.PyramidChannels, 7, architecture.HeadConvChannels, architecture.BoxHeadFcDim, vlm.EmbeddingDim),
+            new BoxHead(architecture.PyramidChannels, architecture.HeadConvChannels, architecture.BoxHeadFcDim, vlm.EmbeddingDim),
             new MaskHead(architecture.PyramidChannels, architecture.HeadConvChannels, architecture.MaskPixelChannels),
             new RegionTextClassifier(vlm.EmbeddingDim),
             strides, architecture.RoiHeads);

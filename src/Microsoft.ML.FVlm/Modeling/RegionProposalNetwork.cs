@@ -100,7 +100,7 @@ internal sealed record RpnOutput(Tensor[] Proposals, Tensor? ObjectnessLoss, Ten
 /// <summary>Ground truth of one training image: boxes [G, 4] pixels, classes [G] (0-based vocabulary index), masks [G, H, W] (0 / 1).</summary>
 internal sealed record DetectionTarget(Tensor Boxes, Tensor Classes, Tensor? Masks);
 
-/// <summary>RPN hyper-parameters (defaults as torchvision and detectron2).</summary>
+/// <summary>RPN hyper-parameters (defaults as torchvision and detectron2; the option-backed one has no default here: <see cref="FVlmOptions.InferenceProposalCount"/>).</summary>
 internal sealed record RpnSettings
 {
     public double ForegroundIou { get; init; } = 0.7;
@@ -111,5 +111,5 @@ internal sealed record RpnSettings
     public int TrainingPreNmsTopK { get; init; } = 2000;
     public int TrainingPostNmsTopK { get; init; } = 1000;
     public int InferencePreNmsTopK { get; init; } = 1000;
-    public int InferencePostNmsTopK { get; init; } = 1000;
+    public required int InferencePostNmsTopK { get; init; }
 }

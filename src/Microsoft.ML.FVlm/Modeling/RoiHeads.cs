@@ -33,7 +33,7 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
         box_head = boxHead;
         mask_head = maskHead;
         this.classifier = classifier;
-        _boxPooler = new MultiScaleRoiAlign(strides, 7, canonicalSize: settings.CanonicalBoxSize);
+        _boxPooler = new MultiScaleRoiAlign(strides, BoxHead.PoolSize, canonicalSize: settings.CanonicalBoxSize);
         _maskPooler = new MultiScaleRoiAlign(strides, MaskSize / 2, canonicalSize: settings.CanonicalBoxSize);
         _matcher = new Matcher(settings.ForegroundIou, settings.ForegroundIou, allowLowQualityMatches: false);
         _sampler = new BalancedSampler(settings.SamplesPerImage, settings.PositiveFraction);
@@ -139,13 +139,13 @@ internal sealed record RoiHeadsInput(Tensor[] Levels, IReadOnlyList<Tensor> Prop
 /// <summary>In inference, region embeddings [P_i, D] and deltas [P_i, 4] per image; in training, the three losses.</summary>
 internal sealed record RoiHeadsOutput(Tensor[]? Embeddings, Tensor[]? Deltas, Tensor? ClassificationLoss, Tensor? BoxLoss, Tensor? MaskLoss);
 
-/// <summary>Second-stage hyper-parameters (defaults as torchvision and detectron2).</summary>
+/// <summary>Second-stage hyper-parameters; those the options set have no default here (<see cref="FVlmOptions"/> holds them).</summary>
 internal sealed record RoiHeadsSettings
 {
     public double ForegroundIou { get; init; } = 0.5;
-    public int SamplesPerImage { get; init; } = 512;
-    public double PositiveFraction { get; init; } = 0.25;
+    public required int SamplesPerImage { get; init; }
+    public required double PositiveFraction { get; init; }
 
     /// <summary>The box side, in canvas pixels, that the box and mask poolers take from P4 (<see cref="MultiScaleRoiAlign"/>).</summary>
-    public double CanonicalBoxSize { get; init; } = MultiScaleRoiAlign.DefaultCanonicalSize;
+    public required double CanonicalBoxSize { get; init; }
 }

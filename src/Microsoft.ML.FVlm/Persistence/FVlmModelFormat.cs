@@ -43,29 +43,27 @@ internal static class FVlmModelFormat
     //               readers of 0x00010005 would ignore them and fuse the way this library did before: not
     //               renormalised, the VLM on the refined boxes. Written only when the method is not that one;
     //               a zip without the fields is read with it, so a saved model keeps its scores.
-    private const uint FirstVersion = 0x00010001, FactorizedVlmVersion = 0x00010002, RegionScalesVersion = 0x00010003, CanonicalBoxSizeVersion = 0x00010004,
-        MaskPixelVersion = 0x00010005, FusionMethodVersion = 0x00010006;
+    private const uint FirstVersion = 0x00010001;
 
     /// <summary>
-    /// The version stamp this code writes for <paramref name="model"/>, <paramref name="scaling"/> and <paramref name="fusion"/> (the fields
-    /// <see cref="SavedOptions"/> writes): the newest version among the features the zip uses; without them, the newest it reads.
+    /// The features that need a newer reader than <see cref="FirstVersion"/>, each with the version that introduced it
+    /// (the history above): a zip is stamped with the highest version among the features it uses, so that a zip without
+    /// them stays readable by older readers. A new saved option adds a row here and its field to <see cref="SavedOptions"/>.
     /// </summary>
-    private static VersionInfo GetVersionInfo(FVlmModel? model = null, RegionScaling? scaling = null, FusionMethod? fusion = null)
+    private static readonly (uint Version, Func<SavedOptions, VlmManifest, bool> IsUsed)[] Features =
+    [
+        (0x00010002, (_, vlm) => vlm.Version >= 2),
+        (0x00010003, (saved, _) => !saved.RegionScaling().IsSingle),
+        (0x00010004, (saved, _) => saved.RoiCanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize),
+        (0x00010005, (saved, _) => saved.MaskPixelChannels != 0),
+        (0x00010006, (saved, _) => saved.FusionMethod() != FusionMethod.Unnormalised),
+    ];
+
+    /// <summary>The version stamp of a zip of <paramref name="saved"/> and <paramref name="vlm"/>; without them, the newest version this code reads.</summary>
+    private static VersionInfo GetVersionInfo(SavedOptions? saved = null, VlmManifest? vlm = null)
     {
-        uint written = FusionMethodVersion;
-        if (model is not null && scaling is not null && fusion is not null)
-        {
-            (bool Used, uint Version)[] features =
-            [
-                (true, FirstVersion),
-                (model.Vlm.Manifest.Version >= 2, FactorizedVlmVersion),
-                (!scaling.IsSingle, RegionScalesVersion),
-                (model.Architecture.RoiHeads.CanonicalBoxSize != MultiScaleRoiAlign.DefaultCanonicalSize, CanonicalBoxSizeVersion),
-                (model.Architecture.MaskPixelChannels != 0, MaskPixelVersion),
-                (fusion != FusionMethod.Unnormalised, FusionMethodVersion),
-            ];
-            written = features.Where(f => f.Used).Max(f => f.Version);
-        }
+        uint written = saved is null || vlm is null ? Features.Max(f => f.Version)
+            : Features.Where(f => f.IsUsed(saved, vlm)).Select(f => f.Version).DefaultIfEmpty(FirstVersion).Max();
         return ModelComponentVersion.Create(
             modelSignature: "FVLMXFRM",
             written: written,
@@ -97,8 +95,9 @@ internal static class FVlmModelFormat
         ctx.CheckAtModel();
         var model = transformer.Model;
         using var lease = model.Use();
-        ctx.SetVersionInfo(GetVersionInfo(model, transformer.Options.RegionScaling(), transformer.Options.FusionMethod()));
-        WriteJson(ctx, "Options.json", SavedOptions.From(transformer.Options, model));
+        var saved = SavedOptions.From(transformer.Scoring, model);
+        ctx.SetVersionInfo(GetVersionInfo(saved, model.Vlm.Manifest));
+        WriteJson(ctx, "Options.json", saved);
         WriteJson(ctx, "Vocabulary.json", new SavedVocabulary(transformer.Vocabulary.Names.ToArray(), transformer.Vocabulary.IsNovel.ToArray(), model.BaseClassNames.ToArray()));
         ModelZipEntries.Write(ctx, "Vlm.bin", PayloadVersion, writer => WriteVlmFiles(writer, model.Vlm));
         ModelZipEntries.Write(ctx, "Head.bin", PayloadVersion, writer => model.Head.save(writer));
@@ -126,14 +125,14 @@ internal static class FVlmModelFormat
         // Where to run comes from the loading MLContext, never from the zip (whose device fields are ignored).
         var device = MLNetEnvironment.Device(env);
         var options = ValidOptions(ctx, saved);
-        (options.Device, options.GpuDeviceId, options.FallbackToCpu) = (device.Head, device.GpuDeviceId, device.FallbackToCpu);
+        var architecture = FVlmOptionsValidator.Architecture(options);
         var vocabulary = ReadJson<SavedVocabulary>(ctx, "Vocabulary.json");
         var files = ModelZipEntries.Read(ctx, "Vlm.bin", PayloadVersion, (reader, _) => ExtractedVlmFolder.Write(ReadVlmFiles(reader)));
         FrozenVlm? vlm = null;
         try
         {
             vlm = FrozenVlm.Load(files.FolderPath, new VlmSessionOptions { GpuDeviceId = device.GpuDeviceId, FallbackToCpu = device.FallbackToCpu });
-            var head = DetectorFactory.Create(vlm.Manifest, saved.Architecture());
+            var head = DetectorFactory.Create(vlm.Manifest, architecture);
             try
             {
                 ModelZipEntries.Read(ctx, "Head.bin", PayloadVersion, (reader, _) => head.load(reader));
@@ -146,9 +145,8 @@ internal static class FVlmModelFormat
                     $"box head {saved.BoxHeadFcDim}, mask pixel channels {saved.MaskPixelChannels}): {e.Message}", e);
             }
             ModelZipEntries.Read(ctx, "TextEmbeddings.bin", PayloadVersion, (reader, _) => { vlm.TextEmbeddings.Read(reader); return true; });
-            options.VlmFolder = files.FolderPath;
-            var model = new FVlmModel(vlm, head, saved.Architecture(), vocabulary.BaseClassNames, saved.ImageSize, device.Head, files);
-            return new FVlmTransformer(model, options, new Vocabulary(vocabulary.Names, vocabulary.IsNovel));
+            var model = new FVlmModel(vlm, head, architecture, vocabulary.BaseClassNames, options.ImageSize, device.Head, files);
+            return new FVlmTransformer(model, FVlmOptionsValidator.Scoring(options), new Vocabulary(vocabulary.Names, vocabulary.IsNovel));
         }
         catch
         {
@@ -226,7 +224,12 @@ internal static class FVlmModelFormat
         return files;
     }
 
-    /// <summary>The options a loaded transformer needs (training-only options are not kept).</summary>
+    /// <summary>
+    /// The layout of Options.json: what a loaded transformer needs (training-only options are not kept), written from the
+    /// transformer's settings and model and read back into <see cref="FVlmOptions"/>, from which the loader builds the
+    /// settings through the same mapping as <c>Fit</c>. A field added after the first version is optional, and its
+    /// absence reads as the behaviour of the zips before it (<see cref="ToOptions"/>).
+    /// </summary>
     internal sealed record SavedOptions(
         string ImageColumnName, string PredictedLabelColumnName, string ScoreColumnName, string PredictedBoundingBoxColumnName, string PredictedMaskColumnName,
         bool AddDetectionScoreColumn, bool AddVlmScoreColumn, double ScoreThreshold, double NmsThreshold, int MaxDetections,
@@ -235,48 +238,59 @@ internal static class FVlmModelFormat
         double[]? VlmRegionScales = null, double VlmRegionObjectSize = 0, double VlmRegionScaleSpread = 0, double? RoiCanonicalBoxSize = null,
         int MaskPixelChannels = 0, bool? RenormaliseFusion = null, string? VlmScoredBoxes = null, double ObjectnessWeight = 0)
     {
-        public static SavedOptions From(FVlmOptions o, FVlmModel model) => new(
-            o.ImageColumnName, o.PredictedLabelColumnName, o.ScoreColumnName, o.PredictedBoundingBoxColumnName, o.PredictedMaskColumnName,
-            o.AddDetectionScoreColumn, o.AddVlmScoreColumn, o.ScoreThreshold, o.NmsThreshold, o.MaxDetections,
-            // The device fields are written as the CPU for readers before the loading context chose the device,
-            // which applied them; this reader ignores them (Load).
-            o.BaseVlmWeight, o.NovelVlmWeight, o.InferenceBatchSize, model.Detector.ImageSize, "cpu", null, false,
-            model.Architecture.PyramidChannels, model.Architecture.HeadConvChannels, model.Architecture.BoxHeadFcDim, model.Architecture.AnchorSizes.ToArray(),
-            model.Architecture.Rpn.InferencePostNmsTopK, o.VlmRegionScales, o.VlmRegionObjectSize, o.VlmRegionScaleSpread,
-            model.Architecture.RoiHeads.CanonicalBoxSize, model.Architecture.MaskPixelChannels,
-            o.RenormaliseFusion, o.VlmScoredBoxes.ToString(), o.ObjectnessWeight);
+        public static SavedOptions From(ScoringSettings scoring, FVlmModel model)
+        {
+            var (columns, inference, architecture) = (scoring.Columns, scoring.Inference, model.Architecture);
+            return new(
+                columns.ImageColumnName, columns.PredictedLabelColumnName, columns.ScoreColumnName, columns.PredictedBoundingBoxColumnName, columns.PredictedMaskColumnName,
+                columns.AddDetectionScoreColumn, columns.AddVlmScoreColumn, inference.ScoreThreshold, inference.NmsThreshold, inference.MaxDetections,
+                // The device fields are written as the CPU for readers before the loading context chose the device,
+                // which applied them; this reader ignores them (Load).
+                inference.BaseVlmWeight, inference.NovelVlmWeight, scoring.BatchSize, model.Detector.ImageSize, "cpu", null, false,
+                architecture.PyramidChannels, architecture.HeadConvChannels, architecture.BoxHeadFcDim, architecture.AnchorSizes.ToArray(),
+                architecture.Rpn.InferencePostNmsTopK, inference.RegionScaling.Scales.ToArray(), inference.RegionScaling.ObjectSize, inference.RegionScaling.Spread,
+                architecture.RoiHeads.CanonicalBoxSize, architecture.MaskPixelChannels,
+                inference.Fusion.Renormalise, inference.Fusion.VlmBoxes.ToString(), inference.Fusion.ObjectnessWeight);
+        }
 
         // Zips before 0x00010004 have no canonical box size: the FPN paper's 224.
         private double CanonicalBoxSize => RoiCanonicalBoxSize ?? MultiScaleRoiAlign.DefaultCanonicalSize;
 
-        public DetectorArchitecture Architecture() => new()
-        {
-            PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
-            MaskPixelChannels = MaskPixelChannels,
-            Rpn = new RpnSettings { InferencePostNmsTopK = InferenceProposalCount },
-            RoiHeads = new RoiHeadsSettings { CanonicalBoxSize = CanonicalBoxSize },
-        };
+        /// <summary>The region scaling these fields describe (a zip before 0x00010003: the single scale).</summary>
+        public RegionScaling RegionScaling() => VlmRegionScales is null ? Vlm.RegionScaling.Single : new(VlmRegionScales, VlmRegionObjectSize, VlmRegionScaleSpread);
 
-        public FVlmOptions ToOptions(string vlmFolder) => new()
+        /// <summary>The fusion method these fields describe (a zip before 0x00010006: the unnormalised fusion it was saved with).</summary>
+        public FusionMethod FusionMethod() => new()
         {
-            VlmFolder = vlmFolder, ImageColumnName = ImageColumnName, PredictedLabelColumnName = PredictedLabelColumnName, ScoreColumnName = ScoreColumnName,
-            PredictedBoundingBoxColumnName = PredictedBoundingBoxColumnName, PredictedMaskColumnName = PredictedMaskColumnName,
-            AddDetectionScoreColumn = AddDetectionScoreColumn, AddVlmScoreColumn = AddVlmScoreColumn, ScoreThreshold = ScoreThreshold,
-            NmsThreshold = NmsThreshold, MaxDetections = MaxDetections, BaseVlmWeight = BaseVlmWeight, NovelVlmWeight = NovelVlmWeight,
-            InferenceBatchSize = InferenceBatchSize, ImageSize = ImageSize, Device = Device, GpuDeviceId = GpuDeviceId, FallbackToCpu = FallbackToCpu,
-            PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
-            InferenceProposalCount = InferenceProposalCount, RoiCanonicalBoxSize = CanonicalBoxSize, MaskPixelChannels = MaskPixelChannels,
-            // Zips before 0x00010003 have no region scales: F-VLM's single scale.
-            VlmRegionScales = VlmRegionScales ?? [1.0],
-            VlmRegionObjectSize = VlmRegionScales is null ? Vlm.RegionScaling.Single.ObjectSize : VlmRegionObjectSize,
-            VlmRegionScaleSpread = VlmRegionScales is null ? Vlm.RegionScaling.Single.Spread : VlmRegionScaleSpread,
-            // Zips before 0x00010006 have no fusion method: they keep the one they were saved with.
-            RenormaliseFusion = RenormaliseFusion ?? FusionMethod.Unnormalised.Renormalise,
-            VlmScoredBoxes = VlmScoredBoxes is null ? FusionMethod.Unnormalised.VlmBoxes
+            Renormalise = RenormaliseFusion ?? Inference.FusionMethod.Unnormalised.Renormalise,
+            VlmBoxes = VlmScoredBoxes is null ? Inference.FusionMethod.Unnormalised.VlmBoxes
                 : Enum.GetNames<Microsoft.ML.FVlm.Inference.VlmScoredBoxes>().Contains(VlmScoredBoxes) ? Enum.Parse<Microsoft.ML.FVlm.Inference.VlmScoredBoxes>(VlmScoredBoxes)
                 : throw new ArgumentException($"VlmScoredBoxes is '{VlmScoredBoxes}'; expected Proposals or RefinedBoxes."),
             ObjectnessWeight = ObjectnessWeight,
         };
+
+        /// <summary>The options these fields describe; the device options keep their defaults (the loading context chooses the device).</summary>
+        public FVlmOptions ToOptions(string vlmFolder)
+        {
+            var fusion = FusionMethod();
+            return new()
+            {
+                VlmFolder = vlmFolder, ImageColumnName = ImageColumnName, PredictedLabelColumnName = PredictedLabelColumnName, ScoreColumnName = ScoreColumnName,
+                PredictedBoundingBoxColumnName = PredictedBoundingBoxColumnName, PredictedMaskColumnName = PredictedMaskColumnName,
+                AddDetectionScoreColumn = AddDetectionScoreColumn, AddVlmScoreColumn = AddVlmScoreColumn, ScoreThreshold = ScoreThreshold,
+                NmsThreshold = NmsThreshold, MaxDetections = MaxDetections, BaseVlmWeight = BaseVlmWeight, NovelVlmWeight = NovelVlmWeight,
+                InferenceBatchSize = InferenceBatchSize, ImageSize = ImageSize,
+                PyramidChannels = PyramidChannels, HeadConvChannels = HeadConvChannels, BoxHeadFcDim = BoxHeadFcDim, AnchorSizes = AnchorSizes,
+                InferenceProposalCount = InferenceProposalCount, RoiCanonicalBoxSize = CanonicalBoxSize,
+                // Zips before 0x00010005 have no pixel branch: Mask R-CNN's head (the record's default, 0).
+                MaskPixelChannels = MaskPixelChannels,
+                // Zips before 0x00010003 have no region scales: F-VLM's single scale. Checked by the validator, not here.
+                VlmRegionScales = VlmRegionScales ?? [.. Vlm.RegionScaling.Single.Scales],
+                VlmRegionObjectSize = VlmRegionScales is null ? Vlm.RegionScaling.Single.ObjectSize : VlmRegionObjectSize,
+                VlmRegionScaleSpread = VlmRegionScales is null ? Vlm.RegionScaling.Single.Spread : VlmRegionScaleSpread,
+                RenormaliseFusion = fusion.Renormalise, VlmScoredBoxes = fusion.VlmBoxes, ObjectnessWeight = fusion.ObjectnessWeight,
+            };
+        }
     }
 
     private sealed record SavedVocabulary(string[] Names, bool[] IsNovel, string[] BaseClassNames);

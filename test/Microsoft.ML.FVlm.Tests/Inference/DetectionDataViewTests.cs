@@ -32,7 +32,7 @@ public class DetectionDataViewTests
         var input = new GeneratedImageDataView(rows: 1).Schema;
         var options = new FVlmOptions { PredictedBoundingBoxColumnName = "Tags", AddDetectionScoreColumn = true, AddVlmScoreColumn = true };
 
-        var schema = new DetectionColumns(input, options, Classes.Names).OutputSchema;
+        var schema = new DetectionColumns(input, FVlmOptionsValidator.Columns(options), Classes.Names).OutputSchema;
 
         Assert.That(schema.Select(c => c.Name), Is.EqualTo(new[] { "Id", "Image", "Tags", "PredictedLabel", "Score", "Tags", "PredictedMasks", "DetectionScore", "VlmScore" }));
         Assert.That(schema[1].Type, Is.InstanceOf<ImageDataViewType>());
@@ -59,8 +59,8 @@ public class DetectionDataViewTests
         builder.AddColumn("Image", NumberDataViewType.Single);
         var wrongType = builder.ToSchema();
 
-        var mismatch = Assert.Throws<ArgumentOutOfRangeException>(() => new DetectionColumns(wrongType, new FVlmOptions(), Classes.Names));
-        var missing = Assert.Throws<ArgumentOutOfRangeException>(() => new DetectionColumns(wrongType, new FVlmOptions { ImageColumnName = "Photo" }, Classes.Names));
+        var mismatch = Assert.Throws<ArgumentOutOfRangeException>(() => new DetectionColumns(wrongType, FVlmOptionsValidator.Columns(new FVlmOptions()), Classes.Names));
+        var missing = Assert.Throws<ArgumentOutOfRangeException>(() => new DetectionColumns(wrongType, FVlmOptionsValidator.Columns(new FVlmOptions { ImageColumnName = "Photo" }), Classes.Names));
 
         Assert.That(mismatch!.Message, Does.StartWith("Schema mismatch for image column 'Image': expected Image, got Single"));
         Assert.That(missing!.Message, Does.StartWith("Could not find image column 'Photo'"));
@@ -178,7 +178,7 @@ public class DetectionDataViewTests
         const int batchSize = 4;
         var input = new GeneratedImageDataView(rows: 200, height: 32, width: 32);
         int maxLive = 0;
-        var view = new DetectionDataView(input, new DetectionColumns(input.Schema, new FVlmOptions(), Classes.Names), images =>
+        var view = new DetectionDataView(input, new DetectionColumns(input.Schema, FVlmOptionsValidator.Columns(new FVlmOptions()), Classes.Names), images =>
         {
             // Images of earlier batches must be gone by the time a batch is detected.
             maxLive = Math.Max(maxLive, input.LiveImages());
@@ -227,7 +227,7 @@ public class DetectionDataViewTests
         try
         {
             var input = mlContext.Data.LoadFromEnumerable(rows);
-            var view = new DetectionDataView(input, new DetectionColumns(input.Schema, new FVlmOptions(), Classes.Names), images => images.Select(FirstPixelDetection).ToArray(), 3);
+            var view = new DetectionDataView(input, new DetectionColumns(input.Schema, FVlmOptionsValidator.Columns(new FVlmOptions()), Classes.Names), images => images.Select(FirstPixelDetection).ToArray(), 3);
             float[] first = ScoresOf(view), second = ScoresOf(view);
             Assert.That(rows.Select(r => GeneratedImageDataView.IsDisposed(r.Image!)), Is.All.False);
             Assert.That(second, Is.EqualTo(first));
@@ -284,7 +284,7 @@ public class DetectionDataViewTests
     {
         var input = new GeneratedImageDataView(rows: 3);
         var counting = new CountingDetection(_detector);
-        var columns = new DetectionColumns(input.Schema, new FVlmOptions(), Classes.Names);
+        var columns = new DetectionColumns(input.Schema, FVlmOptionsValidator.Columns(new FVlmOptions()), Classes.Names);
         var mapper = new DetectionRowMapper(columns, counting.Detect);
         var expected = ReadAll(new DetectionDataView(input, columns, _detector.AsDelegate(Classes, Settings), 3));
 
@@ -322,7 +322,7 @@ public class DetectionDataViewTests
     }
 
     private static DetectionDataView NewView(IDataView input, CountingDetection counting, int batchSize, FVlmOptions? options = null) =>
-        new(input, new DetectionColumns(input.Schema, options ?? new FVlmOptions(), Classes.Names), counting.Detect, batchSize);
+        new(input, new DetectionColumns(input.Schema, FVlmOptionsValidator.Columns(options ?? new FVlmOptions()), Classes.Names), counting.Detect, batchSize);
 
     /// <summary>Reads every column of <paramref name="view"/> (made over a <see cref="GeneratedImageDataView"/>) by hand.</summary>
     private static List<ViewRow> ReadAll(IDataView view)

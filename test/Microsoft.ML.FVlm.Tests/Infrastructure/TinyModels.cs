@@ -12,14 +12,15 @@ internal static class TinyModels
     public static string VlmFolder => Path.Combine(RepositoryRoot.Path, "test", "Microsoft.ML.FVlm.Tests", "Assets", "tiny-vlm");
 
     /// <summary>A head small enough to train for a few steps in a test.</summary>
-    public static readonly DetectorArchitecture Architecture = new()
+    public static readonly DetectorArchitecture Architecture = DetectorArchitecture.Default with
     {
         PyramidChannels = 16,
         HeadConvChannels = 16,
         BoxHeadFcDim = 32,
+        MaskPixelChannels = 0,
         AnchorSizes = [16, 32, 64, 128, 256],
-        Rpn = new RpnSettings { TrainingPreNmsTopK = 200, TrainingPostNmsTopK = 100, InferencePreNmsTopK = 200, InferencePostNmsTopK = 50 },
-        RoiHeads = new RoiHeadsSettings { SamplesPerImage = 64 },
+        Rpn = DetectorArchitecture.Default.Rpn with { TrainingPreNmsTopK = 200, TrainingPostNmsTopK = 100, InferencePreNmsTopK = 200, InferencePostNmsTopK = 50 },
+        RoiHeads = DetectorArchitecture.Default.RoiHeads with { SamplesPerImage = 64 },
     };
 
     /// <summary>An opaque image of seeded random pixels.</summary>
@@ -40,6 +41,6 @@ internal static class TinyModels
         var head = DetectorFactory.Create(vlm.Manifest, Architecture);
         var options = new FVlmOptions { VlmFolder = VlmFolder, ImageSize = 64, ScoreThreshold = 0.0, MaxDetections = 10 };
         var model = new FVlmModel(vlm, head, Architecture, ["ring", "circle"], options.ImageSize, "cpu");
-        return new FVlmTransformer(model, options, new Vocabulary(["ring", "circle", "square"], [false, false, true]));
+        return new FVlmTransformer(model, FVlmOptionsValidator.Scoring(options), new Vocabulary(["ring", "circle", "square"], [false, false, true]));
     }
 }

@@ -45,8 +45,7 @@ public class LoadingDeviceTests
 
         using var loaded = (FVlmTransformer)new MLContext().Model.Load(cuda, out _);
 
-        Assert.That(loaded.Options.Device, Is.EqualTo("cpu"));
-        Assert.That(loaded.Options.GpuDeviceId, Is.Null);
+        Assert.That((loaded.Model.Device, loaded.Model.Vlm.RunsOnGpu), Is.EqualTo(("cpu", false)));
         Assert.That(Detect(loaded), Is.EqualTo(expected));
     }
 
@@ -63,7 +62,7 @@ public class LoadingDeviceTests
 
         var fallingBack = new MLContext { GpuDeviceId = 0, FallbackToCpu = true };
         using var loaded = (FVlmTransformer)fallingBack.Model.Load(_zip, out var schema);
-        Assert.That((loaded.Options.Device, loaded.Options.GpuDeviceId, loaded.Options.FallbackToCpu), Is.EqualTo(("cpu", (int?)0, true)));
+        Assert.That((loaded.Model.Device, loaded.Model.Vlm.RunsOnGpu), Is.EqualTo(("cpu", false)), "fallen back to the CPU");
         Assert.That(Detect(loaded), Is.EqualTo(expected));
 
         // What it saves names no device: the next loading context chooses again.

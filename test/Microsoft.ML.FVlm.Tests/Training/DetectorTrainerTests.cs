@@ -32,9 +32,11 @@ public class DetectorTrainerTests
     [OneTimeTearDown]
     public void DeleteScenes() => Directory.Delete(s_folder, recursive: true);
 
-    private static TrainingSettings Settings(int steps) => new()
+    // F-VLM's jitter and mask loss weight rather than the estimator's CPU defaults: the tests were sized on them.
+    private static TrainingSettings Settings(int steps) => TrainingSettings.Default with
     {
         ImageSize = 128, BatchSize = 4, Steps = steps, LearningRate = 0.01, WarmupSteps = 2, AugmentationVariants = 2, Seed = 11,
+        MinJitterScale = 0.1, MaxJitterScale = 2.0, MaskLossWeight = 1,
     };
 
     [Test]

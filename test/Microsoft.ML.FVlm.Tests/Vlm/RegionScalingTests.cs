@@ -137,11 +137,11 @@ public class RegionScalingTests
         Assert.That(json.Remove("RoiCanonicalBoxSize"), Is.True, "the field as written");
         var older = System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(json.ToJsonString())!;
         Assert.That(older.ToOptions("vlm").RoiCanonicalBoxSize, Is.EqualTo(224));
-        Assert.That(older.Architecture().RoiHeads.CanonicalBoxSize, Is.EqualTo(224));
+        Assert.That(FVlmOptionsValidator.Architecture(older.ToOptions("vlm")).RoiHeads.CanonicalBoxSize, Is.EqualTo(224));
         // Nor, before 0x00010005, a mask head's pixel branch: Mask R-CNN's head.
         Assert.That(json.Remove("MaskPixelChannels"), Is.True, "the field as written");
         var oldest = System.Text.Json.JsonSerializer.Deserialize<Microsoft.ML.FVlm.Persistence.FVlmModelFormat.SavedOptions>(json.ToJsonString())!;
-        Assert.That(oldest.Architecture().MaskPixelChannels, Is.EqualTo(0));
+        Assert.That(FVlmOptionsValidator.Architecture(oldest.ToOptions("vlm")).MaskPixelChannels, Is.EqualTo(0));
         Assert.That(oldest.ToOptions("vlm").MaskPixelChannels, Is.EqualTo(0));
         // Nor, before 0x00010006, a fusion method: such a zip keeps the one it was saved with, not F-VLM's reference.
         Assert.That(saved.ToOptions("vlm").FusionMethod(), Is.EqualTo(Microsoft.ML.FVlm.Inference.FusionMethod.Unnormalised), "the record's defaults are an old zip's");

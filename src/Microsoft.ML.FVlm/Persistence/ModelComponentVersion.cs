@@ -20,21 +20,23 @@ namespace Microsoft.ML.FVlm.Persistence;
 internal static class ModelComponentVersion
 {
     /// <summary>
-    /// A <see cref="VersionInfo"/> whose loader assembly is Microsoft.ML.FVlm.
+    /// A <see cref="VersionInfo"/> whose loader assembly is Microsoft.ML.FVlm, or <paramref name="loaderAssembly"/>.
     /// </summary>
     /// <param name="modelSignature">Eight ASCII characters naming the stream format, e.g. "FVLMXFRM".</param>
     /// <param name="written">The version this code writes.</param>
     /// <param name="oldestReaderThatCanRead">The oldest code version that can read what this code writes.</param>
     /// <param name="oldestReadable">The oldest written version this code can still read.</param>
     /// <param name="loaderSignature">The name under which the component's loader is registered with <c>LoadableClass</c>.</param>
-    public static VersionInfo Create(string modelSignature, uint written, uint oldestReaderThatCanRead, uint oldestReadable, string loaderSignature)
+    /// <param name="loaderAssembly">The assembly that registers the loader, when it is not this library (the tests' transformers).</param>
+    public static VersionInfo Create(string modelSignature, uint written, uint oldestReaderThatCanRead, uint oldestReadable, string loaderSignature,
+        System.Reflection.Assembly? loaderAssembly = null)
     {
         if (modelSignature is null || modelSignature.Length != 8 || modelSignature.Any(c => c > 127))
             throw new ArgumentException("A model signature is exactly 8 ASCII characters.", nameof(modelSignature));
         if (oldestReaderThatCanRead > written || oldestReadable > written)
             throw new ArgumentException("The oldest reader and oldest readable versions cannot be newer than the written version.");
         return new VersionInfo(modelSignature, written, oldestReaderThatCanRead, oldestReadable,
-            typeof(ModelComponentVersion).Assembly.FullName, loaderSignature);
+            (loaderAssembly ?? typeof(ModelComponentVersion).Assembly).FullName, loaderSignature);
     }
 
     /// <summary>

@@ -46,6 +46,18 @@ public class PublicApiTests
     }
 
     [Test]
+    public void TheLibraryRegistersOnlyTheFVlmTransformersLoader()
+    {
+        // ML.NET's LoadableClass registrations: the first Type argument is the class a zip entry loads as.
+        var loaded = typeof(FVlmEstimator).Assembly.CustomAttributes
+            .Where(a => a.AttributeType.Name == "LoadableClassAttribute")
+            .Select(a => a.ConstructorArguments.First(argument => argument.ArgumentType == typeof(Type)).Value)
+            .ToArray();
+
+        Assert.That(loaded, Is.EqualTo(new object[] { typeof(FVlmTransformer) }), "test fixtures register their loaders in test/Microsoft.ML.FVlm.TestTransformers");
+    }
+
+    [Test]
     public void DocsApiListsEveryPublicTypeOfTheLibrary()
     {
         string api = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "docs", "api.md"));

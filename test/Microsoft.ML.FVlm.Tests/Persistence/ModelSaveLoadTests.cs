@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Text;
 using Microsoft.ML.Data;
 using Microsoft.ML.FVlm.Persistence;
+using Microsoft.ML.FVlm.TestTransformers;
 
 namespace Microsoft.ML.FVlm.Tests.Persistence;
 

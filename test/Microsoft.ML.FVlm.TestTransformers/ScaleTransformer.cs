@@ -1,28 +1,29 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.FVlm.Persistence;
+using Microsoft.ML.FVlm.TestTransformers;
 using Microsoft.ML.Runtime;
 
 [assembly: LoadableClass(typeof(ScaleTransformer), null, typeof(SignatureLoadModel),
     "FVlm Scale Transformer", ScaleTransformer.LoaderSignature)]
 
-namespace Microsoft.ML.FVlm.Persistence;
+namespace Microsoft.ML.FVlm.TestTransformers;
 
 /// <summary>
 /// The smallest complete example of a transformer that round-trips through
 /// <c>mlContext.Model.Save</c> / <c>Load</c> without deriving from ML.NET's internal base classes:
 /// output[i] = input[i] * Scales[i] + Offset over a fixed-size <see cref="float"/> vector.
-/// The tests save it in one process and load it in another; the FVlm transformer follows the same
+/// The tests save it in one process and load it in another (the model-load probes reference this assembly); the FVlm transformer follows the same
 /// pattern (<see cref="ITransformer"/> implemented directly, <c>GetVersionInfo</c>, <c>Save</c>,
 /// a static <c>Create(IHostEnvironment, ModelLoadContext)</c>, an assembly-level <c>LoadableClass</c>).
 /// </summary>
-internal sealed class ScaleTransformer : ITransformer
+public sealed class ScaleTransformer : ITransformer
 {
     /// <summary>The name ML.NET records in the zip to find <see cref="Create"/> again.</summary>
-    internal const string LoaderSignature = "FVlmScaleTransformer";
+    public const string LoaderSignature = "FVlmScaleTransformer";
 
     /// <summary>The zip entry holding the column names, <see cref="Scales"/> and <see cref="Offset"/>.</summary>
-    internal const string ParametersEntry = "ScaleParameters.bin";
+    public const string ParametersEntry = "ScaleParameters.bin";
 
     // Version history of the Model.key stream (ML.NET's VersionInfo):
     //   0x00010001: header only; everything in ScaleParameters.bin.
@@ -31,7 +32,8 @@ internal sealed class ScaleTransformer : ITransformer
         written: 0x00010001,
         oldestReaderThatCanRead: 0x00010001,
         oldestReadable: 0x00010001,
-        loaderSignature: LoaderSignature);
+        loaderSignature: LoaderSignature,
+        loaderAssembly: typeof(ScaleTransformer).Assembly);
 
     // Version history of the ScaleParameters.bin payload (ModelZipEntries):
     //   1: column names, scales, offset (layout at Save).

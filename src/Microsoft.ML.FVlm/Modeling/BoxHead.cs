@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using TorchSharp.Utils;
 
 namespace Microsoft.ML.FVlm.Modeling;
 
@@ -12,10 +13,14 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// </summary>
 internal sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas)>
 {
-    private readonly Sequential convs;
-    private readonly Linear fc;
-    private readonly Linear embedding;
-    private readonly Linear deltas;
+    [ComponentName(Name = "convs")]
+    private readonly Sequential _convs;
+    [ComponentName(Name = "fc")]
+    private readonly Linear _fc;
+    [ComponentName(Name = "embedding")]
+    private readonly Linear _embedding;
+    [ComponentName(Name = "deltas")]
+    private readonly Linear _deltas;
 
     /// <summary>Side of the features the box head reads, pooled per box (Mask R-CNN's 7x7).</summary>
     public const int PoolSize = 7;
@@ -26,12 +31,12 @@ internal sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas
     /// <param name="embeddingDim">D: the text embedding dimension.</param>
     public BoxHead(int channels, int convChannels, int fcDim, int embeddingDim) : base(nameof(BoxHead))
     {
-        convs = ConvStack.Create(channels, convChannels);
-        fc = Linear(convChannels * PoolSize * PoolSize, fcDim);
-        embedding = Linear(fcDim, embeddingDim, hasBias: false);
-        deltas = Linear(fcDim, 4);
-        init.normal_(deltas.weight!, std: 0.001);
-        init.zeros_(deltas.bias!);
+        _convs = ConvStack.Create(channels, convChannels);
+        _fc = Linear(convChannels * PoolSize * PoolSize, fcDim);
+        _embedding = Linear(fcDim, embeddingDim, hasBias: false);
+        _deltas = Linear(fcDim, 4);
+        init.normal_(_deltas.weight!, std: 0.001);
+        init.zeros_(_deltas.bias!);
         RegisterComponents();
     }
 
@@ -40,7 +45,7 @@ internal sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas
     public override (Tensor Embeddings, Tensor Deltas) forward(Tensor pooled)
     {
         using var scope = NewDisposeScope();
-        var hidden = functional.relu(fc.forward(convs.forward(pooled).flatten(1)));
-        return (embedding.forward(hidden).MoveToOuterDisposeScope(), deltas.forward(hidden).MoveToOuterDisposeScope());
+        var hidden = functional.relu(_fc.forward(_convs.forward(pooled).flatten(1)));
+        return (_embedding.forward(hidden).MoveToOuterDisposeScope(), _deltas.forward(hidden).MoveToOuterDisposeScope());
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using TorchSharp.Utils;
 
 namespace Microsoft.ML.FVlm.Modeling;
 
@@ -11,26 +12,29 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// </summary>
 internal sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
 {
-    private readonly FeaturePyramid fpn;
-    private readonly RegionProposalNetwork rpn;
-    private readonly RoiHeads roi_heads;
+    [ComponentName(Name = "fpn")]
+    private readonly FeaturePyramid _fpn;
+    [ComponentName(Name = "rpn")]
+    private readonly RegionProposalNetwork _rpn;
+    [ComponentName(Name = "roi_heads")]
+    private readonly RoiHeads _roiHeads;
 
     public DetectorHead(FeaturePyramid fpn, RegionProposalNetwork rpn, RoiHeads roiHeads) : base(nameof(DetectorHead))
     {
-        this.fpn = fpn;
-        this.rpn = rpn;
-        roi_heads = roiHeads;
+        _fpn = fpn;
+        _rpn = rpn;
+        _roiHeads = roiHeads;
         RegisterComponents();
     }
 
     /// <summary>The second stage, for classification and masks after <see cref="forward"/>.</summary>
-    public RoiHeads RoiHeads => roi_heads;
+    public RoiHeads RoiHeads => _roiHeads;
 
     public override DetectorOutput forward(DetectorInput input)
     {
-        var levels = fpn.forward(input.Features);
-        var proposals = rpn.forward(new RpnInput(levels, input.ImageSizes, input.Targets, input.Generator));
-        var second = roi_heads.forward(new RoiHeadsInput(levels, proposals.Proposals, input.TextEmbeddings, input.Targets, input.Generator, input.Pixels));
+        var levels = _fpn.forward(input.Features);
+        var proposals = _rpn.forward(new RpnInput(levels, input.ImageSizes, input.Targets, input.Generator));
+        var second = _roiHeads.forward(new RoiHeadsInput(levels, proposals.Proposals, input.TextEmbeddings, input.Targets, input.Generator, input.Pixels));
         if (!training || input.Targets is null)
             return new DetectorOutput(levels, proposals.Proposals, second.Embeddings, second.Deltas, null, proposals.ProposalObjectness);
         var losses = new Dictionary<string, Tensor>

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using TorchSharp.Utils;
 
 namespace Microsoft.ML.FVlm.Modeling;
 
@@ -13,8 +14,10 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// </summary>
 internal sealed class FeaturePyramid : Module<Tensor[], Tensor[]>
 {
-    private readonly ModuleList<Sequential> lateral = new();
-    private readonly ModuleList<Sequential> output = new();
+    [ComponentName(Name = "lateral")]
+    private readonly ModuleList<Sequential> _lateral = new();
+    [ComponentName(Name = "output")]
+    private readonly ModuleList<Sequential> _output = new();
 
     /// <param name="inChannels">Channels of C2..C5, fine to coarse.</param>
     /// <param name="channels">Channels of every pyramid level.</param>
@@ -22,8 +25,8 @@ internal sealed class FeaturePyramid : Module<Tensor[], Tensor[]>
     {
         foreach (int c in inChannels)
         {
-            lateral.Add(Sequential(Conv2d(c, channels, 1, bias: false), BatchNorm2d(channels)));
-            output.Add(Sequential(Conv2d(channels, channels, 3, padding: 1, bias: false), BatchNorm2d(channels)));
+            _lateral.Add(Sequential(Conv2d(c, channels, 1, bias: false), BatchNorm2d(channels)));
+            _output.Add(Sequential(Conv2d(channels, channels, 3, padding: 1, bias: false), BatchNorm2d(channels)));
         }
         Channels = channels;
         RegisterComponents();
@@ -36,18 +39,18 @@ internal sealed class FeaturePyramid : Module<Tensor[], Tensor[]>
     /// <returns>P2..P6: [N, channels, H / s, W / s] for s = 4, 8, 16, 32, 64.</returns>
     public override Tensor[] forward(Tensor[] features)
     {
-        if (features.Length != lateral.Count)
-            throw new ArgumentException($"The pyramid expects {lateral.Count} feature maps; got {features.Length}.", nameof(features));
+        if (features.Length != _lateral.Count)
+            throw new ArgumentException($"The pyramid expects {_lateral.Count} feature maps; got {features.Length}.", nameof(features));
         using var scope = NewDisposeScope();
         var results = new Tensor[features.Length + 1];
-        Tensor topDown = lateral[^1].forward(features[^1]);
-        results[features.Length - 1] = output[^1].forward(topDown);
+        Tensor topDown = _lateral[^1].forward(features[^1]);
+        results[features.Length - 1] = _output[^1].forward(topDown);
         for (int i = features.Length - 2; i >= 0; i--)
         {
-            var lat = lateral[i].forward(features[i]);
+            var lat = _lateral[i].forward(features[i]);
             var upsampled = functional.interpolate(topDown, size: [lat.shape[2], lat.shape[3]], mode: InterpolationMode.Nearest);
             topDown = lat + upsampled;
-            results[i] = output[i].forward(topDown);
+            results[i] = _output[i].forward(topDown);
         }
         results[^1] = functional.max_pool2d(results[^2], kernel_size: 1, stride: 2);
         foreach (var r in results) r.MoveToOuterDisposeScope();

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using TorchSharp.Utils;
 
 namespace Microsoft.ML.FVlm.Modeling;
 
@@ -14,27 +15,32 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// </summary>
 internal sealed class MaskHead : Module<Tensor, Tensor>
 {
-    private readonly Sequential convs;
-    private readonly ConvTranspose2d upsample;
-    private readonly Conv2d? pixel_conv;
-    private readonly Conv2d? fuse;
-    private readonly Conv2d logits;
+    [ComponentName(Name = "convs")]
+    private readonly Sequential _convs;
+    [ComponentName(Name = "upsample")]
+    private readonly ConvTranspose2d _upsample;
+    [ComponentName(Name = "pixel_conv")]
+    private readonly Conv2d? _pixelConv;
+    [ComponentName(Name = "fuse")]
+    private readonly Conv2d? _fuse;
+    [ComponentName(Name = "logits")]
+    private readonly Conv2d _logits;
 
     public MaskHead(int channels, int convChannels, int pixelChannels = 0) : base(nameof(MaskHead))
     {
-        convs = ConvStack.Create(channels, convChannels);
-        upsample = ConvTranspose2d(convChannels, convChannels, 2, stride: 2);
+        _convs = ConvStack.Create(channels, convChannels);
+        _upsample = ConvTranspose2d(convChannels, convChannels, 2, stride: 2);
         if (pixelChannels > 0)
         {
-            pixel_conv = Conv2d(3, pixelChannels, 3, padding: 1);
-            fuse = Conv2d(convChannels + pixelChannels, convChannels, 1);
+            _pixelConv = Conv2d(3, pixelChannels, 3, padding: 1);
+            _fuse = Conv2d(convChannels + pixelChannels, convChannels, 1);
         }
-        logits = Conv2d(convChannels, 1, 1);
+        _logits = Conv2d(convChannels, 1, 1);
         RegisterComponents();
     }
 
     /// <summary>True when the head reads the canvas pixels under each box (<see cref="Forward"/>'s <c>pixels</c>).</summary>
-    public bool UsesPixels => pixel_conv is not null;
+    public bool UsesPixels => _pixelConv is not null;
 
     /// <param name="pooled">[R, channels, 14, 14].</param>
     /// <returns>[R, 28, 28] mask logits.</returns>
@@ -46,12 +52,12 @@ internal sealed class MaskHead : Module<Tensor, Tensor>
     public Tensor Forward(Tensor pooled, Tensor? pixels)
     {
         using var scope = NewDisposeScope();
-        var hidden = functional.relu(upsample.forward(convs.forward(pooled)));
-        if (pixel_conv is not null)
+        var hidden = functional.relu(_upsample.forward(_convs.forward(pooled)));
+        if (_pixelConv is not null)
         {
             if (pixels is null) throw new InvalidOperationException("This mask head has a pixel branch: it needs the canvas pixels under each box.");
-            hidden = functional.relu(fuse!.forward(cat([hidden, functional.relu(pixel_conv.forward(pixels))], 1)));
+            hidden = functional.relu(_fuse!.forward(cat([hidden, functional.relu(_pixelConv.forward(pixels))], 1)));
         }
-        return logits.forward(hidden).squeeze(1).MoveToOuterDisposeScope();
+        return _logits.forward(hidden).squeeze(1).MoveToOuterDisposeScope();
     }
 }

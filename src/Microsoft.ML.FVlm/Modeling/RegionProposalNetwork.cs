@@ -2,6 +2,7 @@ using Microsoft.ML.FVlm.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using TorchSharp.Utils;
 
 namespace Microsoft.ML.FVlm.Modeling;
 
@@ -12,7 +13,8 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// </summary>
 internal sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
 {
-    private readonly RpnHead head;
+    [ComponentName(Name = "head")]
+    private readonly RpnHead _head;
     private readonly AnchorGenerator _anchors;
     private readonly int[] _strides;
     private readonly BoxCoder _coder = new(1, 1, 1, 1);
@@ -24,7 +26,7 @@ internal sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
     public RegionProposalNetwork(RpnHead head, AnchorGenerator anchors, IReadOnlyList<int> strides, RpnSettings settings) : base(nameof(RegionProposalNetwork))
     {
         if (anchors.LevelCount != strides.Count) throw new ArgumentException($"{anchors.LevelCount} anchor sizes for {strides.Count} levels.");
-        this.head = head;
+        _head = head;
         _anchors = anchors;
         _strides = strides.ToArray();
         _matcher = new Matcher(settings.ForegroundIou, settings.BackgroundIou, allowLowQualityMatches: true);
@@ -36,7 +38,7 @@ internal sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
 
     public override RpnOutput forward(RpnInput input)
     {
-        var (objectness, deltas) = head.forward(input.Levels);
+        var (objectness, deltas) = _head.forward(input.Levels);
         long batch = input.Levels[0].shape[0];
         var anchors = new Tensor[objectness.Length];
         for (int l = 0; l < objectness.Length; l++)

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using TorchSharp.Utils;
 
 namespace Microsoft.ML.FVlm.Modeling;
 
@@ -15,13 +16,15 @@ internal sealed class RegionTextClassifier : Module<Tensor, Tensor, Tensor>
     /// <summary>The base temperature of region-text logits.</summary>
     public const double BaseTemperature = 0.01;
 
-    private readonly Parameter background;
-    private readonly Parameter log_scale;
+    [ComponentName(Name = "background")]
+    private readonly Parameter _background;
+    [ComponentName(Name = "log_scale")]
+    private readonly Parameter _logScale;
 
     public RegionTextClassifier(int embeddingDim) : base(nameof(RegionTextClassifier))
     {
-        background = Parameter(randn(1, embeddingDim) / Math.Sqrt(embeddingDim));
-        log_scale = Parameter(zeros(1));
+        _background = Parameter(randn(1, embeddingDim) / Math.Sqrt(embeddingDim));
+        _logScale = Parameter(zeros(1));
         RegisterComponents();
     }
 
@@ -31,9 +34,9 @@ internal sealed class RegionTextClassifier : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor regionEmbeddings, Tensor textEmbeddings)
     {
         using var scope = NewDisposeScope();
-        var classes = cat([functional.normalize(background, dim: -1), textEmbeddings.to(regionEmbeddings.dtype)], 0);
+        var classes = cat([functional.normalize(_background, dim: -1), textEmbeddings.to(regionEmbeddings.dtype)], 0);
         var cosine = functional.normalize(regionEmbeddings, dim: -1).matmul(classes.t());
-        var temperature = BaseTemperature * exp(log_scale);
+        var temperature = BaseTemperature * exp(_logScale);
         return (cosine / temperature).MoveToOuterDisposeScope();
     }
 }

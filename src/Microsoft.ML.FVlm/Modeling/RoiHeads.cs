@@ -2,6 +2,7 @@ using Microsoft.ML.FVlm.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using TorchSharp.Utils;
 
 namespace Microsoft.ML.FVlm.Modeling;
 
@@ -17,9 +18,12 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
     /// <summary>Mask targets and predictions are this many pixels per side.</summary>
     public const int MaskSize = 28;
 
-    private readonly BoxHead box_head;
-    private readonly MaskHead mask_head;
-    private readonly RegionTextClassifier classifier;
+    [ComponentName(Name = "box_head")]
+    private readonly BoxHead _boxHead;
+    [ComponentName(Name = "mask_head")]
+    private readonly MaskHead _maskHead;
+    [ComponentName(Name = "classifier")]
+    private readonly RegionTextClassifier _classifier;
     private readonly MultiScaleRoiAlign _boxPooler;
     private readonly MultiScaleRoiAlign _maskPooler;
     private readonly Matcher _matcher;
@@ -30,9 +34,9 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
 
     public RoiHeads(BoxHead boxHead, MaskHead maskHead, RegionTextClassifier classifier, IReadOnlyList<int> strides, RoiHeadsSettings settings) : base(nameof(RoiHeads))
     {
-        box_head = boxHead;
-        mask_head = maskHead;
-        this.classifier = classifier;
+        _boxHead = boxHead;
+        _maskHead = maskHead;
+        _classifier = classifier;
         _boxPooler = new MultiScaleRoiAlign(strides, BoxHead.PoolSize, canonicalSize: settings.CanonicalBoxSize);
         _maskPooler = new MultiScaleRoiAlign(strides, MaskSize / 2, canonicalSize: settings.CanonicalBoxSize);
         _matcher = new Matcher(settings.ForegroundIou, settings.ForegroundIou, allowLowQualityMatches: false);
@@ -48,16 +52,16 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
         for (int i = 0; i < input.Proposals.Count; i++)
         {
             var pooled = _boxPooler.Forward(ImageLevels(input.Levels, i), input.Proposals[i]);
-            (embeddings[i], deltas[i]) = box_head.forward(pooled);
+            (embeddings[i], deltas[i]) = _boxHead.forward(pooled);
         }
         return new RoiHeadsOutput(embeddings, deltas, null, null, null);
     }
 
     /// <summary>Class logits [R, 1 + C] of region embeddings against the vocabulary's text embeddings.</summary>
-    public Tensor Classify(Tensor regionEmbeddings, Tensor textEmbeddings) => classifier.forward(regionEmbeddings, textEmbeddings);
+    public Tensor Classify(Tensor regionEmbeddings, Tensor textEmbeddings) => _classifier.forward(regionEmbeddings, textEmbeddings);
 
     /// <summary>True when the mask head reads the canvas pixels under each box (a pixel branch).</summary>
-    public bool MasksUsePixels => mask_head.UsesPixels;
+    public bool MasksUsePixels => _maskHead.UsesPixels;
 
     /// <summary>Mask logits [R, 28, 28] for boxes of image <paramref name="image"/>.</summary>
     /// <param name="levels">The batch's pyramid levels.</param>
@@ -65,12 +69,12 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
     /// <param name="boxes">[R, 4] canvas pixels.</param>
     /// <param name="pixels">[N, 3, H, W] the batch's canvas (the VLM's normalised input); needed when <see cref="MasksUsePixels"/>.</param>
     public Tensor PredictMasks(Tensor[] levels, int image, Tensor boxes, Tensor? pixels = null) =>
-        mask_head.Forward(_maskPooler.Forward(ImageLevels(levels, image), boxes), PixelsUnder(pixels, image, boxes));
+        _maskHead.Forward(_maskPooler.Forward(ImageLevels(levels, image), boxes), PixelsUnder(pixels, image, boxes));
 
     /// <summary>The canvas under each box at the mask's resolution, when the mask head reads it (the head refuses a missing canvas).</summary>
     private Tensor? PixelsUnder(Tensor? pixels, int image, Tensor boxes)
     {
-        if (!mask_head.UsesPixels || pixels is null) return null;
+        if (!_maskHead.UsesPixels || pixels is null) return null;
         using var noGrad = no_grad();
         return RoiAlign.Forward(pixels[image..(image + 1)], boxes.to(pixels.dtype), MaskSize, 1.0, 2);
     }
@@ -98,8 +102,8 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
             var sampled = cat([positive, negative]);
             var levels = ImageLevels(input.Levels, i);
 
-            var (embeddings, deltas) = box_head.forward(_boxPooler.Forward(levels, proposals[sampled]));
-            logits.Add(classifier.forward(embeddings, input.TextEmbeddings));
+            var (embeddings, deltas) = _boxHead.forward(_boxPooler.Forward(levels, proposals[sampled]));
+            logits.Add(_classifier.forward(embeddings, input.TextEmbeddings));
             classes.Add(labels[sampled]);
             long positives = positive.shape[0];
             if (positives == 0) continue;
@@ -109,7 +113,7 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
             positiveTargets.Add(BoxCoder.Encode(positiveBoxes, target.Boxes[positiveTruth]));
             if (target.Masks is not null)
             {
-                maskLogits.Add(mask_head.Forward(_maskPooler.Forward(levels, positiveBoxes), PixelsUnder(input.Pixels, i, positiveBoxes)));
+                maskLogits.Add(_maskHead.Forward(_maskPooler.Forward(levels, positiveBoxes), PixelsUnder(input.Pixels, i, positiveBoxes)));
                 maskTargets.Add(MaskTargets(target.Masks, positiveTruth, positiveBoxes));
             }
         }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using TorchSharp.Utils;
 
 namespace Microsoft.ML.FVlm.Modeling;
 
@@ -11,16 +12,19 @@ namespace Microsoft.ML.FVlm.Modeling;
 /// </summary>
 internal sealed class RpnHead : Module<Tensor[], (Tensor[] Objectness, Tensor[] Deltas)>
 {
-    private readonly Conv2d conv;
-    private readonly Conv2d objectness;
-    private readonly Conv2d deltas;
+    [ComponentName(Name = "conv")]
+    private readonly Conv2d _conv;
+    [ComponentName(Name = "objectness")]
+    private readonly Conv2d _objectness;
+    [ComponentName(Name = "deltas")]
+    private readonly Conv2d _deltas;
 
     public RpnHead(int channels, int anchorsPerLocation) : base(nameof(RpnHead))
     {
-        conv = Conv2d(channels, channels, 3, padding: 1);
-        objectness = Conv2d(channels, anchorsPerLocation, 1);
-        deltas = Conv2d(channels, anchorsPerLocation * 4, 1);
-        foreach (var layer in new[] { conv, objectness, deltas })
+        _conv = Conv2d(channels, channels, 3, padding: 1);
+        _objectness = Conv2d(channels, anchorsPerLocation, 1);
+        _deltas = Conv2d(channels, anchorsPerLocation * 4, 1);
+        foreach (var layer in new[] { _conv, _objectness, _deltas })
         {
             init.normal_(layer.weight!, std: 0.01);
             init.zeros_(layer.bias!);
@@ -37,11 +41,11 @@ internal sealed class RpnHead : Module<Tensor[], (Tensor[] Objectness, Tensor[] 
         for (int i = 0; i < levels.Length; i++)
         {
             using var scope = NewDisposeScope();
-            var hidden = functional.relu(conv.forward(levels[i]));
+            var hidden = functional.relu(_conv.forward(levels[i]));
             long n = levels[i].shape[0];
             // [N, A, H, W] -> [N, H, W, A] -> [N, H * W * A], matching the anchor order (row, column, ratio).
-            logits[i] = objectness.forward(hidden).permute(0, 2, 3, 1).reshape(n, -1).MoveToOuterDisposeScope();
-            var d = deltas.forward(hidden);
+            logits[i] = _objectness.forward(hidden).permute(0, 2, 3, 1).reshape(n, -1).MoveToOuterDisposeScope();
+            var d = _deltas.forward(hidden);
             boxDeltas[i] = d.view(n, -1, 4, d.shape[2], d.shape[3]).permute(0, 3, 4, 1, 2).reshape(n, -1, 4).MoveToOuterDisposeScope();
         }
         return (logits, boxDeltas);

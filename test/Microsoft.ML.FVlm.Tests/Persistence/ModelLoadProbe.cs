@@ -54,6 +54,12 @@ internal static class ModelLoadProbe
     {
         Assert.That(result.ExitCode, Is.EqualTo(0), "The probe failed: " + result.StandardError);
         using var json = JsonDocument.Parse(result.StandardOutput);
+        return ParseDetections(json);
+    }
+
+    /// <summary>Detections as the <c>detect</c> mode prints them: one JSON array, an object per image.</summary>
+    public static Detections[] ParseDetections(JsonDocument json)
+    {
         return json.RootElement.EnumerateArray().Select(row => new Detections(
             row.GetProperty("labels").EnumerateArray().Select(e => e.GetString()!).ToArray(),
             row.GetProperty("scores").EnumerateArray().Select(e => e.GetSingle()).ToArray(),

@@ -1,0 +1,104 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Microsoft.ML.Data;
+using Microsoft.ML.FVlm.Data;
+using Microsoft.ML.FVlm.Shapes;
+using Microsoft.ML.FVlm.Tests.Persistence;
+
+namespace Microsoft.ML.FVlm.Tests.Inference;
+
+/// <summary>
+/// What the shipped Shapes detector detects, against the record of it in Assets/shipped-detector-val100.json.gz
+/// (eng/golden/record-shipped-detector.sh: the first 100 <c>val</c> scenes, seed 0, 320 px, through the model-load
+/// probe). A change of the inference path that changes what users get fails here. The rule is the one any
+/// inference path must meet: per image, at least 99.5 % of the recorded detections matched one to one by a detection
+/// with the same label, every box coordinate within 0.01 px and the score within 1e-4 relative, and each matched
+/// pair's masks at an IoU of 0.99 or more. The first 10 scenes by default; <c>FVLM_GOLDEN_SCENES=100</c> checks all.
+/// </summary>
+public class ShippedDetectorGoldenTests
+{
+    private const int ImageSide = 320;
+    private const double BoxTolerance = 0.01, ScoreTolerance = 1e-4, MatchedFraction = 0.995, MaskIou = 0.99;
+
+    [Test]
+    public void TheShippedDetectorDetectsWhatTheRecordSays()
+    {
+        var golden = ReadGolden();
+        int scenes = int.TryParse(Environment.GetEnvironmentVariable("FVLM_GOLDEN_SCENES"), out int n) ? Math.Clamp(n, 1, golden.Length) : 10;
+        using var rendered = new RenderedShapes(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = scenes, Seed = 0, ImageSize = ImageSide }, "golden");
+        var detected = Detect(rendered.ImagePaths());
+        Assert.That(detected, Has.Length.EqualTo(scenes));
+        Assert.That(golden.Take(scenes).Sum(g => g.Labels.Length), Is.GreaterThan(10 * scenes), "the premise: the record holds detections");
+
+        for (int i = 0; i < scenes; i++)
+        {
+            var (matched, worstIou) = Match(golden[i], detected[i]);
+            Assert.That(matched, Is.GreaterThanOrEqualTo(MatchedFraction * golden[i].Labels.Length),
+                $"scene {i}: {matched} of {golden[i].Labels.Length} recorded detections matched ({detected[i].Labels.Length} detected)");
+            Assert.That(worstIou, Is.GreaterThanOrEqualTo(MaskIou), $"scene {i}: the lowest mask IoU of a matched pair");
+        }
+    }
+
+    [Test]
+    public void TheRuleRefusesAShiftedBoxAScoreOffAndAnotherLabel()
+    {
+        var recorded = ReadGolden()[0];
+        Assert.That(Match(recorded, recorded), Is.EqualTo((recorded.Labels.Length, 1.0)), "the record matches itself");
+
+        var boxes = recorded.Boxes.ToArray();
+        boxes[0] += 0.02f;
+        var scores = recorded.Scores.ToArray();
+        scores[1] *= 1.001f;
+        var labels = recorded.Labels.ToArray();
+        labels[2] = labels[2] == "ring" ? "circle" : "ring";
+        Assert.That(Match(recorded, recorded with { Boxes = boxes, Scores = scores, Labels = labels }).Matched, Is.EqualTo(recorded.Labels.Length - 3));
+    }
+
+    /// <summary>Recorded detections matched one to one (best recorded score first) and the lowest mask IoU among the matched pairs.</summary>
+    private static (int Matched, double WorstIou) Match(ModelLoadProbe.Detections recorded, ModelLoadProbe.Detections detected)
+    {
+        var used = new bool[detected.Labels.Length];
+        int matched = 0;
+        double worstIou = 1;
+        foreach (int r in Enumerable.Range(0, recorded.Labels.Length).OrderByDescending(r => recorded.Scores[r]))
+        {
+            int d = Enumerable.Range(0, detected.Labels.Length).FirstOrDefault(d => !used[d] && Agree(recorded, r, detected, d), -1);
+            if (d < 0) continue;
+            used[d] = true;
+            matched++;
+            var masks = new[] { recorded.Masks[r], detected.Masks[d] }.Select(m => CocoMask.FromCompressedString(m, ImageSide, ImageSide)).ToArray();
+            worstIou = Math.Min(worstIou, CocoMask.Iou([masks[0]], [masks[1]], [false])[0, 0]);
+        }
+        return (matched, worstIou);
+    }
+
+    private static bool Agree(ModelLoadProbe.Detections recorded, int r, ModelLoadProbe.Detections detected, int d) =>
+        recorded.Labels[r] == detected.Labels[d]
+        && Math.Abs(recorded.Scores[r] - detected.Scores[d]) <= ScoreTolerance * recorded.Scores[r]
+        && Enumerable.Range(0, 4).All(j => Math.Abs(recorded.Boxes[r * 4 + j] - detected.Boxes[d * 4 + j]) <= BoxTolerance);
+
+    private static ModelLoadProbe.Detections[] Detect(string[] imagePaths)
+    {
+        var ml = new MLContext(seed: 0);
+        using var detector = (FVlmTransformer)ml.Model.Load(ShapesDetector.ModelFile, out _);
+        var input = ml.Data.LoadFromEnumerable(imagePaths.Select(p => new ImagePathRow { ImagePath = p }));
+        var images = ml.Transforms.LoadImages("Image", imageFolder: "", inputColumnName: nameof(ImagePathRow.ImagePath)).Fit(input).Transform(input);
+        var names = detector.Vocabulary.Names;
+        return DetectionRow.ReadAll(detector.Transform(images))
+            .Select(row => new ModelLoadProbe.Detections(row.Labels.Select(k => names[(int)k - 1]).ToArray(), row.Scores, row.Boxes, row.Masks))
+            .ToArray();
+    }
+
+    private static ModelLoadProbe.Detections[] ReadGolden()
+    {
+        string path = Path.Combine(RepositoryRoot.Path, "test", "Microsoft.ML.FVlm.Tests", "Assets", "shipped-detector-val100.json.gz");
+        using var file = File.OpenRead(path);
+        using var json = new GZipStream(file, CompressionMode.Decompress);
+        return ModelLoadProbe.ParseDetections(JsonDocument.Parse(json));
+    }
+
+    private sealed class ImagePathRow
+    {
+        public string ImagePath { get; set; } = "";
+    }
+}

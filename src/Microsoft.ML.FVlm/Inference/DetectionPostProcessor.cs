@@ -8,10 +8,11 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.FVlm.Inference;
 
 /// <summary>
-/// From one image's proposals, region embeddings and box deltas to detections: detector
-/// probabilities over [background; vocabulary], class-agnostic box refinement, the frozen VLM's
-/// probabilities for the proposals (F-VLM's reference) or the refined boxes, F-VLM's fusion,
-/// per-class NMS on the refined boxes, top-k, and masks pasted at the original resolution.
+/// From the second stage's predictions for one image to its detections: the frozen VLM's probabilities
+/// (<see cref="VlmRegionScorer"/>) for the proposals (F-VLM's reference) or the refined boxes, F-VLM's fusion,
+/// per-class NMS on the refined boxes, top-k, and the kept boxes' masks (predicted by the mask head, given as
+/// <c>predictMasks</c>) pasted at the original resolution. It selects and pastes; the head classifies and refines
+/// (<see cref="RoiHeads.Predict"/>).
 /// </summary>
 /// <remarks>
 /// Several post-processing settings (fused, detection-only, VLM-only, other fusion methods) share one
@@ -20,58 +21,35 @@ namespace Microsoft.ML.FVlm.Inference;
 /// class-agnostic, so a mask depends only on its proposal: each kept proposal's mask is predicted and
 /// pasted once, however many classes and settings keep it.
 /// </remarks>
-internal sealed class DetectionPostProcessor
+/// <param name="settings">One or more post-processing settings.</param>
+/// <param name="isNovel">The vocabulary's novel flags (beta weighs the VLM for them, alpha for the others).</param>
+/// <param name="timings">Adds the time of each stage, when given.</param>
+internal sealed class DetectionPostProcessor(IReadOnlyList<InferenceSettings> settings, IReadOnlyList<bool> isNovel, InferenceTimings? timings = null)
 {
-    private readonly RoiHeads _roiHeads;
-    private readonly FrozenVlm _vlm;
-
-    public DetectionPostProcessor(RoiHeads roiHeads, FrozenVlm vlm) => (_roiHeads, _vlm) = (roiHeads, vlm);
-
-    /// <param name="levels">The batch's pyramid levels (for masks).</param>
-    /// <param name="image">Index of the image in the batch.</param>
-    /// <param name="regionLevels">Per scale of <paramref name="regionScaling"/>, [1, C, h, w]: the VLM's region level for this image.</param>
-    /// <param name="regionScaling">The scales the VLM embeds regions at.</param>
-    /// <param name="proposals">[P, 4] canvas pixels.</param>
-    /// <param name="embeddings">[P, D] the box head's region embeddings.</param>
-    /// <param name="deltas">[P, 4] the box head's deltas.</param>
+    /// <param name="regions">The second stage's predictions for the image's proposals.</param>
     /// <param name="objectness">[P] the proposals' RPN objectness probabilities (for a fusion method with an objectness weight).</param>
-    /// <param name="text">[C, D] unit text embeddings of the vocabulary.</param>
-    /// <param name="isNovel">[C] novel flags (beta weighs the VLM for them, alpha for the others).</param>
-    /// <param name="canvasSize">The image's (height, width) on the canvas.</param>
-    /// <param name="scale">Canvas pixels per original pixel.</param>
-    /// <param name="originalSize">The original image's (height, width).</param>
-    /// <param name="settings">One or more post-processing settings.</param>
-    /// <param name="timings">Adds the time of each stage, when given.</param>
-    /// <param name="canvas">[N, 3, H, W] the batch's canvas, for a mask head with a pixel branch.</param>
-    /// <returns>The image's detections under each of <paramref name="settings"/>.</returns>
-    public ImageDetections[] Process(Tensor[] levels, int image, IReadOnlyList<Tensor> regionLevels, RegionScaling regionScaling, Tensor proposals, Tensor embeddings, Tensor deltas,
-        Tensor? objectness, Tensor text, IReadOnlyList<bool> isNovel, (int Height, int Width) canvasSize, float scale, (int Height, int Width) originalSize,
-        IReadOnlyList<InferenceSettings> settings, InferenceTimings? timings = null, Tensor? canvas = null)
+    /// <param name="vlm">The VLM's probabilities for boxes of this image.</param>
+    /// <param name="predictMasks">Mask logits [R, 28, 28] for boxes [R, 4] (canvas pixels) of this image.</param>
+    /// <param name="geometry">Where the image lies on the canvas.</param>
+    /// <returns>The image's detections under each setting.</returns>
+    public ImageDetections[] Process(RegionPredictions regions, Tensor? objectness, VlmRegionScorer vlm, Func<Tensor, Tensor> predictMasks, ImageGeometry geometry)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        if (proposals.shape[0] == 0) return settings.Select(s => ImageDetections.Empty(s.PredictMasks)).ToArray();
+        if (regions.Proposals.shape[0] == 0) return settings.Select(s => ImageDetections.Empty(s.PredictMasks)).ToArray();
 
         long start = Stopwatch.GetTimestamp();
-        var detection = _roiHeads.Classify(embeddings, text).softmax(1);
-        var boxes = BoxOps.Clip(_roiHeads.BoxCoder.Decode(deltas, proposals), canvasSize.Height, canvasSize.Width);
-        timings?.Add(InferenceStage.Head, start);
-        start = Stopwatch.GetTimestamp();
         // The VLM's probabilities for each set of boxes some setting asks it to score.
-        var cpuLevels = regionLevels.Select(l => l.cpu()).ToArray();
-        var vlm = settings.Select(s => s.Fusion.VlmBoxes).Distinct().ToDictionary(b => b, b =>
-        {
-            var regions = _vlm.EmbedRegions(cpuLevels, (b == VlmScoredBoxes.Proposals ? proposals : boxes).cpu(), regionScaling).to(text.device);
-            return (regions.matmul(text.t()) / _vlm.Manifest.LogitTemperature).softmax(1);
-        });
-        float[] canvasBoxes = boxes.cpu().contiguous().data<float>().ToArray();
+        var vlmProbabilities = settings.Select(s => s.Fusion.VlmBoxes).Distinct().ToDictionary(b => b,
+            b => vlm.Score(b == VlmScoredBoxes.Proposals ? regions.Proposals : regions.Boxes));
+        float[] canvasBoxes = regions.Boxes.cpu().contiguous().data<float>().ToArray();
         timings?.Add(InferenceStage.VlmRegionScoring, start);
 
         start = Stopwatch.GetTimestamp();
-        var selections = settings.Select(s => Select(s, detection, vlm[s.Fusion.VlmBoxes], objectness, isNovel, canvasBoxes)).ToArray();
+        var selections = settings.Select(s => Select(s, regions.Probabilities, vlmProbabilities[s.Fusion.VlmBoxes], objectness, isNovel, canvasBoxes)).ToArray();
         timings?.Add(InferenceStage.PostProcessing, start);
         start = Stopwatch.GetTimestamp();
-        var masks = PasteMasks(levels, canvas, image, canvasBoxes, scale, originalSize,
+        var masks = PasteMasks(predictMasks, regions.Boxes.device, canvasBoxes, geometry,
             selections.Where((_, s) => settings[s].PredictMasks).SelectMany(k => k.Proposals).Distinct().ToArray());
         timings?.Add(InferenceStage.Masks, start);
 
@@ -81,7 +59,7 @@ internal sealed class DetectionPostProcessor
             var kept = selections[s];
             var originalBoxes = new float[kept.Proposals.Length * 4];
             for (int i = 0; i < kept.Proposals.Length; i++)
-                OriginalBox(canvasBoxes.AsSpan(kept.Proposals[i] * 4, 4), scale, originalSize).CopyTo(originalBoxes.AsSpan(i * 4, 4));
+                geometry.OriginalBox(canvasBoxes.AsSpan(kept.Proposals[i] * 4, 4)).CopyTo(originalBoxes.AsSpan(i * 4, 4));
             results[s] = new ImageDetections(originalBoxes, kept.Classes, kept.Scores, kept.DetectionScores, kept.VlmScores,
                 settings[s].PredictMasks ? kept.Proposals.Select(p => masks[p]).ToArray() : null)
             {
@@ -136,30 +114,21 @@ internal sealed class DetectionPostProcessor
         return fused[.., 1..];
     }
 
-    /// <summary>A canvas box in the original image's pixels, clipped to it.</summary>
-    private static float[] OriginalBox(ReadOnlySpan<float> canvasBox, float scale, (int Height, int Width) size)
-    {
-        var box = new float[4];
-        for (int j = 0; j < 4; j++)
-            box[j] = Math.Clamp(canvasBox[j] / scale, 0, j % 2 == 0 ? size.Width : size.Height);
-        return box;
-    }
-
     /// <summary>Masks of the given proposals (their refined boxes), predicted in one call and pasted at the original size.</summary>
-    private Dictionary<int, RleMask> PasteMasks(Tensor[] levels, Tensor? canvas, int image, float[] canvasBoxes, float scale, (int Height, int Width) size, int[] proposals)
+    private static Dictionary<int, RleMask> PasteMasks(Func<Tensor, Tensor> predictMasks, Device device, float[] canvasBoxes, ImageGeometry geometry, int[] proposals)
     {
         var masks = new Dictionary<int, RleMask>(proposals.Length);
         if (proposals.Length == 0) return masks;
         var boxes = new float[proposals.Length * 4];
         for (int i = 0; i < proposals.Length; i++) Array.Copy(canvasBoxes, proposals[i] * 4, boxes, i * 4, 4);
-        float[] probabilities = _roiHeads.PredictMasks(levels, image, tensor(boxes, [proposals.Length, 4]).to(levels[0].device), canvas)
-            .sigmoid().cpu().contiguous().data<float>().ToArray();
+        float[] probabilities = predictMasks(tensor(boxes, [proposals.Length, 4]).to(device)).sigmoid().cpu().contiguous().data<float>().ToArray();
         int m = RoiHeads.MaskSize, plane = m * m;
-        var buffer = new byte[size.Height * size.Width];
+        var (height, width) = geometry.OriginalSize;
+        var buffer = new byte[height * width];
         for (int i = 0; i < proposals.Length; i++)
         {
-            var originalBox = OriginalBox(boxes.AsSpan(i * 4, 4), scale, size);
-            masks[proposals[i]] = MaskPaster.Paste(probabilities.AsSpan(i * plane, plane), m, originalBox, size.Height, size.Width, buffer);
+            var originalBox = geometry.OriginalBox(boxes.AsSpan(i * 4, 4));
+            masks[proposals[i]] = MaskPaster.Paste(probabilities.AsSpan(i * plane, plane), m, originalBox, height, width, buffer);
         }
         return masks;
     }
@@ -171,5 +140,51 @@ internal sealed class DetectionPostProcessor
 
         /// <summary>See <see cref="ImageDetections.HighestScoreBelowThreshold"/>.</summary>
         public float? HighestScoreBelowThreshold { get; init; }
+    }
+}
+
+/// <summary>Where an image lies on the canvas: its (height, width) there, canvas pixels per original pixel, and its original (height, width).</summary>
+internal sealed record ImageGeometry((int Height, int Width) CanvasSize, float Scale, (int Height, int Width) OriginalSize)
+{
+    /// <summary>A canvas box in the original image's pixels, clipped to it.</summary>
+    public float[] OriginalBox(ReadOnlySpan<float> canvasBox)
+    {
+        var box = new float[4];
+        for (int j = 0; j < 4; j++)
+            box[j] = Math.Clamp(canvasBox[j] / Scale, 0, j % 2 == 0 ? OriginalSize.Width : OriginalSize.Height);
+        return box;
+    }
+}
+
+/// <summary>
+/// The frozen VLM's class probabilities for boxes of one image: region embeddings pooled from the VLM's region levels
+/// (one per scale of the region scaling), against the vocabulary's text embeddings at the VLM's temperature (F-VLM's
+/// VLM score, which the fusion combines with the detector's).
+/// </summary>
+internal sealed class VlmRegionScorer
+{
+    private readonly FrozenVlm _vlm;
+    private readonly Tensor[] _levels;
+    private readonly RegionScaling _scaling;
+    private readonly Tensor _text;
+
+    /// <param name="vlm">The frozen VLM.</param>
+    /// <param name="regionLevels">Per scale of <paramref name="scaling"/>, [1, C, h, w]: the VLM's region level for this image.</param>
+    /// <param name="scaling">The scales the VLM embeds regions at.</param>
+    /// <param name="text">[C, D] unit text embeddings of the vocabulary (on the head's device).</param>
+    public VlmRegionScorer(FrozenVlm vlm, IReadOnlyList<Tensor> regionLevels, RegionScaling scaling, Tensor text)
+    {
+        _vlm = vlm;
+        // The region pooler runs on ONNX Runtime's side: on the CPU.
+        _levels = regionLevels.Select(l => l.cpu()).ToArray();
+        _scaling = scaling;
+        _text = text;
+    }
+
+    /// <summary>Probabilities [R, C] over the vocabulary for boxes [R, 4] (canvas pixels), on the text embeddings' device.</summary>
+    public Tensor Score(Tensor boxes)
+    {
+        var regions = _vlm.EmbedRegions(_levels, boxes.cpu(), _scaling).to(_text.device);
+        return (regions.matmul(_text.t()) / _vlm.Manifest.LogitTemperature).softmax(1);
     }
 }

@@ -121,15 +121,19 @@ internal sealed class OpenVocabularyDetector
             regionLevels = _vlm.RegionLevelsAtScales(batch.PixelValues, features[regionIndex], regionScaling);
             timings?.Add(InferenceStage.VlmRegionScoring, start);
         }
-        var postProcessor = new DetectionPostProcessor(_head.RoiHeads, _vlm);
+        var postProcessor = new DetectionPostProcessor(settings, vocabulary.IsNovel, timings);
         var canvas = _head.RoiHeads.MasksUsePixels ? batch.PixelValues.to(_device) : null;
         var perSettings = settings.Select(_ => new ImageDetections[images.Count]).ToArray();
         for (int i = 0; i < images.Count; i++)
         {
             using var guard = NativeCallGuard.Enter();
-            var perImage = postProcessor.Process(output.Levels, i, regionLevels.Select(l => l[i..(i + 1)]).ToArray(), regionScaling, output.Proposals[i], output.Embeddings![i], output.Deltas![i],
-                output.ProposalObjectness?[i], text, vocabulary.IsNovel, batch.Sizes[i], batch.Scales[i], (images[i].Height, images[i].Width), settings, timings, canvas);
-            for (int s = 0; s < settings.Count; s++) perSettings[s][i] = perImage[s];
+            using var imageScope = NewDisposeScope();
+            int image = i;
+            var vlm = new VlmRegionScorer(_vlm, regionLevels.Select(l => l[image..(image + 1)]).ToArray(), regionScaling, text);
+            var perImage = postProcessor.Process(output.Regions![image], output.ProposalObjectness?[image], vlm,
+                boxes => _head.RoiHeads.PredictMasks(output.Levels, image, boxes, canvas),
+                new ImageGeometry(batch.Sizes[image], batch.Scales[image], (images[image].Height, images[image].Width)));
+            for (int s = 0; s < settings.Count; s++) perSettings[s][image] = perImage[s];
         }
         timings?.AddImages(images.Count);
         return perSettings;

@@ -34,9 +34,9 @@ internal sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
     {
         var levels = _fpn.forward(input.Features);
         var proposals = _rpn.forward(new RpnInput(levels, input.ImageSizes, input.Targets, input.Generator));
-        var second = _roiHeads.forward(new RoiHeadsInput(levels, proposals.Proposals, input.TextEmbeddings, input.Targets, input.Generator, input.Pixels));
+        var second = _roiHeads.forward(new RoiHeadsInput(levels, proposals.Proposals, input.TextEmbeddings, input.ImageSizes, input.Targets, input.Generator, input.Pixels));
         if (!training || input.Targets is null)
-            return new DetectorOutput(levels, proposals.Proposals, second.Embeddings, second.Deltas, null, proposals.ProposalObjectness);
+            return new DetectorOutput(levels, proposals.Proposals, second.Regions, null, proposals.ProposalObjectness);
         var losses = new Dictionary<string, Tensor>
         {
             ["rpn_objectness"] = proposals.ObjectnessLoss!,
@@ -45,7 +45,7 @@ internal sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
             ["box"] = second.BoxLoss!,
             ["mask"] = second.MaskLoss!,
         };
-        return new DetectorOutput(levels, proposals.Proposals, null, null, losses);
+        return new DetectorOutput(levels, proposals.Proposals, null, losses);
     }
 }
 
@@ -59,8 +59,8 @@ internal sealed record DetectorInput(Tensor[] Features, IReadOnlyList<(long Heig
     IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null, Tensor? Pixels = null);
 
 /// <summary>
-/// Pyramid levels, proposals per image, and either per-image embeddings, deltas and the proposals'
+/// Pyramid levels, proposals per image, and either the second stage's predictions per image and the proposals'
 /// objectness probabilities (inference) or named losses (training).
 /// </summary>
-internal sealed record DetectorOutput(Tensor[] Levels, Tensor[] Proposals, Tensor[]? Embeddings, Tensor[]? Deltas, IReadOnlyDictionary<string, Tensor>? Losses,
+internal sealed record DetectorOutput(Tensor[] Levels, Tensor[] Proposals, RegionPredictions[]? Regions, IReadOnlyDictionary<string, Tensor>? Losses,
     Tensor[]? ProposalObjectness = null);

@@ -47,18 +47,29 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
     public override RoiHeadsOutput forward(RoiHeadsInput input)
     {
         if (training && input.Targets is not null) return Train(input);
-        var embeddings = new Tensor[input.Proposals.Count];
-        var deltas = new Tensor[input.Proposals.Count];
+        var regions = new RegionPredictions[input.Proposals.Count];
         for (int i = 0; i < input.Proposals.Count; i++)
-        {
-            var pooled = _boxPooler.Forward(ImageLevels(input.Levels, i), input.Proposals[i]);
-            (embeddings[i], deltas[i]) = _boxHead.forward(pooled);
-        }
-        return new RoiHeadsOutput(embeddings, deltas, null, null, null);
+            regions[i] = Predict(input.Levels, i, input.Proposals[i], input.TextEmbeddings, input.ImageSizes[i]);
+        return new RoiHeadsOutput(regions, null, null, null);
     }
 
-    /// <summary>Class logits [R, 1 + C] of region embeddings against the vocabulary's text embeddings.</summary>
-    public Tensor Classify(Tensor regionEmbeddings, Tensor textEmbeddings) => _classifier.forward(regionEmbeddings, textEmbeddings);
+    /// <summary>
+    /// The second stage's inference for one image (detectron2's <c>StandardROIHeads._forward_box</c> before its
+    /// selection): the box head on the proposals' pooled features, its region embeddings classified against
+    /// [background; vocabulary], and the proposals refined by its class-agnostic deltas and clipped to the image.
+    /// </summary>
+    /// <param name="levels">The batch's pyramid levels.</param>
+    /// <param name="image">Index of the image in the batch.</param>
+    /// <param name="proposals">[P, 4] canvas pixels.</param>
+    /// <param name="textEmbeddings">[C, D] unit text embeddings of the vocabulary.</param>
+    /// <param name="imageSize">The image's (height, width) on the canvas.</param>
+    public RegionPredictions Predict(Tensor[] levels, int image, Tensor proposals, Tensor textEmbeddings, (long Height, long Width) imageSize)
+    {
+        var (embeddings, deltas) = _boxHead.forward(_boxPooler.Forward(ImageLevels(levels, image), proposals));
+        var probabilities = _classifier.forward(embeddings, textEmbeddings).softmax(1);
+        var boxes = BoxOps.Clip(BoxCoder.Decode(deltas, proposals), imageSize.Height, imageSize.Width);
+        return new RegionPredictions(proposals, boxes, probabilities);
+    }
 
     /// <summary>True when the mask head reads the canvas pixels under each box (a pixel branch).</summary>
     public bool MasksUsePixels => _maskHead.UsesPixels;
@@ -122,7 +133,7 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
             positiveDeltas.Count > 0 ? cat(positiveDeltas) : zeros(0, 4, device: device),
             positiveTargets.Count > 0 ? cat(positiveTargets) : zeros(0, 4, device: device));
         var mask = maskLogits.Count > 0 ? DetectionLosses.Mask(cat(maskLogits), cat(maskTargets)) : zeros(1, device: device).sum();
-        return new RoiHeadsOutput(null, null, classification, box, mask);
+        return new RoiHeadsOutput(null, classification, box, mask);
     }
 
     /// <summary>Each positive's ground-truth mask resampled into its proposal at 28x28, thresholded at 0.5.</summary>
@@ -136,12 +147,21 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
     }
 }
 
-/// <summary>Input of <see cref="RoiHeads"/>: pyramid levels of the batch, proposals per image, the vocabulary's text embeddings [C, D], training targets, and the batch's canvas [N, 3, H, W] for a mask head with a pixel branch.</summary>
-internal sealed record RoiHeadsInput(Tensor[] Levels, IReadOnlyList<Tensor> Proposals, Tensor TextEmbeddings, IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null,
-    Tensor? Pixels = null);
+/// <summary>
+/// Input of <see cref="RoiHeads"/>: pyramid levels of the batch, proposals per image, the vocabulary's text embeddings [C, D],
+/// each image's (height, width) on the canvas, training targets, and the batch's canvas [N, 3, H, W] for a mask head with a pixel branch.
+/// </summary>
+internal sealed record RoiHeadsInput(Tensor[] Levels, IReadOnlyList<Tensor> Proposals, Tensor TextEmbeddings, IReadOnlyList<(long Height, long Width)> ImageSizes,
+    IReadOnlyList<DetectionTarget>? Targets = null, Generator? Generator = null, Tensor? Pixels = null);
 
-/// <summary>In inference, region embeddings [P_i, D] and deltas [P_i, 4] per image; in training, the three losses.</summary>
-internal sealed record RoiHeadsOutput(Tensor[]? Embeddings, Tensor[]? Deltas, Tensor? ClassificationLoss, Tensor? BoxLoss, Tensor? MaskLoss);
+/// <summary>In inference, the second stage's predictions per image; in training, the three losses.</summary>
+internal sealed record RoiHeadsOutput(RegionPredictions[]? Regions, Tensor? ClassificationLoss, Tensor? BoxLoss, Tensor? MaskLoss);
+
+/// <summary>
+/// The second stage's predictions for one image's proposals: the proposals [P, 4], their refined boxes [P, 4] (canvas
+/// pixels, clipped to the image) and the detector's probabilities [P, 1 + C] over [background; vocabulary].
+/// </summary>
+internal sealed record RegionPredictions(Tensor Proposals, Tensor Boxes, Tensor Probabilities);
 
 /// <summary>Second-stage hyper-parameters; those the options set have no default here (<see cref="FVlmOptions"/> holds them).</summary>
 internal sealed record RoiHeadsSettings

@@ -65,8 +65,9 @@ public class DetectorHeadTests
         using var noGrad = no_grad();
         var inference = head.forward(new DetectorInput(features, sizes, text));
         Assert.That(inference.Proposals, Has.Length.EqualTo(2));
-        Assert.That(inference.Embeddings![0].shape, Is.EqualTo(new[] { inference.Proposals[0].shape[0], 16L }));
-        Assert.That(inference.Deltas![1].shape, Is.EqualTo(new[] { inference.Proposals[1].shape[0], 4L }));
+        Assert.That(inference.Regions![0].Probabilities.shape, Is.EqualTo(new[] { inference.Proposals[0].shape[0], 1 + text.shape[0] }));
+        Assert.That(inference.Regions[1].Boxes.shape, Is.EqualTo(new[] { inference.Proposals[1].shape[0], 4L }));
+        Assert.That(inference.Regions[0].Probabilities.sum(1).sub(1).abs().max().item<float>(), Is.LessThan(1e-5f), "a distribution over [background; vocabulary] per proposal");
         Assert.That(inference.Proposals[0].shape[0], Is.LessThanOrEqualTo(50));
     }
 }

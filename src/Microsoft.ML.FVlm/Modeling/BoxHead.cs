@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,5 +48,15 @@ internal sealed class BoxHead : Module<Tensor, (Tensor Embeddings, Tensor Deltas
         using var scope = NewDisposeScope();
         var hidden = functional.relu(_fc.forward(_convs.forward(pooled).flatten(1)));
         return (_embedding.forward(hidden).MoveToOuterDisposeScope(), _deltas.forward(hidden).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Adds what <see cref="forward"/> computes to <paramref name="graph"/>, each batch norm folded into its conv: the embeddings [R, D] and deltas [R, 4] values.</summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="pooled">The value [R, channels, <see cref="PoolSize"/>, <see cref="PoolSize"/>].</param>
+    public (string Embeddings, string Deltas) Export(OnnxGraphBuilder graph, string pooled)
+    {
+        string features = graph.Node("Flatten", "box_head.flatten", [graph.ConvStack("box_head.convs", _convs, pooled)], ("axis", 1L));
+        string hidden = graph.Node("Relu", "box_head.fc.relu", [graph.Linear("box_head.fc", features, _fc.weight!, _fc.bias)]);
+        return (graph.Linear("box_head.embedding", hidden, _embedding.weight!, null), graph.Linear("box_head.deltas", hidden, _deltas.weight!, _deltas.bias));
     }
 }

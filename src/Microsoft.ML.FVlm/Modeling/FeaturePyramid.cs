@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -54,6 +55,37 @@ internal sealed class FeaturePyramid : Module<Tensor[], Tensor[]>
         }
         results[^1] = functional.max_pool2d(results[^2], kernel_size: 1, stride: 2);
         foreach (var r in results) r.MoveToOuterDisposeScope();
+        return results;
+    }
+
+    /// <summary>
+    /// Adds what <see cref="forward"/> computes in evaluation mode to <paramref name="graph"/>, each batch norm folded into
+    /// its conv (<see cref="OnnxModules.ConvBatchNorm"/>). The top-down upsampling is ONNX Resize in nearest mode with
+    /// asymmetric coordinates and floor rounding, which is PyTorch's nearest interpolation.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="features">The values C2..C5 ([N, C_i, H / s_i, W / s_i]).</param>
+    /// <returns>The values P2..P6.</returns>
+    public string[] Export(OnnxGraphBuilder graph, IReadOnlyList<string> features)
+    {
+        if (features.Count != _lateral.Count)
+            throw new ArgumentException($"The pyramid expects {_lateral.Count} feature maps; got {features.Count}.", nameof(features));
+        int last = features.Count - 1;
+        var results = new string[features.Count + 1];
+        string topDown = graph.ConvBatchNorm($"fpn.lateral{last}", _lateral[last].state_dict(), "0", "1", features[last], padding: 0);
+        results[last] = graph.ConvBatchNorm($"fpn.output{last}", _output[last].state_dict(), "0", "1", topDown, padding: 1);
+        for (int i = last - 1; i >= 0; i--)
+        {
+            string lateral = graph.ConvBatchNorm($"fpn.lateral{i}", _lateral[i].state_dict(), "0", "1", features[i], padding: 0);
+            string batchAndChannels = graph.Node("Shape", $"fpn.upsample{i}.leading", [topDown], ("end", 2L));
+            string size = graph.Node("Shape", $"fpn.upsample{i}.size", [lateral], ("start", 2L));
+            string sizes = graph.Node("Concat", $"fpn.upsample{i}.sizes", [batchAndChannels, size], ("axis", 0L));
+            string upsampled = graph.Node("Resize", $"fpn.upsample{i}", [topDown, "", "", sizes],
+                ("mode", "nearest"), ("coordinate_transformation_mode", "asymmetric"), ("nearest_mode", "floor"));
+            topDown = graph.Node("Add", $"fpn.topdown{i}", [lateral, upsampled]);
+            results[i] = graph.ConvBatchNorm($"fpn.output{i}", _output[i].state_dict(), "0", "1", topDown, padding: 1);
+        }
+        results[^1] = graph.Node("MaxPool", "fpn.p6", [results[^2]], ("kernel_shape", new long[] { 1, 1 }), ("strides", new long[] { 2, 2 }));
         return results;
     }
 }

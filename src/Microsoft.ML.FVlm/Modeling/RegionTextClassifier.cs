@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,5 +39,23 @@ internal sealed class RegionTextClassifier : Module<Tensor, Tensor, Tensor>
         var cosine = functional.normalize(regionEmbeddings, dim: -1).matmul(classes.t());
         var temperature = BaseTemperature * exp(_logScale);
         return (cosine / temperature).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Adds what <see cref="forward"/> computes to <paramref name="graph"/>: the logits [R, 1 + C] value. The normalised
+    /// background embedding and the temperature are constants of the graph, computed as <see cref="forward"/> computes them.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="regions">The value [R, D] of region embeddings.</param>
+    /// <param name="text">The value [C, D] of unit text embeddings.</param>
+    public string Export(OnnxGraphBuilder graph, string regions, string text)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        string background = graph.Weight("classifier.background", functional.normalize(_background, dim: -1));
+        string classes = graph.Node("Concat", "classifier.classes", [background, text], ("axis", 0L));
+        string transposed = graph.Node("Transpose", "classifier.classes.t", [classes], ("perm", new long[] { 1, 0 }));
+        string cosine = graph.Node("MatMul", "classifier.cosine", [graph.Normalize("classifier.regions", regions), transposed]);
+        return graph.Node("Div", "classifier.logits", [cosine, graph.Weight("classifier.temperature", BaseTemperature * exp(_logScale))]);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -49,5 +50,30 @@ internal sealed class RpnHead : Module<Tensor[], (Tensor[] Objectness, Tensor[] 
             boxDeltas[i] = d.view(n, -1, 4, d.shape[2], d.shape[3]).permute(0, 3, 4, 1, 2).reshape(n, -1, 4).MoveToOuterDisposeScope();
         }
         return (logits, boxDeltas);
+    }
+
+    /// <summary>Adds what <see cref="forward"/> computes to <paramref name="graph"/>: per level, the objectness [N, H * W * A] and deltas [N, H * W * A, 4] values.</summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="levels">The values P2..P6.</param>
+    public (string[] Objectness, string[] Deltas) Export(OnnxGraphBuilder graph, IReadOnlyList<string> levels)
+    {
+        var conv = graph.ConvWeightsOf("rpn.conv", _conv.weight!, _conv.bias);
+        var objectnessConv = graph.ConvWeightsOf("rpn.objectness", _objectness.weight!, _objectness.bias);
+        var deltasConv = graph.ConvWeightsOf("rpn.deltas", _deltas.weight!, _deltas.bias);
+        // [N, A, H, W] -> [N, H, W, A] -> [N, H * W * A]; the deltas' channels are (anchor, coordinate), so
+        // [N, 4A, H, W] -> [N, H, W, 4A] -> [N, H * W * A, 4] is forward's view, permute and reshape in one.
+        string flat = graph.Int64s("rpn.flat", 0, -1);
+        string rows = graph.Int64s("rpn.rows", 0, -1, 4);
+        var objectness = new string[levels.Count];
+        var deltas = new string[levels.Count];
+        for (int i = 0; i < levels.Count; i++)
+        {
+            string hidden = graph.Node("Relu", $"rpn.{i}.relu", [graph.Conv($"rpn.{i}.conv", levels[i], conv, padding: 1)]);
+            string logits = graph.Node("Transpose", $"rpn.{i}.objectness.nhwc", [graph.Conv($"rpn.{i}.objectness", hidden, objectnessConv, padding: 0)], ("perm", new long[] { 0, 2, 3, 1 }));
+            objectness[i] = graph.Node("Reshape", $"rpn.{i}.objectness.flat", [logits, flat]);
+            string d = graph.Node("Transpose", $"rpn.{i}.deltas.nhwc", [graph.Conv($"rpn.{i}.deltas", hidden, deltasConv, padding: 0)], ("perm", new long[] { 0, 2, 3, 1 }));
+            deltas[i] = graph.Node("Reshape", $"rpn.{i}.deltas.rows", [d, rows]);
+        }
+        return (objectness, deltas);
     }
 }

@@ -74,6 +74,8 @@ public class PackageInstallTests
         foreach (string id in new[] { "Microsoft.ML", "Microsoft.ML.ImageAnalytics" })
             Assert.That(nuspec, Does.Contain($"<dependency id=\"{id}\" version=\"[5.0.1, 7.0.0)\""), id);
         Assert.That(nuspec, Does.Not.Contain("Microsoft.ML.OnnxTransformer"), "the library runs its graphs with ONNX Runtime's own API");
+        Assert.That(nuspec, Does.Contain("<dependency id=\"Google.Protobuf\""), "the ONNX exporter writes protobuf messages");
+        Assert.That(nuspec, Does.Not.Contain("Grpc.Tools"), "the protobuf compiler is a build-time tool");
         Assert.That(nuspec, Does.Contain("<dependency id=\"SkiaSharp\" version=\"2.88.9\""), "SkiaSharp 2.88.9 or later: ML.NET 5 keeps SkiaSharp 2, ML.NET 6 lifts it to 3");
     }
 

@@ -1,0 +1,144 @@
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using Microsoft.ML.FVlm.Onnx.Proto;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.FVlm.Onnx;
+
+/// <summary>
+/// Builds one ONNX model of the default operator set (<see cref="Opset"/>): typed inputs, weights as
+/// initializers, nodes, outputs. The head's modules add themselves to it next to their <c>forward</c>
+/// (<c>Export</c>), so that what runs in TorchSharp and what the graph computes are read side by side. Every value
+/// name is unique in the graph: a name asked for twice gets a numbered suffix.
+/// </summary>
+internal sealed class OnnxGraphBuilder
+{
+    /// <summary>The ONNX operator set the graphs use (17: RoiAlign's half-pixel mode needs 16).</summary>
+    public const int Opset = 17;
+
+    /// <summary>The IR version written (8: the one of opsets 15 to 18).</summary>
+    public const long IrVersion = 8;
+
+    private readonly GraphProto _graph;
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+
+    /// <param name="name">The graph's name.</param>
+    public OnnxGraphBuilder(string name) => _graph = new GraphProto { Name = name };
+
+    /// <summary>Declares a graph input and returns its name.</summary>
+    /// <param name="name">The input's name (unique).</param>
+    /// <param name="type">Its element type.</param>
+    /// <param name="dims">Per dimension: a size (<see cref="long"/> or <see cref="int"/>) or a symbolic name (<see cref="string"/>).</param>
+    public string Input(string name, TensorProto.Types.DataType type, params object[] dims)
+    {
+        if (!_names.Add(name)) throw new ArgumentException($"The graph already has a value named '{name}'.", nameof(name));
+        _graph.Input.Add(ValueInfo(name, type, dims));
+        return name;
+    }
+
+    /// <summary>Declares <paramref name="value"/> a graph output named <paramref name="name"/> (through an Identity node when the names differ).</summary>
+    public string Output(string value, string name, TensorProto.Types.DataType type, params object[] dims)
+    {
+        if (value != name)
+        {
+            if (!_names.Add(name)) throw new ArgumentException($"The graph already has a value named '{name}'.", nameof(name));
+            _graph.Node.Add(new NodeProto { OpType = "Identity", Name = name, Input = { value }, Output = { name } });
+        }
+        _graph.Output.Add(ValueInfo(name, type, dims));
+        return name;
+    }
+
+    /// <summary>A float32 weight from a TorchSharp tensor (any device), with its shape.</summary>
+    public string Weight(string name, Tensor tensor)
+    {
+        using var cpu = tensor.detach().to(ScalarType.Float32).cpu().contiguous();
+        return Weight(name, cpu.data<float>().ToArray(), cpu.shape);
+    }
+
+    /// <summary>A float32 weight of shape <paramref name="dims"/>.</summary>
+    public string Weight(string name, ReadOnlySpan<float> values, params long[] dims) =>
+        Initializer(name, TensorProto.Types.DataType.Float, MemoryMarshal.AsBytes(values), values.Length, dims);
+
+    /// <summary>A one-dimensional int64 constant (shapes, axes, indices).</summary>
+    public string Int64s(string name, params long[] values) =>
+        Initializer(name, TensorProto.Types.DataType.Int64, MemoryMarshal.AsBytes(values.AsSpan()), values.Length, [values.Length]);
+
+    /// <summary>Adds a node with one output and returns the output's name.</summary>
+    /// <param name="opType">The operator (default domain).</param>
+    /// <param name="name">The node's name; its output is named after it.</param>
+    /// <param name="inputs">Input value names; "" for an omitted optional input.</param>
+    /// <param name="attributes">Name and value: long or int (INT), long[] (INTS), float or double (FLOAT), float[] (FLOATS), string (STRING).</param>
+    public string Node(string opType, string name, IEnumerable<string> inputs, params (string Name, object Value)[] attributes) =>
+        Node(opType, name, inputs, 1, attributes)[0];
+
+    /// <summary>Adds a node with <paramref name="outputs"/> outputs and returns their names.</summary>
+    public string[] Node(string opType, string name, IEnumerable<string> inputs, int outputs, params (string Name, object Value)[] attributes)
+    {
+        string nodeName = Unique(name);
+        var node = new NodeProto { OpType = opType, Name = nodeName, Input = { inputs } };
+        var names = Enumerable.Range(0, outputs).Select(i => outputs == 1 ? nodeName : Unique($"{nodeName}:{i}")).ToArray();
+        node.Output.Add(names);
+        foreach (var (attribute, value) in attributes) node.Attribute.Add(Attribute(attribute, value));
+        _graph.Node.Add(node);
+        return names;
+    }
+
+    /// <summary>The model: this graph, the default operator set at <see cref="Opset"/>, and <paramref name="metadata"/> as metadata properties.</summary>
+    public ModelProto Build(IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = "Microsoft.ML.FVlm",
+            ProducerVersion = typeof(OnnxGraphBuilder).Assembly.GetName().Version?.ToString() ?? "",
+            Graph = _graph.Clone(),
+            OpsetImport = { new OperatorSetIdProto { Domain = "", Version = Opset } },
+        };
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        return model;
+    }
+
+    private string Initializer(string name, TensorProto.Types.DataType type, ReadOnlySpan<byte> littleEndian, int count, long[] dims)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX raw tensor data is little-endian; this machine is not.");
+        long expected = dims.Aggregate(1L, (a, b) => a * b);
+        if (expected != count) throw new ArgumentException($"Weight '{name}' has {count} values for the shape [{string.Join(", ", dims)}] ({expected}).", nameof(dims));
+        string unique = Unique(name);
+        _graph.Initializer.Add(new TensorProto { Name = unique, DataType = (int)type, Dims = { dims }, RawData = ByteString.CopyFrom(littleEndian) });
+        return unique;
+    }
+
+    private string Unique(string name)
+    {
+        string candidate = name;
+        for (int i = 1; !_names.Add(candidate); i++) candidate = $"{name}_{i}";
+        return candidate;
+    }
+
+    private static ValueInfoProto ValueInfo(string name, TensorProto.Types.DataType type, object[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var dim in dims)
+            shape.Dim.Add(dim switch
+            {
+                long size => new TensorShapeProto.Types.Dimension { DimValue = size },
+                int size => new TensorShapeProto.Types.Dimension { DimValue = size },
+                string symbol => new TensorShapeProto.Types.Dimension { DimParam = symbol },
+                _ => throw new ArgumentException($"Dimension {dim} of '{name}' is neither a size nor a symbolic name.", nameof(dims)),
+            });
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
+    }
+
+    private static AttributeProto Attribute(string name, object value) => value switch
+    {
+        long i => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = i },
+        int i => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = i },
+        float f => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = f },
+        double f => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = (float)f },
+        string s => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(s) },
+        long[] ints => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints, Ints = { ints } },
+        float[] floats => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Floats, Floats = { floats } },
+        _ => throw new ArgumentException($"Attribute '{name}' has a value of type {value.GetType().Name}, which the graph builder does not write.", nameof(value)),
+    };
+}

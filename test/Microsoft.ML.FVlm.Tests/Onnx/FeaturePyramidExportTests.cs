@@ -2,7 +2,6 @@ using Google.Protobuf;
 using Microsoft.ML.FVlm.Modeling;
 using Microsoft.ML.FVlm.Onnx;
 using Microsoft.ML.FVlm.Onnx.Proto;
-using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.FVlm.Tests.Onnx;
@@ -18,9 +17,9 @@ public class FeaturePyramidExportTests
     {
         manual_seed(3);
         using var pyramid = new FeaturePyramid(InChannels, Channels);
-        MoveBatchNormsAwayFromIdentity(pyramid);
+        OnnxRunner.MoveBatchNormsAwayFromIdentity(pyramid);
         pyramid.eval();
-        using var session = new InferenceSession(Export(pyramid).ToByteArray());
+        using var runner = new OnnxRunner(Export(pyramid));
 
         // One graph for every canvas: the sizes are symbolic.
         foreach (var (height, width) in new[] { (64, 96), (96, 32) })
@@ -30,14 +29,10 @@ public class FeaturePyramidExportTests
             Tensor[] expected;
             using (no_grad()) expected = pyramid.forward(features);
 
-            var actual = Run(session, features);
+            var actual = runner.Run(features.Select((f, i) => ($"c{i + 2}", f)).ToArray(), ["p2", "p3", "p4", "p5", "p6"]);
 
-            Assert.That(actual, Has.Length.EqualTo(5));
             for (int level = 0; level < 5; level++)
-            {
-                Assert.That(actual[level].Shape, Is.EqualTo(expected[level].shape), $"P{level + 2} at {height} x {width}");
-                Assert.That(actual[level].Values, Is.EqualTo(expected[level].data<float>().ToArray()).Within(1e-4), $"P{level + 2} at {height} x {width}");
-            }
+                OnnxRunner.AssertClose(actual[level], expected[level], 1e-4, $"P{level + 2} at {height} x {width}");
         }
     }
 
@@ -81,32 +76,5 @@ public class FeaturePyramidExportTests
         for (int i = 0; i < levels.Length; i++)
             graph.Output(levels[i], $"p{i + 2}", TensorProto.Types.DataType.Float, "n", Channels, $"ph{i + 2}", $"pw{i + 2}");
         return graph.Build();
-    }
-
-    /// <summary>Running statistics and affine parameters far from (0, 1), so that an unfolded or wrongly folded batch norm shows.</summary>
-    private static void MoveBatchNormsAwayFromIdentity(nn.Module module)
-    {
-        using var noGrad = no_grad();
-        foreach (var (name, tensor) in module.state_dict())
-        {
-            if (name.EndsWith(".1.running_mean")) tensor.copy_(randn_like(tensor) * 0.5);
-            else if (name.EndsWith(".1.running_var")) tensor.copy_(rand_like(tensor) + 0.5);
-            else if (name.EndsWith(".1.weight")) tensor.copy_(randn_like(tensor) * 0.5 + 1);
-            else if (name.EndsWith(".1.bias")) tensor.copy_(randn_like(tensor) * 0.5);
-        }
-    }
-
-    private static (long[] Shape, float[] Values)[] Run(InferenceSession session, Tensor[] features)
-    {
-        var inputs = features.Select(f => OrtValue.CreateTensorValueFromMemory(f.contiguous().data<float>().ToArray(), f.shape)).ToArray();
-        try
-        {
-            using var outputs = session.Run(new RunOptions(), ["c2", "c3", "c4", "c5"], inputs, ["p2", "p3", "p4", "p5", "p6"]);
-            return outputs.Select(o => (o.GetTensorTypeAndShape().Shape, o.GetTensorDataAsSpan<float>().ToArray())).ToArray();
-        }
-        finally
-        {
-            foreach (var input in inputs) input.Dispose();
-        }
     }
 }

@@ -32,5 +32,23 @@ internal sealed class OnnxRunner(ModelProto model) : IDisposable
         Assert.That(actual.Values, Is.EqualTo(expected.detach().cpu().contiguous().data<float>().ToArray()).Within(tolerance), what);
     }
 
+    /// <summary>
+    /// Every batch norm's running statistics and affine parameters moved away from (0, 1), so that an unfolded or
+    /// wrongly folded batch norm shows in the outputs. A batch norm is found by its <c>running_mean</c> entry.
+    /// </summary>
+    public static void MoveBatchNormsAwayFromIdentity(nn.Module module)
+    {
+        using var noGrad = no_grad();
+        var state = module.state_dict();
+        foreach (string key in state.Keys.Where(k => k.EndsWith(".running_mean")).ToArray())
+        {
+            string prefix = key[..^"running_mean".Length];
+            state[prefix + "running_mean"].copy_(randn_like(state[prefix + "running_mean"]) * 0.5);
+            state[prefix + "running_var"].copy_(rand_like(state[prefix + "running_var"]) + 0.5);
+            state[prefix + "weight"].copy_(randn_like(state[prefix + "weight"]) * 0.5 + 1);
+            state[prefix + "bias"].copy_(randn_like(state[prefix + "bias"]) * 0.5);
+        }
+    }
+
     public void Dispose() => _session.Dispose();
 }

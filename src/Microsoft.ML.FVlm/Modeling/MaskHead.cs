@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -59,5 +60,31 @@ internal sealed class MaskHead : Module<Tensor, Tensor>
             hidden = functional.relu(_fuse!.forward(cat([hidden, functional.relu(_pixelConv.forward(pixels))], 1)));
         }
         return _logits.forward(hidden).squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Adds what <see cref="Forward"/> computes to <paramref name="graph"/>, each batch norm folded into its conv: the
+    /// mask logits [R, 28, 28] value. The transposed conv is ONNX ConvTranspose, whose kernel layout [C_in, C_out, kH, kW]
+    /// is PyTorch's.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="pooled">The value [R, channels, 14, 14].</param>
+    /// <param name="pixels">The value [R, 3, 28, 28] of canvas pixels under each box; required when <see cref="UsesPixels"/>.</param>
+    public string Export(OnnxGraphBuilder graph, string pooled, string? pixels)
+    {
+        string features = graph.ConvStack("mask_head.convs", _convs, pooled);
+        string upsampled = graph.Node("ConvTranspose", "mask_head.upsample",
+            [features, graph.Weight("mask_head.upsample.weight", _upsample.weight!), graph.Weight("mask_head.upsample.bias", _upsample.bias!)],
+            ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }));
+        string hidden = graph.Node("Relu", "mask_head.upsample.relu", [upsampled]);
+        if (_pixelConv is not null)
+        {
+            if (pixels is null) throw new InvalidOperationException("This mask head has a pixel branch: its graph needs the canvas pixels under each box.");
+            string pixelFeatures = graph.Node("Relu", "mask_head.pixel_conv.relu", [graph.Conv("mask_head.pixel_conv", pixels, _pixelConv.weight!, _pixelConv.bias, padding: 1)]);
+            string joined = graph.Node("Concat", "mask_head.join", [hidden, pixelFeatures], ("axis", 1L));
+            hidden = graph.Node("Relu", "mask_head.fuse.relu", [graph.Conv("mask_head.fuse", joined, _fuse!.weight!, _fuse.bias, padding: 0)]);
+        }
+        string logits = graph.Conv("mask_head.logits", hidden, _logits.weight!, _logits.bias, padding: 0);
+        return graph.Node("Squeeze", "mask_head.squeeze", [logits, graph.Int64s("mask_head.channel_axis", 1)]);
     }
 }

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.FVlm.Tests.Onnx;
 
-/// <summary>The RPN head, the box head and the region-text classifier as ONNX graphs, run by ONNX Runtime, against the modules.</summary>
+/// <summary>The RPN head, the box head, the mask head and the region-text classifier as ONNX graphs, run by ONNX Runtime, against the modules.</summary>
 public class HeadModuleExportTests
 {
     private const TensorProto.Types.DataType Float = TensorProto.Types.DataType.Float;
@@ -61,6 +61,32 @@ public class HeadModuleExportTests
 
         OnnxRunner.AssertClose(actual[0], expected.Embeddings, 1e-4, "embeddings");
         OnnxRunner.AssertClose(actual[1], expected.Deltas, 1e-4, "deltas");
+    }
+
+    [TestCase(0)]
+    [TestCase(4)]
+    public void TheMaskHeadGivesTheModulesLogitsWithAndWithoutAPixelBranch(int pixelChannels)
+    {
+        manual_seed(8);
+        using var head = new MaskHead(8, 16, pixelChannels);
+        OnnxRunner.MoveBatchNormsAwayFromIdentity(head);
+        RandomiseBiases(head);
+        head.eval();
+        var graph = new OnnxGraphBuilder("mask_head");
+        string pooled = graph.Input("pooled", Float, "r", 8, 14, 14);
+        string? pixels = head.UsesPixels ? graph.Input("pixels", Float, "r", 3, RoiHeads.MaskSize, RoiHeads.MaskSize) : null;
+        graph.Output(head.Export(graph, pooled, pixels), "logits", Float, "r", RoiHeads.MaskSize, RoiHeads.MaskSize);
+        using var runner = new OnnxRunner(graph.Build());
+        using var scope = NewDisposeScope();
+        var features = randn(3, 8, 14, 14);
+        var canvas = randn(3, 3, RoiHeads.MaskSize, RoiHeads.MaskSize);
+
+        Tensor expected;
+        using (no_grad()) expected = head.Forward(features, head.UsesPixels ? canvas : null);
+        var actual = runner.Run(head.UsesPixels ? [("pooled", features), ("pixels", canvas)] : [("pooled", features)], ["logits"]);
+
+        Assert.That(expected.shape, Is.EqualTo(new long[] { 3, RoiHeads.MaskSize, RoiHeads.MaskSize }));
+        OnnxRunner.AssertClose(actual[0], expected, 1e-4, $"mask logits, {pixelChannels} pixel channels");
     }
 
     [Test]

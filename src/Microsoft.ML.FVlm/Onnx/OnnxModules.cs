@@ -63,6 +63,25 @@ internal static class OnnxModules
         return graph.Node("Div", name, [input, graph.Node("Max", $"{name}.clamped", [norm, floor])]);
     }
 
+    /// <summary>
+    /// <see cref="Ops.RoiAlign"/> (torchvision's <c>aligned=True</c>) as ONNX RoiAlign: average pooling, half-pixel
+    /// coordinates (operator set 16 and later), a fixed number of samples per bin side.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="name">The node's name.</param>
+    /// <param name="features">The value [N, C, H, W].</param>
+    /// <param name="boxes">The value [R, 4]: x0 y0 x1 y1 in input pixels.</param>
+    /// <param name="batchIndices">The value [R] (int64): the image of each box.</param>
+    /// <param name="outputSize">Bins per side.</param>
+    /// <param name="spatialScale">Map cells per input pixel (1 / stride).</param>
+    /// <param name="samplingRatio">Samples per bin per side.</param>
+    public static string RoiAlign(this OnnxGraphBuilder graph, string name, string features, string boxes, string batchIndices, int outputSize,
+        double spatialScale, int samplingRatio) =>
+        graph.Node("RoiAlign", name, [features, boxes, batchIndices],
+            ("mode", "avg"), ("coordinate_transformation_mode", "half_pixel"),
+            ("output_height", (long)outputSize), ("output_width", (long)outputSize),
+            ("sampling_ratio", (long)samplingRatio), ("spatial_scale", (float)spatialScale));
+
     /// <summary>A conv's weights in the graph, written once for every node that applies them (the RPN head runs on every level).</summary>
     /// <param name="Weight">The kernel [C_out, C_in, kH, kW].</param>
     /// <param name="Bias">The bias [C_out], if any.</param>

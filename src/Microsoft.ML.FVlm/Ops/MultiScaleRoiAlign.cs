@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.FVlm.Ops;
@@ -73,5 +74,47 @@ internal sealed class MultiScaleRoiAlign
         // Put the boxes back in their input order (a gather keeps gradients simple).
         var result = cat(pooledParts, 0)[argsort(cat(indexParts, 0))];
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Adds what <see cref="Forward"/> computes to <paramref name="graph"/>, for boxes of any images of a batch: each
+    /// box's level by <see cref="AssignLevels"/>'s rule (log2 as natural log over ln 2), every level pooled with ONNX
+    /// RoiAlign (<see cref="OnnxModules.RoiAlign"/>) and each box's own level kept by <c>Where</c>.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="name">The prefix of the nodes' names.</param>
+    /// <param name="levels">The values [N, C, H / s, W / s] of the levels, fine to coarse.</param>
+    /// <param name="boxes">The value [R, 4]: x0 y0 x1 y1 in input pixels.</param>
+    /// <param name="batchIndices">The value [R] (int64): the image of each box.</param>
+    /// <returns>The value [R, C, outputSize, outputSize].</returns>
+    public string Export(OnnxGraphBuilder graph, string name, IReadOnlyList<string> levels, string boxes, string batchIndices)
+    {
+        if (levels.Count != _strides.Length)
+            throw new ArgumentException($"Expected {_strides.Length} levels; got {levels.Count}.", nameof(levels));
+        int minLevel = (int)Math.Round(Math.Log2(_strides[0]));
+        int maxLevel = (int)Math.Round(Math.Log2(_strides[^1]));
+        string[] corners = graph.Node("Split", $"{name}.corners", [boxes, graph.Int64s($"{name}.split", 1, 1, 1, 1)], 4, ("axis", 1L));
+        string width = graph.Node("Sub", $"{name}.width", [corners[2], corners[0]]);
+        string height = graph.Node("Sub", $"{name}.height", [corners[3], corners[1]]);
+        string area = graph.Node("Max", $"{name}.area", [graph.Node("Mul", $"{name}.product", [width, height]), graph.Weight($"{name}.min_area", [1e-6f])]);
+        string ratio = graph.Node("Add", $"{name}.ratio",
+            [graph.Node("Div", $"{name}.relative", [graph.Node("Sqrt", $"{name}.size", [area]), graph.Weight($"{name}.canonical", [(float)_canonicalSize])]),
+             graph.Weight($"{name}.eps", [1e-6f])]);
+        string log2 = graph.Node("Div", $"{name}.log2", [graph.Node("Log", $"{name}.log", [ratio]), graph.Weight($"{name}.ln2", [(float)Math.Log(2)])]);
+        string level = graph.Node("Floor", $"{name}.level", [graph.Node("Add", $"{name}.raw_level", [log2, graph.Weight($"{name}.canonical_level", [(float)CanonicalLevel])])]);
+        // [R, 1] -> [R, 1, 1, 1], to select among [R, C, g, g] pooled maps.
+        string boxLevel = graph.Node("Unsqueeze", $"{name}.box_level", [level, graph.Int64s($"{name}.map_axes", 2, 3)]);
+        string? result = null;
+        for (int l = 0; l < levels.Count; l++)
+        {
+            string pooled = graph.RoiAlign($"{name}.p{minLevel + l}", levels[l], boxes, batchIndices, _outputSize, 1.0 / _strides[l], _samplingRatio);
+            if (result is null) { result = pooled; continue; }
+            // Levels below the finest or above the coarsest are clamped onto them: the first and the last comparisons are open.
+            string chosen = l == levels.Count - 1
+                ? graph.Node("GreaterOrEqual", $"{name}.at_p{minLevel + l}", [boxLevel, graph.Weight($"{name}.l{l}", [(float)(minLevel + l)])])
+                : graph.Node("Equal", $"{name}.at_p{minLevel + l}", [boxLevel, graph.Weight($"{name}.l{l}", [(float)(minLevel + l)])]);
+            result = graph.Node("Where", $"{name}.keep_p{minLevel + l}", [chosen, pooled, result]);
+        }
+        return result!;
     }
 }

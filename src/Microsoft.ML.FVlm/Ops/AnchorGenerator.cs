@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.FVlm.Ops;
@@ -63,5 +64,34 @@ internal sealed class AnchorGenerator
         var anchors = (shifts.view(-1, 1, 4) + cell.view(1, -1, 4)).reshape(-1, 4);
         if (device is not null) anchors = anchors.to(device);
         return anchors.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Adds what <see cref="LevelAnchors"/> computes to <paramref name="graph"/>, from the size of the level's feature map
+    /// (so one graph serves every canvas): the value [H * W * A, 4].
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="name">The prefix of the nodes' names.</param>
+    /// <param name="level">The level's index.</param>
+    /// <param name="featureMap">The level's value [N, C, H, W].</param>
+    /// <param name="stride">The level's stride in pixels.</param>
+    public string Export(OnnxGraphBuilder graph, string name, int level, string featureMap, int stride)
+    {
+        string size = graph.Node("Shape", $"{name}.size", [featureMap], ("start", 2L));
+        string[] hw = graph.Node("Split", $"{name}.hw", [size, graph.Int64s($"{name}.split", 1, 1)], 2, ("axis", 0L));
+        string zero = graph.Int64s($"{name}.zero", 0), one = graph.Int64s($"{name}.one", 1);
+        string Steps(string axis, string count) => graph.Node("Mul", $"{name}.shifts_{axis}",
+            [graph.Node("Cast", $"{name}.{axis}", [graph.Node("Range", $"{name}.range_{axis}",
+                [graph.Node("Squeeze", $"{name}.{axis}_start", [zero]), graph.Node("Squeeze", $"{name}.{axis}_count", [count]), graph.Node("Squeeze", $"{name}.{axis}_step", [one])])],
+                ("to", (long)Microsoft.ML.FVlm.Onnx.Proto.TensorProto.Types.DataType.Float)),
+             graph.Weight($"{name}.stride_{axis}", [(float)stride])]);
+        string ys = Steps("y", hw[0]), xs = Steps("x", hw[1]);
+        // meshgrid(y, x, indexing "ij"), flattened row by row.
+        string y = graph.Node("Reshape", $"{name}.grid_y", [graph.Node("Expand", $"{name}.rows", [graph.Node("Unsqueeze", $"{name}.column", [ys, one]), size]), graph.Int64s($"{name}.flat_y", -1, 1)]);
+        string x = graph.Node("Reshape", $"{name}.grid_x", [graph.Node("Expand", $"{name}.columns", [graph.Node("Unsqueeze", $"{name}.row", [xs, zero]), size]), graph.Int64s($"{name}.flat_x", -1, 1)]);
+        string shifts = graph.Node("Concat", $"{name}.shifts", [x, y, x, y], ("axis", 1L));
+        string cell = graph.Weight($"{name}.cell", _cellAnchors[level], 1, _aspectRatios.Length, 4);
+        string anchors = graph.Node("Add", $"{name}.per_location", [graph.Node("Unsqueeze", $"{name}.locations", [shifts, one]), cell]);
+        return graph.Node("Reshape", name, [anchors, graph.Int64s($"{name}.rows4", -1, 4)]);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.FVlm.Ops;
@@ -48,6 +49,27 @@ internal sealed class BoxCoder
         var halfWidth = 0.5 * exp(dw) * w;
         var halfHeight = 0.5 * exp(dh) * h;
         return stack([centreX - halfWidth, centreY - halfHeight, centreX + halfWidth, centreY + halfHeight], dim: 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Adds what <see cref="Decode"/> computes to <paramref name="graph"/>: boxes [R, 4] from deltas [R, 4] and reference boxes [R, 4].</summary>
+    public string ExportDecode(OnnxGraphBuilder graph, string name, string deltas, string references)
+    {
+        string[] r = graph.Node("Split", $"{name}.references", [references, graph.Int64s($"{name}.split_r", 1, 1, 1, 1)], 4, ("axis", 1L));
+        string[] d = graph.Node("Split", $"{name}.deltas", [deltas, graph.Int64s($"{name}.split_d", 1, 1, 1, 1)], 4, ("axis", 1L));
+        string half = graph.Weight($"{name}.half", [0.5f]);
+        string w = graph.Node("Sub", $"{name}.w", [r[2], r[0]]), h = graph.Node("Sub", $"{name}.h", [r[3], r[1]]);
+        string cx = graph.Node("Add", $"{name}.cx", [r[0], graph.Node("Mul", $"{name}.half_w", [w, half])]);
+        string cy = graph.Node("Add", $"{name}.cy", [r[1], graph.Node("Mul", $"{name}.half_h", [h, half])]);
+        string Scaled(int i, double weight) => graph.Node("Div", $"{name}.d{i}", [d[i], graph.Weight($"{name}.weight{i}", [(float)weight])]);
+        string clamp = graph.Weight($"{name}.scale_clamp", [(float)_scaleClamp]);
+        string dw = graph.Node("Min", $"{name}.dw", [Scaled(2, _ww), clamp]), dh = graph.Node("Min", $"{name}.dh", [Scaled(3, _wh), clamp]);
+        string centreX = graph.Node("Add", $"{name}.centre_x", [graph.Node("Mul", $"{name}.shift_x", [Scaled(0, _wx), w]), cx]);
+        string centreY = graph.Node("Add", $"{name}.centre_y", [graph.Node("Mul", $"{name}.shift_y", [Scaled(1, _wy), h]), cy]);
+        string halfWidth = graph.Node("Mul", $"{name}.half_width", [graph.Node("Mul", $"{name}.scaled_w", [half, graph.Node("Exp", $"{name}.exp_w", [dw])]), w]);
+        string halfHeight = graph.Node("Mul", $"{name}.half_height", [graph.Node("Mul", $"{name}.scaled_h", [half, graph.Node("Exp", $"{name}.exp_h", [dh])]), h]);
+        return graph.Node("Concat", name,
+            [graph.Node("Sub", $"{name}.x0", [centreX, halfWidth]), graph.Node("Sub", $"{name}.y0", [centreY, halfHeight]),
+             graph.Node("Add", $"{name}.x1", [centreX, halfWidth]), graph.Node("Add", $"{name}.y1", [centreY, halfHeight])], ("axis", 1L));
     }
 
     private static (Tensor Cx, Tensor Cy, Tensor W, Tensor H) CentreSize(Tensor boxes)

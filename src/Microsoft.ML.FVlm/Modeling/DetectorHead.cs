@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -29,6 +30,24 @@ internal sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
 
     /// <summary>The second stage, for classification and masks after <see cref="forward"/>.</summary>
     public RoiHeads RoiHeads => _roiHeads;
+
+    /// <summary>
+    /// Adds the head's inference for one image to <paramref name="graph"/>: the pyramid on C2..C5, the RPN's proposals
+    /// and objectness, and the second stage's refined boxes and probabilities over [background; vocabulary]
+    /// (<see cref="forward"/> in evaluation mode, then <see cref="Modeling.RoiHeads.Predict"/>).
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="features">The values C2..C5 of the image ([1, C_i, H / s_i, W / s_i]).</param>
+    /// <param name="textEmbeddings">The value [C, D] of unit text embeddings.</param>
+    /// <param name="imageSize">The value [2] (float): the image's height and width on the canvas.</param>
+    public (string Proposals, string Objectness, string Boxes, string Probabilities) Export(OnnxGraphBuilder graph, IReadOnlyList<string> features,
+        string textEmbeddings, string imageSize)
+    {
+        var levels = _fpn.Export(graph, features);
+        var (proposals, objectness) = _rpn.Export(graph, levels, imageSize);
+        var (boxes, probabilities) = _roiHeads.ExportPredict(graph, levels, proposals, textEmbeddings, imageSize);
+        return (proposals, objectness, boxes, probabilities);
+    }
 
     public override DetectorOutput forward(DetectorInput input)
     {

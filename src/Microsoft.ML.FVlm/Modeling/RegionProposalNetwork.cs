@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using Microsoft.ML.FVlm.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -83,6 +84,21 @@ internal sealed class RegionProposalNetwork : Module<RpnInput, RpnOutput>
         var boxTargets = positiveTargets.Count > 0 ? cat(positiveTargets) : zeros(0, 4, device: allDeltas.device);
         var (objectnessLoss, boxLoss) = DetectionLosses.Rpn(cat(sampledLogits), cat(sampledLabels), boxDeltas, boxTargets);
         return new RpnOutput(proposals, objectnessLoss, boxLoss, proposalObjectness);
+    }
+
+    /// <summary>
+    /// Adds what <see cref="forward"/> computes at inference to <paramref name="graph"/>, for one image: the proposals
+    /// [P, 4] and their objectness probabilities [P].
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="levels">The values P2..P6 of the image ([1, C, H / s, W / s]).</param>
+    /// <param name="imageSize">The value [2] (float): the image's height and width on the canvas.</param>
+    public (string Proposals, string Objectness) Export(OnnxGraphBuilder graph, IReadOnlyList<string> levels, string imageSize)
+    {
+        var (objectness, deltas) = _head.Export(graph, levels);
+        var anchors = levels.Select((level, l) => _anchors.Export(graph, $"rpn.anchors{l}", l, level, _strides[l])).ToArray();
+        var (proposals, logits) = _inferenceSelector.Export(graph, "rpn.select", objectness, deltas, anchors, imageSize);
+        return (proposals, graph.Node("Sigmoid", "rpn.objectness", [logits]));
     }
 }
 

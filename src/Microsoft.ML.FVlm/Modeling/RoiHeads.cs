@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using Microsoft.ML.FVlm.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -69,6 +70,27 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
         var probabilities = _classifier.forward(embeddings, textEmbeddings).softmax(1);
         var boxes = BoxOps.Clip(BoxCoder.Decode(deltas, proposals), imageSize.Height, imageSize.Width);
         return new RegionPredictions(proposals, boxes, probabilities);
+    }
+
+    /// <summary>
+    /// Adds what <see cref="Predict"/> computes to <paramref name="graph"/>, for one image: the refined boxes [P, 4]
+    /// (clipped to the image) and probabilities [P, 1 + C] of the proposals.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="levels">The values P2..P6 of the image (P2..P5 are pooled).</param>
+    /// <param name="proposals">The value [P, 4].</param>
+    /// <param name="textEmbeddings">The value [C, D] of unit text embeddings.</param>
+    /// <param name="imageSize">The value [2] (float): the image's height and width on the canvas.</param>
+    public (string Boxes, string Probabilities) ExportPredict(OnnxGraphBuilder graph, IReadOnlyList<string> levels, string proposals, string textEmbeddings, string imageSize)
+    {
+        // Every proposal is of image 0 of the graph's one-image batch.
+        string count = graph.Node("Shape", "roi_heads.count", [proposals], ("end", 1L));
+        string batchIndices = graph.Node("Expand", "roi_heads.batch", [graph.Int64s("roi_heads.image", 0), count]);
+        string pooled = _boxPooler.Export(graph, "roi_heads.box_pool", levels.Take(4).ToArray(), proposals, batchIndices);
+        var (embeddings, deltas) = _boxHead.Export(graph, pooled);
+        string probabilities = graph.Node("Softmax", "roi_heads.probabilities", [_classifier.Export(graph, embeddings, textEmbeddings)], ("axis", 1L));
+        string boxes = BoxOps.ExportClip(graph, "roi_heads.boxes", BoxCoder.ExportDecode(graph, "roi_heads.decode", deltas, proposals), imageSize);
+        return (boxes, probabilities);
     }
 
     /// <summary>True when the mask head reads the canvas pixels under each box (a pixel branch).</summary>

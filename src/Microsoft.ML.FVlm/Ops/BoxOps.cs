@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.FVlm.Ops;
@@ -34,4 +35,12 @@ internal static class BoxOps
     /// <summary>[N] true where both sides are at least <paramref name="minSize"/>.</summary>
     public static Tensor IsLargeEnough(Tensor boxes, double minSize) =>
         ((boxes[.., 2] - boxes[.., 0]) >= minSize) & ((boxes[.., 3] - boxes[.., 1]) >= minSize);
+
+    /// <summary>Adds what <see cref="Clip"/> computes to <paramref name="graph"/>: boxes [R, 4] clipped to an image of size [2] (float: height, width).</summary>
+    public static string ExportClip(OnnxGraphBuilder graph, string name, string boxes, string imageSize)
+    {
+        string[] heightWidth = graph.Node("Split", $"{name}.image", [imageSize, graph.Int64s($"{name}.split2", 1, 1)], 2, ("axis", 0L));
+        string limits = graph.Node("Concat", $"{name}.limits", [heightWidth[1], heightWidth[0], heightWidth[1], heightWidth[0]], ("axis", 0L));
+        return graph.Node("Max", name, [graph.Node("Min", $"{name}.upper", [boxes, limits]), graph.Weight($"{name}.zero", [0f])]);
+    }
 }

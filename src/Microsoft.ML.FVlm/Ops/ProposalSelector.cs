@@ -79,9 +79,6 @@ internal sealed class ProposalSelector
     public (string Boxes, string Scores) Export(OnnxGraphBuilder graph, string name, IReadOnlyList<string> objectness, IReadOnlyList<string> deltas,
         IReadOnlyList<string> anchors, string imageSize)
     {
-        string[] heightWidth = graph.Node("Split", $"{name}.image", [imageSize, graph.Int64s($"{name}.split2", 1, 1)], 2, ("axis", 0L));
-        string limits = graph.Node("Concat", $"{name}.limits", [heightWidth[1], heightWidth[0], heightWidth[1], heightWidth[0]], ("axis", 0L));
-        string zero = graph.Weight($"{name}.zero", [0f]);
         string minSize = graph.Weight($"{name}.min_size", [(float)_minSize]);
         string dropped = graph.Weight($"{name}.dropped", [-3e38f]);
         string firstAxis = graph.Int64s($"{name}.axis0", 0), secondAxis = graph.Int64s($"{name}.axis1", 1);
@@ -96,7 +93,7 @@ internal sealed class ProposalSelector
             string levelDeltas = graph.Node("Gather", $"{name}.{l}.deltas", [graph.Node("Squeeze", $"{name}.{l}.all_deltas", [deltas[l], firstAxis]), top[1]], ("axis", 0L));
             string levelAnchors = graph.Node("Gather", $"{name}.{l}.anchors", [anchors[l], top[1]], ("axis", 0L));
             string decoded = _coder.ExportDecode(graph, $"{name}.{l}.decode", levelDeltas, levelAnchors);
-            string boxes = graph.Node("Max", $"{name}.{l}.boxes", [graph.Node("Min", $"{name}.{l}.clip", [decoded, limits]), zero]);
+            string boxes = BoxOps.ExportClip(graph, $"{name}.{l}.boxes", decoded, imageSize);
             string[] c = graph.Node("Split", $"{name}.{l}.corners", [boxes, graph.Int64s($"{name}.{l}.split4", 1, 1, 1, 1)], 4, ("axis", 1L));
             string wide = graph.Node("GreaterOrEqual", $"{name}.{l}.wide", [graph.Node("Sub", $"{name}.{l}.w", [c[2], c[0]]), minSize]);
             string tall = graph.Node("GreaterOrEqual", $"{name}.{l}.tall", [graph.Node("Sub", $"{name}.{l}.h", [c[3], c[1]]), minSize]);

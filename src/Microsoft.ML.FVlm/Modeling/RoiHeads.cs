@@ -93,6 +93,22 @@ internal sealed class RoiHeads : Module<RoiHeadsInput, RoiHeadsOutput>
         return (boxes, probabilities);
     }
 
+    /// <summary>Adds what <see cref="PredictMasks"/> computes to <paramref name="graph"/>, for one image: mask logits [R, 28, 28] for the boxes.</summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="levels">The values P2..P6 of the image (P2..P5 are pooled).</param>
+    /// <param name="boxes">The value [R, 4] in canvas pixels.</param>
+    /// <param name="canvas">The value [1, 3, H, W] of the image's canvas; needed when <see cref="MasksUsePixels"/>.</param>
+    public string ExportMasks(OnnxGraphBuilder graph, IReadOnlyList<string> levels, string boxes, string? canvas)
+    {
+        string count = graph.Node("Shape", "roi_heads.mask_count", [boxes], ("end", 1L));
+        string batchIndices = graph.Node("Expand", "roi_heads.mask_batch", [graph.Int64s("roi_heads.mask_image", 0), count]);
+        string pooled = _maskPooler.Export(graph, "roi_heads.mask_pool", levels.Take(4).ToArray(), boxes, batchIndices);
+        string? pixels = !_maskHead.UsesPixels ? null
+            : graph.RoiAlign("roi_heads.pixels", canvas ?? throw new InvalidOperationException("This mask head has a pixel branch: its graph needs the canvas."),
+                boxes, batchIndices, MaskSize, 1.0, 2);
+        return _maskHead.Export(graph, pooled, pixels);
+    }
+
     /// <summary>True when the mask head reads the canvas pixels under each box (a pixel branch).</summary>
     public bool MasksUsePixels => _maskHead.UsesPixels;
 

@@ -63,6 +63,36 @@ public class DetectorHeadExportTests
         }
     }
 
+    [TestCase(0)]
+    [TestCase(4)]
+    public void TheMaskGraphPredictsTheHeadsMasksForGivenBoxes(int pixelChannels)
+    {
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
+        manual_seed(14);
+        using var head = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture with { MaskPixelChannels = pixelChannels });
+        OnnxRunner.MoveBatchNormsAwayFromIdentity(head);
+        head.eval();
+        int[] strides = [4, 8, 16, 32, 64];
+        var graph = new OnnxGraphBuilder("masks");
+        var levels = strides.Select(s => graph.Input($"p{s}", Float, 1, TinyModels.Architecture.PyramidChannels, $"h{s}", $"w{s}")).ToArray();
+        string? canvas = head.RoiHeads.MasksUsePixels ? graph.Input("canvas", Float, 1, 3, "height", "width") : null;
+        graph.Output(head.RoiHeads.ExportMasks(graph, levels, graph.Input("boxes", Float, "r", 4), canvas), "masks", Float, "r", RoiHeads.MaskSize, RoiHeads.MaskSize);
+        using var runner = new OnnxRunner(graph.Build());
+        using var scope = NewDisposeScope();
+        var maps = strides.Select(s => randn(1, TinyModels.Architecture.PyramidChannels, 128 / s + 1, 160 / s + 1)).ToArray();
+        var pixels = randn(1, 3, 128, 160);
+        var corners = rand(9, 2) * 90;
+        var boxes = cat([corners, corners + rand(9, 2) * 100 + 2], 1);
+
+        Tensor expected;
+        using (no_grad()) expected = head.RoiHeads.PredictMasks(maps, 0, boxes, pixels);
+        var inputs = maps.Select((m, i) => ($"p{strides[i]}", m)).Append(("boxes", boxes)).ToList();
+        if (canvas is not null) inputs.Add(("canvas", pixels));
+        var actual = runner.Run(inputs, ["masks"]);
+
+        OnnxRunner.AssertClose(actual[0], expected, 1e-4, $"mask logits, {pixelChannels} pixel channels");
+    }
+
     /// <summary>Pairs (expected row, actual row) with every value within 1e-3, one to one, the same index first.</summary>
     private static List<(int Expected, int Actual)> Match(float[][] expected, float[][] actual)
     {

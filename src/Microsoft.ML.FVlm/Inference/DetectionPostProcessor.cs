@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using System.Diagnostics;
 using Microsoft.ML.FVlm.Data;
 using Microsoft.ML.FVlm.Modeling;
@@ -70,7 +71,7 @@ internal sealed class DetectionPostProcessor(IReadOnlyList<InferenceSettings> se
     }
 
     /// <summary>Ranks (proposal, class) pairs under one setting: threshold, per-class NMS on the refined boxes, top-k.</summary>
-    private static Selection Select(InferenceSettings settings, Tensor detection, Tensor vlm, Tensor? objectness, IReadOnlyList<bool> isNovel, float[] proposalBoxes)
+    internal static Selection Select(InferenceSettings settings, Tensor detection, Tensor vlm, Tensor? objectness, IReadOnlyList<bool> isNovel, float[] proposalBoxes)
     {
         using var scope = NewDisposeScope();
         var scores = settings.ScoreSource switch
@@ -114,6 +115,47 @@ internal sealed class DetectionPostProcessor(IReadOnlyList<InferenceSettings> se
         return fused[.., 1..];
     }
 
+    /// <summary>
+    /// Adds the fused ranking of <see cref="Select"/> to <paramref name="graph"/>, for one image and one setting: F-VLM's
+    /// fusion (<see cref="ScoreFusion.ExportFuse"/>, the VLM's weight per class as an input) with the setting's
+    /// objectness weight, then per-class NMS on the refined boxes over the scores above the threshold (ONNX
+    /// NonMaxSuppression with the classes as its classes) and the best <see cref="InferenceSettings.MaxDetections"/> by
+    /// <c>TopK</c>.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="settings">The thresholds, the number of detections and the fusion method (its weights come from <paramref name="vlmWeights"/>).</param>
+    /// <param name="detection">The value [R, 1 + C]: the detector's probabilities.</param>
+    /// <param name="vlm">The value [R, C]: the VLM's probabilities.</param>
+    /// <param name="objectness">The value [R]: the proposals' objectness probabilities.</param>
+    /// <param name="vlmWeights">The value [C]: alpha for a base class, beta for a novel one.</param>
+    /// <param name="boxes">The value [R, 4]: the refined boxes.</param>
+    /// <returns>The kept detections, best first: proposal index [M] (int64), class [M] (int64, a row of the vocabulary) and score [M].</returns>
+    public static (string Proposals, string Classes, string Scores) ExportSelectFused(OnnxGraphBuilder graph, InferenceSettings settings, string detection, string vlm,
+        string objectness, string vlmWeights, string boxes)
+    {
+        var fusion = settings.Fusion;
+        string fused = ScoreFusion.ExportFuse(graph, "fuse", detection, vlm, vlmWeights, fusion.Renormalise);
+        if (fusion.ObjectnessWeight != 0)
+            fused = graph.Node("Mul", "fuse.objectness", [fused, graph.Node("Unsqueeze", "fuse.objectness_column",
+                [graph.Node("Pow", "fuse.objectness_power", [objectness, graph.Weight("fuse.objectness_weight", [(float)fusion.ObjectnessWeight])]), graph.Int64s("fuse.axis1", 1)])]);
+        string scores = graph.Node("Slice", "select.scores", [fused, graph.Int64s("select.from", 1), graph.Int64s("select.to", long.MaxValue), graph.Int64s("select.axis", 1)]);
+        string byClass = graph.Node("Unsqueeze", "select.by_class", [graph.Node("Transpose", "select.classes_first", [scores], ("perm", new long[] { 1, 0 })), graph.Int64s("select.batch", 0)]);
+        string maxDetections = graph.Int64s("select.max_detections", settings.MaxDetections);
+        string selected = graph.Node("NonMaxSuppression", "select.nms",
+            [graph.Node("Unsqueeze", "select.nms_boxes", [boxes, graph.Int64s("select.batch_axis", 0)]), byClass, maxDetections,
+             graph.Weight("select.iou", [(float)settings.NmsThreshold]), graph.Weight("select.threshold", [(float)settings.ScoreThreshold])]);
+        string Column(int column) => graph.Node("Squeeze", $"select.column{column}",
+            [graph.Node("Slice", $"select.slice{column}", [selected, graph.Int64s($"select.start{column}", column), graph.Int64s($"select.end{column}", column + 1), graph.Int64s($"select.axis{column}", 1)]),
+             graph.Int64s($"select.squeeze{column}", 1)]);
+        string classes = Column(1), proposals = Column(2);
+        string pairs = graph.Node("Concat", "select.pairs", [graph.Node("Unsqueeze", "select.pair_rows", [proposals, graph.Int64s("select.pair_axis", 1)]),
+            graph.Node("Unsqueeze", "select.pair_columns", [classes, graph.Int64s("select.pair_axis2", 1)])], ("axis", 1L));
+        string candidateScores = graph.Node("GatherND", "select.candidate_scores", [scores, pairs]);
+        string kept = graph.Node("Min", "select.kept", [graph.Node("Shape", "select.count", [candidateScores]), maxDetections]);
+        string[] best = graph.Node("TopK", "select.best", [candidateScores, kept], 2, ("axis", 0L), ("largest", 1L), ("sorted", 1L));
+        return (graph.Node("Gather", "select.proposals", [proposals, best[1]], ("axis", 0L)), graph.Node("Gather", "select.labels", [classes, best[1]], ("axis", 0L)), best[0]);
+    }
+
     /// <summary>Masks of the given proposals (their refined boxes), predicted in one call and pasted at the original size.</summary>
     private static Dictionary<int, RleMask> PasteMasks(Func<Tensor, Tensor> predictMasks, Device device, float[] canvasBoxes, ImageGeometry geometry, int[] proposals)
     {
@@ -134,7 +176,7 @@ internal sealed class DetectionPostProcessor(IReadOnlyList<InferenceSettings> se
     }
 
     /// <summary>Kept detections of one setting, best first: proposal index, class and the three scores of each.</summary>
-    private sealed record Selection(int[] Proposals, int[] Classes, float[] Scores, float[] DetectionScores, float[] VlmScores)
+    internal sealed record Selection(int[] Proposals, int[] Classes, float[] Scores, float[] DetectionScores, float[] VlmScores)
     {
         public static readonly Selection Empty = new([], [], [], [], []);
 

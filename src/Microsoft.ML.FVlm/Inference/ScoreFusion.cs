@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.FVlm.Inference;
@@ -35,6 +36,21 @@ internal static class ScoreFusion
         var fused = cat([detection[.., ..1], classes], 1);
         if (renormalise) fused = fused / fused.sum(1, keepdim: true);
         return fused.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Adds what <see cref="Fuse"/> computes to <paramref name="graph"/>, with the VLM's weight of each class as a value
+    /// [C] (alpha for base classes, beta for novel ones) rather than novel flags: the fused probabilities [R, 1 + C].
+    /// </summary>
+    public static string ExportFuse(OnnxGraphBuilder graph, string name, string detection, string vlm, string vlmWeights, bool renormalise)
+    {
+        string background = graph.Node("Slice", $"{name}.background", [detection, graph.Int64s($"{name}.zero", 0), graph.Int64s($"{name}.one", 1), graph.Int64s($"{name}.axis", 1)]);
+        string detectionClasses = graph.Node("Slice", $"{name}.classes", [detection, graph.Int64s($"{name}.from", 1), graph.Int64s($"{name}.to", long.MaxValue), graph.Int64s($"{name}.class_axis", 1)]);
+        string detectionWeights = graph.Node("Sub", $"{name}.detection_weights", [graph.Weight($"{name}.unit", [1f]), vlmWeights]);
+        string classes = graph.Node("Mul", $"{name}.geometric", [graph.Node("Pow", $"{name}.detection", [detectionClasses, detectionWeights]), graph.Node("Pow", $"{name}.vlm", [vlm, vlmWeights])]);
+        string fused = graph.Node("Concat", $"{name}.fused", [background, classes], ("axis", 1L));
+        return !renormalise ? fused
+            : graph.Node("Div", name, [fused, graph.Node("ReduceSum", $"{name}.sum", [fused, graph.Int64s($"{name}.sum_axis", 1)], ("keepdims", 1L))]);
     }
 
     /// <summary>F-VLM's optional objectness weight: every probability of a box times its proposal's objectness to the power <paramref name="weight"/>.</summary>

@@ -83,6 +83,52 @@ internal sealed class OnnxGraphBuilder
         return names;
     }
 
+    /// <summary>
+    /// Adds another model's graph (e.g. a VLM folder's own graph) to this one: its weights and nodes, every value renamed
+    /// under <paramref name="prefix"/>, its inputs bound to <paramref name="inputs"/>. The model must use only the default
+    /// operator set, at a version from 13 to <see cref="Opset"/> (whose operators this graph's opset still defines the
+    /// same way), and no subgraphs.
+    /// </summary>
+    /// <param name="model">The model to include.</param>
+    /// <param name="prefix">Prefix of the included values' names.</param>
+    /// <param name="inputs">Per input of the included graph, the value of this graph it reads.</param>
+    /// <returns>Per output of the included graph, its value in this graph.</returns>
+    public IReadOnlyDictionary<string, string> Include(ModelProto model, string prefix, IReadOnlyDictionary<string, string> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        string source = model.Graph?.Name ?? "(unnamed)";
+        if (model.OpsetImport.Any(o => o.Domain is not ("" or "ai.onnx") || o.Version is < 13 or > Opset))
+            throw new ArgumentException($"Graph '{source}' uses operator sets {string.Join(", ", model.OpsetImport.Select(o => $"'{o.Domain}' {o.Version}"))}; "
+                + $"only the default set, versions 13 to {Opset}, can be included.", nameof(model));
+        var graph = model.Graph ?? throw new ArgumentException("The model has no graph.", nameof(model));
+        var initializers = graph.Initializer.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var names = new Dictionary<string, string>(StringComparer.Ordinal) { [""] = "" };
+        foreach (var input in graph.Input.Where(i => !initializers.Contains(i.Name)))
+            names[input.Name] = inputs.TryGetValue(input.Name, out var bound) ? bound
+                : throw new ArgumentException($"Graph '{source}' reads input '{input.Name}', which is not bound.", nameof(inputs));
+        foreach (var initializer in graph.Initializer)
+        {
+            var copy = initializer.Clone();
+            copy.Name = names[initializer.Name] = Unique($"{prefix}.{initializer.Name}");
+            _graph.Initializer.Add(copy);
+        }
+        string Rename(string value) => names.TryGetValue(value, out var renamed) ? renamed
+            : throw new ArgumentException($"Graph '{source}' reads '{value}' before any node writes it.", nameof(model));
+        foreach (var node in graph.Node)
+        {
+            if (node.Attribute.Any(a => a.G is not null || a.Graphs.Count > 0))
+                throw new ArgumentException($"Graph '{source}' has a subgraph in node '{node.Name}' ({node.OpType}), which cannot be included.", nameof(model));
+            var copy = node.Clone();
+            copy.Name = Unique($"{prefix}.{(node.Name.Length > 0 ? node.Name : node.OpType)}");
+            copy.Input.Clear();
+            copy.Input.Add(node.Input.Select(Rename));
+            copy.Output.Clear();
+            copy.Output.Add(node.Output.Select(o => o.Length == 0 ? "" : names[o] = Unique($"{prefix}.{o}")));
+            _graph.Node.Add(copy);
+        }
+        return graph.Output.ToDictionary(o => o.Name, o => Rename(o.Name), StringComparer.Ordinal);
+    }
+
     /// <summary>The model: this graph, the default operator set at <see cref="Opset"/>, and <paramref name="metadata"/> as metadata properties.</summary>
     public ModelProto Build(IReadOnlyDictionary<string, string>? metadata = null)
     {

@@ -116,29 +116,35 @@ internal sealed class DetectionPostProcessor(IReadOnlyList<InferenceSettings> se
     }
 
     /// <summary>
-    /// Adds the fused ranking of <see cref="Select"/> to <paramref name="graph"/>, for one image and one setting: F-VLM's
-    /// fusion (<see cref="ScoreFusion.ExportFuse"/>, the VLM's weight per class as an input) with the setting's
-    /// objectness weight, then per-class NMS on the refined boxes over the scores above the threshold (ONNX
-    /// NonMaxSuppression with the classes as its classes) and the best <see cref="InferenceSettings.MaxDetections"/> by
-    /// <c>TopK</c>.
+    /// Adds the ranking of <see cref="Select"/> to <paramref name="graph"/>, for one image and one setting: the setting's
+    /// scores (F-VLM's fusion by <see cref="ScoreFusion.ExportFuse"/> with the VLM's weight per class as an input and the
+    /// setting's objectness weight, or the detector's or the VLM's probabilities alone), then per-class NMS on the
+    /// refined boxes over the scores above the threshold (ONNX NonMaxSuppression with the classes as its classes) and
+    /// the best <see cref="InferenceSettings.MaxDetections"/> by <c>TopK</c>.
     /// </summary>
     /// <param name="graph">The graph to add to.</param>
-    /// <param name="settings">The thresholds, the number of detections and the fusion method (its weights come from <paramref name="vlmWeights"/>).</param>
+    /// <param name="settings">The score source, thresholds, the number of detections and the fusion method (its weights come from <paramref name="vlmWeights"/>).</param>
     /// <param name="detection">The value [R, 1 + C]: the detector's probabilities.</param>
     /// <param name="vlm">The value [R, C]: the VLM's probabilities.</param>
     /// <param name="objectness">The value [R]: the proposals' objectness probabilities.</param>
     /// <param name="vlmWeights">The value [C]: alpha for a base class, beta for a novel one.</param>
     /// <param name="boxes">The value [R, 4]: the refined boxes.</param>
-    /// <returns>The kept detections, best first: proposal index [M] (int64), class [M] (int64, a row of the vocabulary) and score [M].</returns>
-    public static (string Proposals, string Classes, string Scores) ExportSelectFused(OnnxGraphBuilder graph, InferenceSettings settings, string detection, string vlm,
-        string objectness, string vlmWeights, string boxes)
+    /// <returns>
+    /// The kept detections, best first: proposal index [M] (int64), class [M] (int64, a row of the vocabulary), score
+    /// [M], and the detector's and the VLM's probability of the class [M].
+    /// </returns>
+    public static (string Proposals, string Classes, string Scores, string DetectionScores, string VlmScores) ExportSelect(OnnxGraphBuilder graph, InferenceSettings settings,
+        string detection, string vlm, string objectness, string vlmWeights, string boxes)
     {
-        var fusion = settings.Fusion;
-        string fused = ScoreFusion.ExportFuse(graph, "fuse", detection, vlm, vlmWeights, fusion.Renormalise);
-        if (fusion.ObjectnessWeight != 0)
-            fused = graph.Node("Mul", "fuse.objectness", [fused, graph.Node("Unsqueeze", "fuse.objectness_column",
-                [graph.Node("Pow", "fuse.objectness_power", [objectness, graph.Weight("fuse.objectness_weight", [(float)fusion.ObjectnessWeight])]), graph.Int64s("fuse.axis1", 1)])]);
-        string scores = graph.Node("Slice", "select.scores", [fused, graph.Int64s("select.from", 1), graph.Int64s("select.to", long.MaxValue), graph.Int64s("select.axis", 1)]);
+        string ClassColumns(string probabilities, string name) =>
+            graph.Node("Slice", name, [probabilities, graph.Int64s($"{name}.from", 1), graph.Int64s($"{name}.to", long.MaxValue), graph.Int64s($"{name}.axis", 1)]);
+        string detectionClasses = ClassColumns(detection, "select.detection");
+        string scores = settings.ScoreSource switch
+        {
+            DetectionScoreSource.Detection => detectionClasses,
+            DetectionScoreSource.Vlm => vlm,
+            _ => ClassColumns(ExportFused(graph, settings.Fusion, detection, vlm, objectness, vlmWeights), "select.fused"),
+        };
         string byClass = graph.Node("Unsqueeze", "select.by_class", [graph.Node("Transpose", "select.classes_first", [scores], ("perm", new long[] { 1, 0 })), graph.Int64s("select.batch", 0)]);
         string maxDetections = graph.Int64s("select.max_detections", settings.MaxDetections);
         string selected = graph.Node("NonMaxSuppression", "select.nms",
@@ -148,12 +154,25 @@ internal sealed class DetectionPostProcessor(IReadOnlyList<InferenceSettings> se
             [graph.Node("Slice", $"select.slice{column}", [selected, graph.Int64s($"select.start{column}", column), graph.Int64s($"select.end{column}", column + 1), graph.Int64s($"select.axis{column}", 1)]),
              graph.Int64s($"select.squeeze{column}", 1)]);
         string classes = Column(1), proposals = Column(2);
-        string pairs = graph.Node("Concat", "select.pairs", [graph.Node("Unsqueeze", "select.pair_rows", [proposals, graph.Int64s("select.pair_axis", 1)]),
-            graph.Node("Unsqueeze", "select.pair_columns", [classes, graph.Int64s("select.pair_axis2", 1)])], ("axis", 1L));
-        string candidateScores = graph.Node("GatherND", "select.candidate_scores", [scores, pairs]);
+        string Pairs(string rows, string columns, string name) => graph.Node("Concat", name, [graph.Node("Unsqueeze", $"{name}.rows", [rows, graph.Int64s($"{name}.row_axis", 1)]),
+            graph.Node("Unsqueeze", $"{name}.columns", [columns, graph.Int64s($"{name}.column_axis", 1)])], ("axis", 1L));
+        string candidateScores = graph.Node("GatherND", "select.candidate_scores", [scores, Pairs(proposals, classes, "select.pairs")]);
         string kept = graph.Node("Min", "select.kept", [graph.Node("Shape", "select.count", [candidateScores]), maxDetections]);
         string[] best = graph.Node("TopK", "select.best", [candidateScores, kept], 2, ("axis", 0L), ("largest", 1L), ("sorted", 1L));
-        return (graph.Node("Gather", "select.proposals", [proposals, best[1]], ("axis", 0L)), graph.Node("Gather", "select.labels", [classes, best[1]], ("axis", 0L)), best[0]);
+        string keptProposals = graph.Node("Gather", "select.proposals", [proposals, best[1]], ("axis", 0L));
+        string keptClasses = graph.Node("Gather", "select.labels", [classes, best[1]], ("axis", 0L));
+        string keptPairs = Pairs(keptProposals, keptClasses, "select.kept_pairs");
+        return (keptProposals, keptClasses, best[0],
+            graph.Node("GatherND", "select.detection_scores", [detectionClasses, keptPairs]), graph.Node("GatherND", "select.vlm_scores", [vlm, keptPairs]));
+    }
+
+    /// <summary>F-VLM's fused probabilities [R, 1 + C] (<see cref="Fuse"/>) in a graph.</summary>
+    private static string ExportFused(OnnxGraphBuilder graph, FusionMethod fusion, string detection, string vlm, string objectness, string vlmWeights)
+    {
+        string fused = ScoreFusion.ExportFuse(graph, "fuse", detection, vlm, vlmWeights, fusion.Renormalise);
+        return fusion.ObjectnessWeight == 0 ? fused
+            : graph.Node("Mul", "fuse.objectness", [fused, graph.Node("Unsqueeze", "fuse.objectness_column",
+                [graph.Node("Pow", "fuse.objectness_power", [objectness, graph.Weight("fuse.objectness_weight", [(float)fusion.ObjectnessWeight])]), graph.Int64s("fuse.axis1", 1)])]);
     }
 
     /// <summary>Masks of the given proposals (their refined boxes), predicted in one call and pasted at the original size.</summary>
@@ -221,6 +240,25 @@ internal sealed class VlmRegionScorer
         _levels = regionLevels.Select(l => l.cpu()).ToArray();
         _scaling = scaling;
         _text = text;
+    }
+
+    /// <summary>
+    /// Adds what <see cref="Score"/> computes to <paramref name="graph"/>: the VLM's probabilities over the vocabulary for
+    /// boxes, from the region maps of <see cref="FrozenVlm.ExportRegionMaps"/>.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="vlm">The frozen VLM.</param>
+    /// <param name="models">Its graphs.</param>
+    /// <param name="maps">Per scale of <paramref name="scaling"/>, the region map.</param>
+    /// <param name="scaling">The scales the VLM embeds regions at.</param>
+    /// <param name="boxes">The value [R, 4] (canvas pixels).</param>
+    /// <param name="text">The value [C, D]: unit text embeddings of the vocabulary.</param>
+    /// <returns>The value [R, C].</returns>
+    public static string Export(OnnxGraphBuilder graph, FrozenVlm vlm, VlmGraphModels models, IReadOnlyList<string> maps, RegionScaling scaling, string boxes, string text)
+    {
+        string regions = vlm.ExportEmbedRegions(graph, models, maps, boxes, scaling);
+        string similarities = graph.Node("MatMul", "vlm.similarities", [regions, graph.Node("Transpose", "vlm.text_columns", [text], ("perm", new long[] { 1, 0 }))]);
+        return graph.Node("Softmax", "vlm.probabilities", [graph.Node("Div", "vlm.logits", [similarities, graph.Weight("vlm.temperature", [(float)vlm.Manifest.LogitTemperature])])], ("axis", 1L));
     }
 
     /// <summary>Probabilities [R, C] over the vocabulary for boxes [R, 4] (canvas pixels), on the text embeddings' device.</summary>

@@ -40,13 +40,14 @@ internal sealed class DetectorHead : Module<DetectorInput, DetectorOutput>
     /// <param name="features">The values C2..C5 of the image ([1, C_i, H / s_i, W / s_i]).</param>
     /// <param name="textEmbeddings">The value [C, D] of unit text embeddings.</param>
     /// <param name="imageSize">The value [2] (float): the image's height and width on the canvas.</param>
-    public (string Proposals, string Objectness, string Boxes, string Probabilities) Export(OnnxGraphBuilder graph, IReadOnlyList<string> features,
+    /// <returns>The proposals [P, 4], their objectness [P], refined boxes [P, 4], probabilities [P, 1 + C], and the pyramid's levels P2..P6 (for the masks).</returns>
+    public (string Proposals, string Objectness, string Boxes, string Probabilities, string[] Levels) Export(OnnxGraphBuilder graph, IReadOnlyList<string> features,
         string textEmbeddings, string imageSize)
     {
         var levels = _fpn.Export(graph, features);
         var (proposals, objectness) = _rpn.Export(graph, levels, imageSize);
         var (boxes, probabilities) = _roiHeads.ExportPredict(graph, levels, proposals, textEmbeddings, imageSize);
-        return (proposals, objectness, boxes, probabilities);
+        return (proposals, objectness, boxes, probabilities, levels.ToArray());
     }
 
     public override DetectorOutput forward(DetectorInput input)

@@ -21,6 +21,8 @@ internal sealed class OnnxGraphBuilder
 
     private readonly GraphProto _graph;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    // Per included model (by reference), its initializers' names in this graph: a model included again shares them.
+    private readonly Dictionary<ModelProto, Dictionary<string, string>> _includedWeights = new(ReferenceEqualityComparer.Instance);
 
     /// <param name="name">The graph's name.</param>
     public OnnxGraphBuilder(string name) => _graph = new GraphProto { Name = name };
@@ -63,6 +65,18 @@ internal sealed class OnnxGraphBuilder
     public string Int64s(string name, params long[] values) =>
         Initializer(name, TensorProto.Types.DataType.Int64, MemoryMarshal.AsBytes(values.AsSpan()), values.Length, [values.Length]);
 
+    /// <summary>A float32 scalar constant (a tensor of rank 0, as Range and Clip take).</summary>
+    public string Scalar(string name, float value) =>
+        Initializer(name, TensorProto.Types.DataType.Float, MemoryMarshal.AsBytes(new[] { value }.AsSpan()), 1, []);
+
+    /// <summary>A float64 scalar constant (a tensor of rank 0), for arithmetic the library does in double.</summary>
+    public string Scalar(string name, double value) =>
+        Initializer(name, TensorProto.Types.DataType.Double, MemoryMarshal.AsBytes(new[] { value }.AsSpan()), 1, []);
+
+    /// <summary>An int64 scalar constant (a tensor of rank 0).</summary>
+    public string Scalar(string name, long value) =>
+        Initializer(name, TensorProto.Types.DataType.Int64, MemoryMarshal.AsBytes(new[] { value }.AsSpan()), 1, []);
+
     /// <summary>Adds a node with one output and returns the output's name.</summary>
     /// <param name="opType">The operator (default domain).</param>
     /// <param name="name">The node's name; its output is named after it.</param>
@@ -87,7 +101,8 @@ internal sealed class OnnxGraphBuilder
     /// Adds another model's graph (e.g. a VLM folder's own graph) to this one: its weights and nodes, every value renamed
     /// under <paramref name="prefix"/>, its inputs bound to <paramref name="inputs"/>. The model must use only the default
     /// operator set, at a version from 13 to <see cref="Opset"/> (whose operators this graph's opset still defines the
-    /// same way), and no subgraphs.
+    /// same way), and no subgraphs. The same model object included again (the image tower at another scale) adds its
+    /// nodes again and shares the weights the first inclusion added.
     /// </summary>
     /// <param name="model">The model to include.</param>
     /// <param name="prefix">Prefix of the included values' names.</param>
@@ -106,12 +121,18 @@ internal sealed class OnnxGraphBuilder
         foreach (var input in graph.Input.Where(i => !initializers.Contains(i.Name)))
             names[input.Name] = inputs.TryGetValue(input.Name, out var bound) ? bound
                 : throw new ArgumentException($"Graph '{source}' reads input '{input.Name}', which is not bound.", nameof(inputs));
-        foreach (var initializer in graph.Initializer)
+        if (!_includedWeights.TryGetValue(model, out var weights))
         {
-            var copy = initializer.Clone();
-            copy.Name = names[initializer.Name] = Unique($"{prefix}.{initializer.Name}");
-            _graph.Initializer.Add(copy);
+            weights = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var initializer in graph.Initializer)
+            {
+                var copy = initializer.Clone();
+                copy.Name = weights[initializer.Name] = Unique($"{prefix}.{initializer.Name}");
+                _graph.Initializer.Add(copy);
+            }
+            _includedWeights.Add(model, weights);
         }
+        foreach (var (name, renamed) in weights) names[name] = renamed;
         string Rename(string value) => names.TryGetValue(value, out var renamed) ? renamed
             : throw new ArgumentException($"Graph '{source}' reads '{value}' before any node writes it.", nameof(model));
         foreach (var node in graph.Node)

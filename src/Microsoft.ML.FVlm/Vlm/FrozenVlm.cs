@@ -1,3 +1,5 @@
+using Microsoft.ML.FVlm.Onnx;
+using Microsoft.ML.FVlm.Onnx.Proto;
 using Microsoft.ML.FVlm.Ops;
 using Microsoft.ML.OnnxRuntime;
 using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
@@ -369,6 +371,131 @@ internal sealed class FrozenVlm : IDisposable
         return nn.functional.normalize(tensor(sum, [count, Manifest.EmbeddingDim]), dim: -1).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The folder's graphs as ONNX models, read as they were when the folder was loaded (<see cref="OpenLoadedFile"/>),
+    /// for including in an exported graph. Including one model object several times shares its weights.
+    /// </summary>
+    internal VlmGraphModels ReadGraphModels()
+    {
+        ModelProto Read(string file)
+        {
+            using var stream = OpenLoadedFile(file);
+            return ModelProto.Parser.ParseFrom(stream);
+        }
+        return new VlmGraphModels(Read(Manifest.ImageEncoder.File), Read(Manifest.RegionPooler.File),
+            Manifest.RegionProjector is { } projector ? Read(projector.File) : null, Manifest.RegionAttention is { } attention ? Read(attention.File) : null);
+    }
+
+    /// <summary>Adds what <see cref="EncodeImages"/> computes to <paramref name="graph"/>: the image encoder on <paramref name="canvas"/>.</summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="models">The folder's graphs (<see cref="ReadGraphModels"/>).</param>
+    /// <param name="canvas">The value [1, 3, H, W]: normalised, H and W multiples of the size multiple.</param>
+    /// <param name="prefix">Prefix of the included nodes' names.</param>
+    /// <returns>One value per feature level, fine to coarse.</returns>
+    internal string[] ExportEncodeImages(OnnxGraphBuilder graph, VlmGraphModels models, string canvas, string prefix)
+    {
+        var outputs = graph.Include(models.ImageEncoder, prefix, new Dictionary<string, string> { [Manifest.ImageEncoder.Input] = canvas });
+        return _featureNames.Select(n => outputs[n]).ToArray();
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="graph"/> the maps that region embeddings pool from, one per scale of
+    /// <paramref name="scaling"/>: the region level at that scale (<see cref="RegionLevelsAtScales"/>: the canvas resized
+    /// as <c>interpolate</c> resizes it, padded, through the image encoder again; at scale 1,
+    /// <paramref name="regionLevel"/>), projected by the region projector on the factorized path.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="models">The folder's graphs.</param>
+    /// <param name="canvas">The value [1, 3, H, W] the region level was computed from.</param>
+    /// <param name="regionLevel">The value [1, C, h, w]: its region level at scale 1.</param>
+    /// <param name="scaling">The scales.</param>
+    internal string[] ExportRegionMaps(OnnxGraphBuilder graph, VlmGraphModels models, string canvas, string regionLevel, RegionScaling scaling)
+    {
+        ArgumentNullException.ThrowIfNull(scaling);
+        var maps = new string[scaling.Scales.Count];
+        for (int s = 0; s < maps.Length; s++)
+        {
+            double scale = scaling.Scales[s];
+            string map = regionLevel;
+            if (scale != 1.0)
+            {
+                string name = $"vlm.scale{s}";
+                // The scaled sides as RegionLevelsAtScales rounds them (in double), and torch's bilinear interpolate (pytorch_half_pixel).
+                string sides = graph.Node("Slice", $"{name}.sides", [graph.Node("Shape", $"{name}.shape", [canvas]), graph.Int64s($"{name}.from", 2), graph.Int64s($"{name}.to", 4)]);
+                string scaled = graph.Node("Max", $"{name}.scaled_sides", [graph.Int64s($"{name}.one", 1), graph.Node("Cast", $"{name}.scaled_int", [graph.Node("Round", $"{name}.rounded",
+                    [graph.Node("Mul", $"{name}.scaled", [graph.Node("Cast", $"{name}.sides_double", [sides], ("to", (long)TensorProto.Types.DataType.Double)), graph.Scalar($"{name}.factor", scale)])])],
+                    ("to", (long)TensorProto.Types.DataType.Int64))]);
+                string resized = graph.Node("Resize", $"{name}.resized", [canvas, "", "", graph.Node("Concat", $"{name}.sizes", [graph.Int64s($"{name}.batch_channels", 1, 3), scaled], ("axis", 0L))],
+                    ("mode", "linear"), ("coordinate_transformation_mode", "pytorch_half_pixel"));
+                long multiple = Manifest.ImageEncoder.SizeMultiple;
+                string multipleValue = graph.Int64s($"{name}.multiple", multiple);
+                string padding = graph.Node("Sub", $"{name}.padding", [graph.Node("Mul", $"{name}.padded", [graph.Node("Div", $"{name}.blocks",
+                    [graph.Node("Add", $"{name}.rounded_up", [scaled, graph.Int64s($"{name}.multiple_less_one", multiple - 1)]), multipleValue]), multipleValue]), scaled]);
+                string padded = graph.Node("Pad", $"{name}.canvas", [resized, graph.Node("Concat", $"{name}.pads", [graph.Int64s($"{name}.pads_start", 0, 0, 0, 0, 0, 0), padding], ("axis", 0L))], ("mode", "constant"));
+                int regionIndex = Array.IndexOf(_featureNames, Manifest.RegionPooler.RegionLevel);
+                map = ExportEncodeImages(graph, models, padded, $"{name}.image")[regionIndex];
+            }
+            maps[s] = Manifest.RegionProjector is { } projector
+                ? graph.Include(models.RegionProjector!, $"vlm.projector{s}", new Dictionary<string, string> { [projector.Input] = map })[projector.Output]
+                : map;
+        }
+        return maps;
+    }
+
+    /// <summary>
+    /// Adds what <see cref="EmbedRegions(IReadOnlyList{Tensor}, Tensor, RegionScaling)"/> computes to <paramref name="graph"/>:
+    /// unit region embeddings of boxes from the maps of <see cref="ExportRegionMaps"/>. With several scales every box is
+    /// embedded at every scale and weighed as <see cref="RegionScaling.Weights"/> weighs it (0 where it skips a scale).
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="models">The folder's graphs.</param>
+    /// <param name="maps">Per scale, the map of <see cref="ExportRegionMaps"/>.</param>
+    /// <param name="boxes">The value [R, 4]: x0 y0 x1 y1 canvas pixels at scale 1.</param>
+    /// <param name="scaling">The scales and weights.</param>
+    /// <returns>The value [R, D].</returns>
+    internal string ExportEmbedRegions(OnnxGraphBuilder graph, VlmGraphModels models, IReadOnlyList<string> maps, string boxes, RegionScaling scaling)
+    {
+        ArgumentNullException.ThrowIfNull(scaling);
+        if (maps.Count != scaling.Scales.Count)
+            throw new ArgumentException($"{maps.Count} region maps for {scaling.Scales.Count} region scales.", nameof(maps));
+        var level = Manifest.RegionLevel;
+        int g = Manifest.RegionPooler.RoiOutputSize;
+        string batchIndices = graph.Node("Expand", "vlm.regions.batch", [graph.Int64s("vlm.regions.image", 0), graph.Node("Shape", "vlm.regions.count", [boxes], ("end", 1L))]);
+        string Embed(string map, string scaledBoxes, int s)
+        {
+            string rois = graph.RoiAlign($"vlm.regions.roi_align{s}", map, scaledBoxes, batchIndices, g, 1.0 / level.Stride, RegionSamplingRatio);
+            string embeddings = Manifest.RegionAttention is { } attention
+                ? graph.Include(models.RegionAttention!, $"vlm.attention{s}", new Dictionary<string, string>
+                    { [attention.Input] = graph.Node("Transpose", $"vlm.regions.channels_last{s}", [rois], ("perm", new long[] { 0, 2, 3, 1 })) })[attention.Output]
+                : graph.Include(models.RegionPooler, $"vlm.pooler{s}", new Dictionary<string, string> { [Manifest.RegionPooler.Input] = rois })[Manifest.RegionPooler.Output];
+            return graph.Normalize($"vlm.regions.unit{s}", embeddings);
+        }
+        if (scaling.IsSingle) return Embed(maps[0], boxes, 0);
+
+        // Per box and scale, RegionScaling.Weights: a Gaussian in the log of the scaled longest side, under 1 % of the box's largest dropped, normalised.
+        string Corner(int j) => graph.Node("Slice", $"vlm.regions.corner{j}", [boxes, graph.Int64s($"vlm.regions.corner{j}_from", j), graph.Int64s($"vlm.regions.corner{j}_to", j + 1), graph.Int64s($"vlm.regions.corner{j}_axis", 1)]);
+        string side = graph.Node("Max", "vlm.regions.side", [graph.Node("Sub", "vlm.regions.width", [Corner(2), Corner(0)]), graph.Node("Sub", "vlm.regions.height", [Corner(3), Corner(1)]),
+            graph.Weight("vlm.regions.min_side", [1e-3f])]);
+        string distance = graph.Node("Log", "vlm.regions.distance", [graph.Node("Mul", "vlm.regions.relative", [side,
+            graph.Weight("vlm.regions.scales", scaling.Scales.Select(s => (float)(s / scaling.ObjectSize)).ToArray(), scaling.Scales.Count)])]);
+        string logits = graph.Node("Mul", "vlm.regions.logits", [graph.Node("Mul", "vlm.regions.squared", [distance, distance]),
+            graph.Weight("vlm.regions.gaussian", [(float)(-1 / (2 * scaling.Spread * scaling.Spread))])]);
+        string relative = graph.Node("Exp", "vlm.regions.relative_weights", [graph.Node("Sub", "vlm.regions.centred", [logits,
+            graph.Node("ReduceMax", "vlm.regions.largest", [logits], ("axes", new[] { 1L }), ("keepdims", 1L))])]);
+        string zero = graph.Weight("vlm.regions.zero", [0f]);
+        string kept = graph.Node("Where", "vlm.regions.kept", [graph.Node("Less", "vlm.regions.skipped", [relative, graph.Weight("vlm.regions.skip_below", [(float)RegionScaling.SkipBelow])]), zero, relative]);
+        string weights = graph.Node("Div", "vlm.regions.weights", [kept, graph.Node("ReduceSum", "vlm.regions.weight_sum", [kept, graph.Int64s("vlm.regions.sum_axis", 1)], ("keepdims", 1L))]);
+        string? sum = null;
+        for (int s = 0; s < maps.Count; s++)
+        {
+            string scaledBoxes = graph.Node("Mul", $"vlm.regions.boxes{s}", [boxes, graph.Weight($"vlm.regions.scale{s}", [(float)scaling.Scales[s]])]);
+            string weight = graph.Node("Slice", $"vlm.regions.weight{s}", [weights, graph.Int64s($"vlm.regions.weight{s}_from", s), graph.Int64s($"vlm.regions.weight{s}_to", s + 1), graph.Int64s($"vlm.regions.weight{s}_axis", 1)]);
+            string term = graph.Node("Mul", $"vlm.regions.term{s}", [weight, Embed(maps[s], scaledBoxes, s)]);
+            sum = sum is null ? term : graph.Node("Add", $"vlm.regions.sum{s}", [sum, term]);
+        }
+        return graph.Normalize("vlm.regions.embeddings", sum!);
+    }
+
     /// <summary>The factorized path's first graph: [N, C, h, w] region-level maps to [N, P, h, w] projected maps.</summary>
     internal Tensor ProjectRegionMap(Tensor map)
     {
@@ -434,3 +561,6 @@ internal sealed class FrozenVlm : IDisposable
         _attention?.Dispose();
     }
 }
+
+/// <summary>A VLM folder's graphs as ONNX models (<see cref="FrozenVlm.ReadGraphModels"/>); the factorized pair when the manifest has it.</summary>
+internal sealed record VlmGraphModels(ModelProto ImageEncoder, ModelProto RegionPooler, ModelProto? RegionProjector, ModelProto? RegionAttention);

@@ -1,5 +1,7 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.FVlm.Onnx;
 using static TorchSharp.torch;
+using DataType = Microsoft.ML.FVlm.Onnx.Proto.TensorProto.Types.DataType;
 
 namespace Microsoft.ML.FVlm.Vlm;
 
@@ -66,6 +68,87 @@ internal sealed class ImagePreprocessor
     {
         int plane = destination.Length / 3;
         ResizeNormalise(image, transform, height, width, canvasWidth, plane, destination);
+    }
+
+    /// <summary>
+    /// Adds what <see cref="Prepare"/> computes for one image to <paramref name="graph"/>, with the same arithmetic in
+    /// float32: the scale <c>imageSize / max(H, W)</c>, the resized size <c>max(1, round(side * scale))</c> (half to
+    /// even), bilinear taps at half-pixel centres clamped to the image, the four taps blended in the order
+    /// <see cref="Render"/> blends them, the normalisation, and zero padding (the mean colour) to the size multiple.
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="image">The value [H, W, 3] (uint8, RGB).</param>
+    /// <param name="imageSize">The longest side on the canvas.</param>
+    /// <returns>
+    /// The canvas [1, 3, H', W'] (float32, H' and W' multiples of the size multiple), the resized image's (height,
+    /// width) on it as float32 [2], and the scale (canvas pixels per image pixel) as float32 [1].
+    /// </returns>
+    public (string Canvas, string ResizedSize, string Scale) Export(OnnxGraphBuilder graph, string image, int imageSize)
+    {
+        string Op(string op, string what, params string[] inputs) => graph.Node(op, $"preprocess.{what}", inputs);
+        string Cast(string value, DataType type, string what) => graph.Node("Cast", $"preprocess.{what}", [value], ("to", (long)type));
+        string Float(float value, string what) => graph.Weight($"preprocess.{what}", [value]);
+        string Int64(long value, string what) => graph.Int64s($"preprocess.{what}", value);
+
+        string shape = Op("Shape", "shape", image);
+        string height = Op("Slice", "height", shape, Int64(0, "height_start"), Int64(1, "height_end"));
+        string width = Op("Slice", "width", shape, Int64(1, "width_start"), Int64(2, "width_end"));
+        string scale = Op("Div", "scale", Float(imageSize, "image_size"), Cast(Op("Max", "longest", height, width), DataType.Float, "longest_float"));
+        string inverse = Op("Div", "inverse", Float(1, "unit"), scale);
+        string one = Int64(1, "one");
+
+        // Per canvas row (column): the image rows (columns) either side of its centre and the weight of the second.
+        (string Size, string First, string Second, string Weight) Taps(string side, string what)
+        {
+            string sideFloat = Cast(side, DataType.Float, $"{what}_float");
+            string size = Op("Max", $"{what}_resized", one, Cast(Op("Round", $"{what}_rounded", Op("Mul", $"{what}_scaled", sideFloat, scale)), DataType.Int64, $"{what}_resized_int"));
+            string positions = Cast(graph.Node("Range", $"preprocess.{what}_positions",
+                [graph.Scalar($"preprocess.{what}_from", 0L), graph.Node("Squeeze", $"preprocess.{what}_count", [size]), graph.Scalar($"preprocess.{what}_step", 1L)]),
+                DataType.Float, $"{what}_positions_float");
+            string unclamped = Op("Sub", $"{what}_unclamped", Op("Mul", $"{what}_unscaled", Op("Add", $"{what}_centres", positions, Float(0.5f, $"{what}_half")), inverse), Float(0.5f, $"{what}_half_back"));
+            string lastIndex = Op("Sub", $"{what}_last", side, one);
+            string source = graph.Node("Clip", $"preprocess.{what}_source",
+                [unclamped, graph.Scalar($"preprocess.{what}_min", 0f), graph.Node("Squeeze", $"preprocess.{what}_max", [Cast(lastIndex, DataType.Float, $"{what}_last_float")])]);
+            string floor = Op("Floor", $"{what}_floor", source);
+            string first = Cast(floor, DataType.Int64, $"{what}_first");
+            string second = Op("Min", $"{what}_second", Op("Add", $"{what}_next", first, one), lastIndex);
+            return (size, first, second, Op("Sub", $"{what}_weight", source, floor));
+        }
+        var rows = Taps(height, "rows");
+        var columns = Taps(width, "columns");
+
+        // The four taps of every canvas pixel, gathered as bytes and blended in float32 as Render blends them.
+        string Gather(string input, string indices, long axis, string what) => graph.Node("Gather", $"preprocess.{what}", [input, indices], ("axis", axis));
+        string top = Gather(image, rows.First, 0, "top"), bottom = Gather(image, rows.Second, 0, "bottom");
+        string Tap(string row, string column, string what) => Cast(Gather(row, column, 1, what), DataType.Float, $"{what}_float");
+        string topLeft = Tap(top, columns.First, "top_left"), topRight = Tap(top, columns.Second, "top_right");
+        string bottomLeft = Tap(bottom, columns.First, "bottom_left"), bottomRight = Tap(bottom, columns.Second, "bottom_right");
+        string wy = graph.Node("Unsqueeze", "preprocess.wy", [rows.Weight, graph.Int64s("preprocess.wy_axes", 1, 2)]);
+        string wx = graph.Node("Unsqueeze", "preprocess.wx", [columns.Weight, graph.Int64s("preprocess.wx_axes", 0, 2)]);
+        string unit = Float(1, "blend_unit");
+        string oneMinusWy = Op("Sub", "one_minus_wy", unit, wy), oneMinusWx = Op("Sub", "one_minus_wx", unit, wx);
+        string blended = Op("Add", "blend3",
+            Op("Add", "blend2",
+                Op("Add", "blend1",
+                    Op("Mul", "term00", Op("Mul", "w00", oneMinusWy, oneMinusWx), topLeft),
+                    Op("Mul", "term01", Op("Mul", "w01", oneMinusWy, wx), topRight)),
+                Op("Mul", "term10", Op("Mul", "w10", wy, oneMinusWx), bottomLeft)),
+            Op("Mul", "term11", Op("Mul", "w11", wy, wx), bottomRight));
+
+        var multiplier = new float[3];
+        var shift = new float[3];
+        for (int c = 0; c < 3; c++) (multiplier[c], shift[c]) = (1f / (255f * _std[c]), _mean[c] / _std[c]);
+        string normalised = Op("Sub", "normalised", Op("Mul", "scaled_values", blended, graph.Weight("preprocess.multiplier", multiplier, 3)), graph.Weight("preprocess.shift", shift, 3));
+        string planes = graph.Node("Unsqueeze", "preprocess.batch", [graph.Node("Transpose", "preprocess.planes", [normalised], ("perm", new long[] { 2, 0, 1 })), graph.Int64s("preprocess.batch_axis", 0)]);
+
+        // Zero (the mean colour) below and right of the image, to the size multiple.
+        string multiple = Int64(_sizeMultiple, "multiple");
+        string Padding(string size, string what) => Op("Sub", $"{what}_padding",
+            Op("Mul", $"{what}_padded", Op("Div", $"{what}_blocks", Op("Add", $"{what}_rounded_up", size, Int64(_sizeMultiple - 1, $"{what}_multiple_less_one")), multiple), multiple), size);
+        string pads = graph.Node("Concat", "preprocess.pads", [graph.Int64s("preprocess.pads_start", 0, 0, 0, 0, 0, 0), Padding(rows.Size, "rows"), Padding(columns.Size, "columns")], ("axis", 0L));
+        string canvas = graph.Node("Pad", "preprocess.canvas", [planes, pads], ("mode", "constant"));
+        string resizedSize = Cast(graph.Node("Concat", "preprocess.resized_size_int", [rows.Size, columns.Size], ("axis", 0L)), DataType.Float, "resized_size");
+        return (canvas, resizedSize, scale);
     }
 
     /// <summary>Rounds up to the size multiple.</summary>

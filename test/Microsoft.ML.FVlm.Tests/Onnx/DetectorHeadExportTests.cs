@@ -27,7 +27,7 @@ public class DetectorHeadExportTests
         var levels = vlm.Manifest.ImageEncoder.FeatureLevels;
         var graph = new OnnxGraphBuilder("detector_head");
         var features = levels.Select((l, i) => graph.Input($"c{i + 2}", Float, 1, l.Channels, $"h{i}", $"w{i}")).ToArray();
-        var (proposals, objectness, boxes, probabilities) = head.Export(graph, features, graph.Input("text", Float, "c", vlm.Manifest.EmbeddingDim), graph.Input("image_size", Float, 2));
+        var (proposals, objectness, boxes, probabilities, _) = head.Export(graph, features, graph.Input("text", Float, "c", vlm.Manifest.EmbeddingDim), graph.Input("image_size", Float, 2));
         graph.Output(proposals, "proposals", Float, "p", 4);
         graph.Output(objectness, "objectness", Float, "p");
         graph.Output(boxes, "boxes", Float, "p", 4);

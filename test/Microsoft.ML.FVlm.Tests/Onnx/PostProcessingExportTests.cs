@@ -6,31 +6,38 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.FVlm.Tests.Onnx;
 
-/// <summary>F-VLM's fusion and the per-class selection as an ONNX graph, with the VLM's weights as an input, against DetectionPostProcessor.Select.</summary>
+/// <summary>
+/// F-VLM's fusion and the per-class selection as an ONNX graph, with the VLM's weights as an input, against
+/// DetectionPostProcessor.Select, under three fusion methods and the two single score sources.
+/// </summary>
 public class PostProcessingExportTests
 {
     private const TensorProto.Types.DataType Float = TensorProto.Types.DataType.Float;
 
-    private static IEnumerable<TestCaseData> Methods()
+    private static IEnumerable<TestCaseData> Settings()
     {
-        yield return new TestCaseData(FusionMethod.Reference).SetArgDisplayNames("reference");
-        yield return new TestCaseData(FusionMethod.Unnormalised).SetArgDisplayNames("unnormalised");
-        yield return new TestCaseData(FusionMethod.Reference with { ObjectnessWeight = 0.5 }).SetArgDisplayNames("objectness 0.5");
+        var settings = new InferenceSettings { ScoreThreshold = 0.05, NmsThreshold = 0.5, MaxDetections = 25 };
+        yield return new TestCaseData(settings).SetArgDisplayNames("reference");
+        yield return new TestCaseData(settings with { Fusion = FusionMethod.Unnormalised }).SetArgDisplayNames("unnormalised");
+        yield return new TestCaseData(settings with { Fusion = FusionMethod.Reference with { ObjectnessWeight = 0.5 } }).SetArgDisplayNames("objectness 0.5");
+        yield return new TestCaseData(settings with { ScoreSource = DetectionScoreSource.Detection }).SetArgDisplayNames("detection only");
+        yield return new TestCaseData(settings with { ScoreSource = DetectionScoreSource.Vlm }).SetArgDisplayNames("VLM only");
     }
 
-    [TestCaseSource(nameof(Methods))]
-    public void TheGraphKeepsTheDetectionsTheSelectorKeeps(FusionMethod method)
+    [TestCaseSource(nameof(Settings))]
+    public void TheGraphKeepsTheDetectionsTheSelectorKeeps(InferenceSettings settings)
     {
         manual_seed(15);
-        var settings = new InferenceSettings { ScoreThreshold = 0.05, NmsThreshold = 0.5, MaxDetections = 25, Fusion = method };
         bool[] isNovel = [false, true, false, true, true, false];
         var graph = new OnnxGraphBuilder("post_processing");
-        var (proposals, classes, scores) = DetectionPostProcessor.ExportSelectFused(graph, settings,
+        var (proposals, classes, scores, detectionScores, vlmScores) = DetectionPostProcessor.ExportSelect(graph, settings,
             graph.Input("detection", Float, "r", 7), graph.Input("vlm", Float, "r", 6), graph.Input("objectness", Float, "r"),
             graph.Input("vlm_weights", Float, 6), graph.Input("boxes", Float, "r", 4));
         graph.Output(proposals, "proposals", TensorProto.Types.DataType.Int64, "m");
         graph.Output(classes, "classes", TensorProto.Types.DataType.Int64, "m");
         graph.Output(scores, "scores", Float, "m");
+        graph.Output(detectionScores, "detection_scores", Float, "m");
+        graph.Output(vlmScores, "vlm_scores", Float, "m");
         using var session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(graph.Build()));
         using var scope = NewDisposeScope();
         const int regions = 120;
@@ -45,12 +52,14 @@ public class PostProcessingExportTests
         var inputs = new[] { detection, vlm, objectness, tensor(weights), boxes }.Select(t => OrtValue.CreateTensorValueFromMemory(t.contiguous().data<float>().ToArray(), t.shape)).ToArray();
         try
         {
-            using var outputs = session.Run(new RunOptions(), ["detection", "vlm", "objectness", "vlm_weights", "boxes"], inputs, ["proposals", "classes", "scores"]);
+            using var outputs = session.Run(new RunOptions(), ["detection", "vlm", "objectness", "vlm_weights", "boxes"], inputs, ["proposals", "classes", "scores", "detection_scores", "vlm_scores"]);
 
             Assert.That(expected.Proposals, Has.Length.EqualTo(settings.MaxDetections), "the premise: more candidates than detections kept");
             Assert.That(outputs[0].GetTensorDataAsSpan<long>().ToArray(), Is.EqualTo(expected.Proposals.Select(p => (long)p)), "proposal of each detection");
             Assert.That(outputs[1].GetTensorDataAsSpan<long>().ToArray(), Is.EqualTo(expected.Classes.Select(c => (long)c)), "class of each detection");
-            Assert.That(outputs[2].GetTensorDataAsSpan<float>().ToArray(), Is.EqualTo(expected.Scores).Within(1e-6), "fused score of each detection");
+            Assert.That(outputs[2].GetTensorDataAsSpan<float>().ToArray(), Is.EqualTo(expected.Scores).Within(1e-6), "score of each detection");
+            Assert.That(outputs[3].GetTensorDataAsSpan<float>().ToArray(), Is.EqualTo(expected.DetectionScores), "detector's probability of each detection");
+            Assert.That(outputs[4].GetTensorDataAsSpan<float>().ToArray(), Is.EqualTo(expected.VlmScores), "VLM's probability of each detection");
         }
         finally
         {

@@ -1,0 +1,106 @@
+using System.Globalization;
+using Microsoft.ML.FVlm.Inference;
+using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Onnx.Proto;
+using DataType = Microsoft.ML.FVlm.Onnx.Proto.TensorProto.Types.DataType;
+
+namespace Microsoft.ML.FVlm.Onnx;
+
+/// <summary>
+/// The fitted detector's whole inference for one image as one ONNX graph (docs/deploy.md has the contract): the
+/// preprocessing the VLM's manifest prescribes, the frozen image tower (the VLM folder's own graph, at every region
+/// scale), the head, the VLM's region scores, the setting's ranking, and the mask head on the kept boxes. The
+/// vocabulary is an input: its text embeddings and the VLM's weight of each class.
+/// </summary>
+internal static class DetectorGraph
+{
+    /// <summary>uint8 [height, width, 3]: the image, RGB.</summary>
+    public const string Image = "image";
+
+    /// <summary>float32 [classes, D]: the vocabulary's prompt-ensembled, unit-length text embeddings.</summary>
+    public const string TextEmbeddings = "text_embeddings";
+
+    /// <summary>float32 [classes]: the VLM's weight in the fusion per class (alpha for a base class, beta for a novel one).</summary>
+    public const string VlmWeights = "vlm_weights";
+
+    /// <summary>float32 [M, 4]: x0 y0 x1 y1 in the image's pixels, best detection first.</summary>
+    public const string Boxes = "boxes";
+
+    /// <summary>float32 [M]: the setting's score of each detection.</summary>
+    public const string Scores = "scores";
+
+    /// <summary>int64 [M]: the class of each detection, a row of <see cref="TextEmbeddings"/>.</summary>
+    public const string Labels = "labels";
+
+    /// <summary>float32 [M, 28, 28]: mask probabilities in each box (when the settings predict masks).</summary>
+    public const string Masks = "masks";
+
+    /// <summary>float32 [M]: the detector's probability of each detection's class.</summary>
+    public const string DetectionScores = "detection_scores";
+
+    /// <summary>float32 [M]: the VLM's probability of each detection's class.</summary>
+    public const string VlmScores = "vlm_scores";
+
+    /// <summary>Builds the graph of <paramref name="detector"/> under <paramref name="settings"/>.</summary>
+    /// <param name="detector">The fitted detector: the frozen VLM, the head, the canvas size.</param>
+    /// <param name="settings">The score source, fusion, thresholds, number of detections, region scales and whether masks are predicted.</param>
+    public static ModelProto Build(OpenVocabularyDetector detector, InferenceSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(detector);
+        ArgumentNullException.ThrowIfNull(settings);
+        var vlm = detector.Vlm;
+        var manifest = vlm.Manifest;
+        var models = vlm.ReadGraphModels();
+        var graph = new OnnxGraphBuilder("fvlm_detector");
+        string image = graph.Input(Image, DataType.Uint8, "height", "width", 3);
+        string text = graph.Input(TextEmbeddings, DataType.Float, "classes", manifest.EmbeddingDim);
+        string vlmWeights = graph.Input(VlmWeights, DataType.Float, "classes");
+
+        var (canvas, resizedSize, scale) = vlm.Preprocessor.Export(graph, image, detector.ImageSize);
+        var features = vlm.ExportEncodeImages(graph, models, canvas, "vlm.image");
+        var head = detector.Head.Export(graph, features, text, resizedSize);
+        int regionIndex = Array.FindIndex(manifest.ImageEncoder.FeatureLevels, l => l.Name == manifest.RegionPooler.RegionLevel);
+        var maps = vlm.ExportRegionMaps(graph, models, canvas, features[regionIndex], settings.RegionScaling);
+        string vlmProbabilities = VlmRegionScorer.Export(graph, vlm, models, maps, settings.RegionScaling,
+            settings.Fusion.VlmBoxes == VlmScoredBoxes.Proposals ? head.Proposals : head.Boxes, text);
+        var kept = DetectionPostProcessor.ExportSelect(graph, settings, head.Probabilities, vlmProbabilities, head.Objectness, vlmWeights, head.Boxes);
+
+        string canvasBoxes = graph.Node("Gather", "kept.canvas_boxes", [head.Boxes, kept.Proposals], ("axis", 0L));
+        // In the image's pixels, clipped to it (ImageGeometry.OriginalBox).
+        string shape = graph.Node("Cast", "kept.image_shape", [graph.Node("Shape", "kept.shape", [image], ("end", 2L))], ("to", (long)DataType.Float));
+        string limits = graph.Node("Gather", "kept.limits", [shape, graph.Int64s("kept.limit_axes", 1, 0, 1, 0)], ("axis", 0L));
+        string boxes = graph.Node("Min", "kept.boxes", [graph.Node("Max", "kept.above_zero", [graph.Node("Div", "kept.unscaled", [canvasBoxes, scale]), graph.Weight("kept.zero", [0f])]), limits]);
+
+        graph.Output(boxes, Boxes, DataType.Float, "detections", 4);
+        graph.Output(kept.Scores, Scores, DataType.Float, "detections");
+        graph.Output(kept.Classes, Labels, DataType.Int64, "detections");
+        if (settings.PredictMasks)
+        {
+            string logits = detector.Head.RoiHeads.ExportMasks(graph, head.Levels, canvasBoxes, canvas);
+            graph.Output(graph.Node("Sigmoid", "kept.mask_probabilities", [logits]), Masks, DataType.Float, "detections", RoiHeads.MaskSize, RoiHeads.MaskSize);
+        }
+        graph.Output(kept.DetectionScores, DetectionScores, DataType.Float, "detections");
+        graph.Output(kept.VlmScores, VlmScores, DataType.Float, "detections");
+        return graph.Build(Metadata(detector, settings));
+    }
+
+    /// <summary>What the graph was built with, as metadata properties a deployment can read.</summary>
+    private static Dictionary<string, string> Metadata(OpenVocabularyDetector detector, InferenceSettings settings)
+    {
+        string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+        return new Dictionary<string, string>
+        {
+            ["fvlm.vlm"] = detector.Vlm.Manifest.Name,
+            ["fvlm.embedding_dim"] = detector.Vlm.Manifest.EmbeddingDim.ToString(CultureInfo.InvariantCulture),
+            ["fvlm.image_size"] = detector.ImageSize.ToString(CultureInfo.InvariantCulture),
+            ["fvlm.score_source"] = settings.ScoreSource.ToString(),
+            ["fvlm.fusion"] = settings.Fusion.Name,
+            ["fvlm.base_vlm_weight"] = Number(settings.BaseVlmWeight),
+            ["fvlm.novel_vlm_weight"] = Number(settings.NovelVlmWeight),
+            ["fvlm.score_threshold"] = Number(settings.ScoreThreshold),
+            ["fvlm.nms_threshold"] = Number(settings.NmsThreshold),
+            ["fvlm.max_detections"] = settings.MaxDetections.ToString(CultureInfo.InvariantCulture),
+            ["fvlm.region_scaling"] = settings.RegionScaling.ToString(),
+        };
+    }
+}

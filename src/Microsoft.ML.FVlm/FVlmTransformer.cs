@@ -1,5 +1,7 @@
 using Microsoft.ML.Data;
+using Google.Protobuf;
 using Microsoft.ML.FVlm.Inference;
+using Microsoft.ML.FVlm.Onnx;
 using Microsoft.ML.FVlm.Persistence;
 
 namespace Microsoft.ML.FVlm;
@@ -99,6 +101,45 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _handles) <= 0, this);
         using var lease = _model.Use();
         return _model.Detector.Detect(images, Vocabulary, [settings], timings)[0];
+    }
+
+    /// <summary>
+    /// Writes the fitted detector's whole inference for one image as an ONNX model that ONNX Runtime (or any engine
+    /// of operator set 17) runs alone: the image as uint8 RGB of any size, the vocabulary as an input (the text
+    /// embeddings and VLM weights of <see cref="ExportVocabulary"/>), boxes, scores, labels and mask probabilities
+    /// out, with this transformer's inference settings (score source, fusion, thresholds, detections kept, region
+    /// scales, masks). docs/deploy.md has the contract.
+    /// </summary>
+    /// <param name="path">The .onnx file to write (replaced if it exists).</param>
+    public void ExportOnnx(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _handles) <= 0, this);
+        using var lease = _model.Use();
+        var graph = DetectorGraph.Build(_model.Detector, _scoring.Inference);
+        string temporary = path + ".partial";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+            graph.WriteTo(stream);
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Writes the vocabulary's inputs of the graph of <see cref="ExportOnnx"/> as NumPy files in
+    /// <paramref name="folder"/>: <c>text_embeddings.npy</c>, float32 [K, D], the prompt-ensembled unit text
+    /// embeddings of <see cref="Vocabulary"/>; and <c>vlm_weights.npy</c>, float32 [K], the VLM's weight in the
+    /// fusion per class (the base weight for a base class, the novel weight for a novel one).
+    /// </summary>
+    /// <param name="folder">The folder to write to (created if missing; the two files are replaced if they exist).</param>
+    public void ExportVocabulary(string folder)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _handles) <= 0, this);
+        using var lease = _model.Use();
+        var (embeddings, shape) = DetectorGraph.TextEmbeddingsOf(_model.Detector.Vlm, Vocabulary.Names);
+        var weights = DetectorGraph.VlmWeightsOf(Vocabulary, _scoring.Inference);
+        Directory.CreateDirectory(folder);
+        NpyFile.Write(Path.Combine(folder, DetectorGraph.TextEmbeddings + ".npy"), embeddings, shape);
+        NpyFile.Write(Path.Combine(folder, DetectorGraph.VlmWeights + ".npy"), weights, weights.Length);
     }
 
     /// <inheritdoc/>

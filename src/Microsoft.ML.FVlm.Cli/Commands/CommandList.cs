@@ -15,6 +15,8 @@ internal static class CommandList
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();
         yield return PredictCommand.Create();
+        yield return ExportCommand.Create();
+        yield return EmbedTextCommand.Create();
         yield return TokenizeCommand.Create();
         yield return VlmEvalCommand.Create();
         yield return EvaluateCommand.Create();

@@ -84,6 +84,14 @@ internal static class DetectorGraph
         return graph.Build(Metadata(detector, settings));
     }
 
+    /// <summary>The graph's <see cref="TextEmbeddings"/> for <paramref name="names"/>: prompt-ensembled unit text embeddings [K, D].</summary>
+    public static (float[] Values, long[] Shape) TextEmbeddingsOf(Vlm.FrozenVlm vlm, IReadOnlyList<string> names) =>
+        (vlm.TextEmbeddings.GetValues(names), [names.Count, vlm.Manifest.EmbeddingDim]);
+
+    /// <summary>The graph's <see cref="VlmWeights"/>: per class, the novel weight (beta) for a novel one, the base weight (alpha) otherwise.</summary>
+    public static float[] VlmWeightsOf(Vocabulary vocabulary, InferenceSettings settings) =>
+        vocabulary.IsNovel.Select(novel => (float)(novel ? settings.NovelVlmWeight : settings.BaseVlmWeight)).ToArray();
+
     /// <summary>What the graph was built with, as metadata properties a deployment can read.</summary>
     private static Dictionary<string, string> Metadata(OpenVocabularyDetector detector, InferenceSettings settings)
     {

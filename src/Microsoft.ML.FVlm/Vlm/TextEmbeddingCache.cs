@@ -27,7 +27,11 @@ internal sealed class TextEmbeddingCache
     /// first time a name is encoded, one <see cref="Trace.TraceWarning(string)"/> names it with the
     /// token count of its longest prompt.
     /// </remarks>
-    public Tensor Get(IReadOnlyList<string> classNames, IReadOnlyList<string>? templates = null)
+    public Tensor Get(IReadOnlyList<string> classNames, IReadOnlyList<string>? templates = null) =>
+        tensor(GetValues(classNames, templates), [classNames.Count, _vlm.Manifest.EmbeddingDim]);
+
+    /// <summary>What <see cref="Get"/> returns, as the values of the [C, D] matrix row by row.</summary>
+    public float[] GetValues(IReadOnlyList<string> classNames, IReadOnlyList<string>? templates = null)
     {
         templates ??= _vlm.PromptTemplates;
         if (templates.Count == 0) throw new ArgumentException("At least one prompt template is needed.", nameof(templates));
@@ -39,7 +43,7 @@ internal sealed class TextEmbeddingCache
         var result = new float[classNames.Count * dim];
         for (int c = 0; c < classNames.Count; c++)
             _embeddings[(templateKey, classNames[c])].CopyTo(result, c * dim);
-        return tensor(result, [classNames.Count, dim]);
+        return result;
     }
 
     private void Compute(List<string> names, IReadOnlyList<string> templates, string templateKey)

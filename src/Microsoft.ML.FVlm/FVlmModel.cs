@@ -29,6 +29,7 @@ internal sealed class FVlmModel
         BaseClassNames = baseClassNames.ToArray();
         Device = device;
         Detector = new OpenVocabularyDetector(vlm, head, imageSize, device);
+        Graph = new GraphDetector(Detector);
     }
 
     public FrozenVlm Vlm { get; }
@@ -39,6 +40,9 @@ internal sealed class FVlmModel
     /// <summary>The head's TorchSharp device ("cpu", "cuda[:n]").</summary>
     public string Device { get; }
     public OpenVocabularyDetector Detector { get; }
+
+    /// <summary>The detector's ONNX graph on ONNX Runtime: how transformers detect.</summary>
+    public GraphDetector Graph { get; }
 
     /// <summary>Whether the native resources have been freed.</summary>
     public bool IsFreed => Volatile.Read(ref _shares) < 0;
@@ -64,6 +68,7 @@ internal sealed class FVlmModel
         if (Interlocked.Decrement(ref _shares) != 0) return;
         // Nobody holds a share: free, unless a share was taken again in between (then its holder frees).
         if (Interlocked.CompareExchange(ref _shares, -1, 0) != 0) return;
+        Graph.Dispose();
         Head.Dispose();
         Vlm.Dispose();
         _files?.Dispose();

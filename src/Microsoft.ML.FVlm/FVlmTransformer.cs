@@ -100,7 +100,7 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _handles) <= 0, this);
         using var lease = _model.Use();
-        return _model.Detector.Detect(images, Vocabulary, [settings], timings)[0];
+        return _model.Graph.Detect(images, Vocabulary, settings, timings);
     }
 
     /// <summary>

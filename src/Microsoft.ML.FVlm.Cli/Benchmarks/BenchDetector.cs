@@ -6,17 +6,26 @@ using Microsoft.ML.FVlm.Vlm;
 
 namespace Microsoft.ML.FVlm.Cli.Benchmarks;
 
+/// <summary>How a benchmark detects: the detector's ONNX graph on ONNX Runtime (the transformer's path), or the TorchSharp head between the VLM's sessions.</summary>
+internal enum InferencePath
+{
+    Graph,
+    TorchSharp,
+}
+
 /// <summary>The detector under test: a trained model's, or an untrained head of the default architecture on a frozen VLM.</summary>
 internal sealed class BenchDetector : IDisposable
 {
     private readonly FVlmTransformer? _model;
     private readonly OpenVocabularyDetector? _detector;
     private readonly FrozenVlm? _vlm;
+    private readonly GraphDetector? _graph;
     private FVlmTransformer? _view;
 
     private BenchDetector(FVlmTransformer? model, OpenVocabularyDetector? detector, FrozenVlm? vlm, Vocabulary vocabulary, int imageSize, string description)
     {
         (_model, _detector, _vlm, Vocabulary, ImageSize, Description) = (model, detector, vlm, vocabulary, imageSize, description);
+        _graph = detector is null ? null : new GraphDetector(detector);
         CurrentVocabulary = vocabulary;
     }
 
@@ -56,13 +65,22 @@ internal sealed class BenchDetector : IDisposable
         CurrentVocabulary = vocabulary;
     }
 
-    public void Detect(IReadOnlyList<MLImage> images, InferenceTimings? timings)
+    public void Detect(IReadOnlyList<MLImage> images, InferenceTimings? timings, InferencePath path = InferencePath.Graph)
     {
         var view = _view ?? _model;
-        if (view is not null)
+        if (view is not null && path == InferencePath.Graph)
         {
             if (timings is null) view.Detect(images);
             else view.Detect(images, timings);
+        }
+        else if (view is not null)
+        {
+            using var lease = view.Model.Use();
+            view.Model.Detector.Detect(images, view.Vocabulary, [view.InferenceSettings], timings);
+        }
+        else if (path == InferencePath.Graph)
+        {
+            _graph!.Detect(images, CurrentVocabulary, new InferenceSettings(), timings);
         }
         else
         {
@@ -72,6 +90,7 @@ internal sealed class BenchDetector : IDisposable
 
     public void Dispose()
     {
+        _graph?.Dispose();
         _view?.Dispose();
         _model?.Dispose();
         _detector?.Head.Dispose();

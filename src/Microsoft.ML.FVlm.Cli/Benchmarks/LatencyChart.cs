@@ -15,6 +15,7 @@ internal static class LatencyChart
     private static readonly SKColor[] s_colours =
     [
         new(0x9e, 0x9e, 0x9e), new(0x1f, 0x77, 0xb4), new(0xff, 0x7f, 0x0e), new(0x2c, 0xa0, 0x2c), new(0x94, 0x67, 0xbd), new(0xd6, 0x27, 0x28),
+        new(0x17, 0xbe, 0xcf),
     ];
 
     public static void Write(string path, string title, IReadOnlyList<(string Label, InferenceResult Result)> rows)
@@ -71,6 +72,7 @@ internal static class LatencyChart
         InferenceStage.VlmRegionScoring => "VLM region scoring",
         InferenceStage.PostProcessing => "post-processing",
         InferenceStage.Masks => "masks",
+        InferenceStage.Graph => "ONNX graph",
         _ => stage.ToString(),
     };
 }

@@ -53,8 +53,9 @@ internal static class BenchCommand
             (int Images, int Epochs, int Size, int Batch) shapesTraining = isQuick ? (8, 2, 320, 4) : (16, 4, 320, 4);
             (int Images, int Epochs, int Size, int Batch) rn50Training = isQuick ? (2, 2, 1024, 1) : (8, 3, 1024, 2);
 
-            InferenceResult shapes = null!;
-            InferenceResult? rn50Small = null, rn50Large = null;
+            InferencePaths shapes = null!;
+            InferencePaths? rn50Small = null, rn50Large = null;
+            InferencePath[] paths = [InferencePath.TorchSharp, InferencePath.Graph];
             TrainingResult shapesTrain = null!;
             TrainingResult? rn50Train = null;
             OpenVocabularyResult shipped = null!;
@@ -64,8 +65,8 @@ internal static class BenchCommand
                 .Start(context =>
                 {
                     ProgressTask Task(string name, double max) => context.AddTask(name, autoStart: false, maxValue: Math.Max(1, max));
-                    var shapesTask = Task("inference, Shapes", shapesPlan.Images * shapesPlan.Batches.Length);
-                    var rn50Task = hasRn50 ? Task("inference, RN50 1024 px", 2 * rn50Images) : null;
+                    var shapesTask = Task("inference, Shapes", paths.Length * shapesPlan.Images * shapesPlan.Batches.Length);
+                    var rn50Task = hasRn50 ? Task("inference, RN50 1024 px", 2 * paths.Length * rn50Images) : null;
                     var trainTask = Task("training, Shapes", TrainingBenchmark.TotalSteps(shapesTraining.Images, shapesTraining.Epochs, shapesTraining.Batch));
                     var rn50TrainTask = hasRn50 ? Task("training, RN50 1024 px", TrainingBenchmark.TotalSteps(rn50Training.Images, rn50Training.Epochs, rn50Training.Batch)) : null;
                     var shippedTask = shippedEval is null ? Task($"val, {shippedModel.Name}", valCount) : null;
@@ -73,14 +74,14 @@ internal static class BenchCommand
 
                     shapesTask.StartTask();
                     using (var detector = BenchDetector.FromModel(shippedModel, null))
-                        shapes = InferenceBenchmark.Run(detector, shapesPlan.Images, shapesPlan.Batches, Report(shapesTask));
+                        shapes = InferencePaths.From(InferenceBenchmark.Run(detector, shapesPlan.Images, shapesPlan.Batches, paths, Report(shapesTask)));
                     if (rn50Task is not null)
                     {
                         rn50Task.StartTask();
                         using var detector = BenchDetector.FromVlm(rn50Folder, 1024);
-                        rn50Small = InferenceBenchmark.Run(detector, rn50Images, [1], Report(rn50Task));
+                        rn50Small = InferencePaths.From(InferenceBenchmark.Run(detector, rn50Images, [1], paths, Report(rn50Task)));
                         detector.Use(BenchDetector.SyntheticVocabulary(1203));
-                        rn50Large = InferenceBenchmark.Run(detector, rn50Images, [1], Report(rn50Task, offset: rn50Images));
+                        rn50Large = InferencePaths.From(InferenceBenchmark.Run(detector, rn50Images, [1], paths, Report(rn50Task, offset: paths.Length * rn50Images)));
                     }
                     trainTask.StartTask();
                     var shapesVlm = new DirectoryInfo(ShapesVlm.Folder);
@@ -113,9 +114,11 @@ internal static class BenchCommand
 
             string commandLine = "fvlm " + string.Join(' ', parse.Tokens.Select(t => t.Value));
             var figures = new BenchmarkFigures(commandLine, shapes, rn50Small, rn50Large, shapesTrain, rn50Train, valCount, shipped, oracleResult, clock.Elapsed);
-            var chartRows = new List<(string, InferenceResult)> { ($"Shapes VLM, {shapes.ImageSize} px, {shapes.Classes} classes", shapes) };
-            if (rn50Small is not null) chartRows.Add(($"RN50, {rn50Small.ImageSize} px, {rn50Small.Classes} classes", rn50Small));
-            if (rn50Large is not null) chartRows.Add(($"RN50, {rn50Large.ImageSize} px, {rn50Large.Classes} classes", rn50Large));
+            var chartRows = new List<(string, InferenceResult)>();
+            foreach (var (name, measured) in new[] { ("Shapes VLM", shapes), ("RN50", rn50Small), ("RN50", rn50Large) })
+                if (measured is not null)
+                    chartRows.AddRange([($"{name}, {measured.ImageSize} px, {measured.Classes} classes, TorchSharp", measured.TorchSharp),
+                        ($"{name}, {measured.ImageSize} px, {measured.Classes} classes, graph", measured.Graph)]);
             LatencyChart.Write(Path.Combine(outFolder.FullName, BenchmarkReport.ChartFile), "Inference time per image by stage (share of the total; batch size 1, 2 CPU cores)", chartRows);
             string readme = Path.Combine(outFolder.FullName, "README.md");
             File.WriteAllText(readme, BenchmarkReport.Markdown(figures));

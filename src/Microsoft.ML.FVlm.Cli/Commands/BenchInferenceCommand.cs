@@ -25,9 +25,10 @@ internal static class BenchInferenceCommand
         var classes = new Option<int?>("--classes") { Description = "vocabulary of this many synthetic class names instead of the model's (vocabulary scaling)" };
         var batches = new Option<string>("--batch-sizes") { Description = "comma-separated batch sizes; the stage table is of the first", DefaultValueFactory = _ => "1" };
         var quick = new Option<bool>("--quick") { Description = "4 images, batch size 1" };
-        var command = new Command("bench-inference", "Inference latency per image split into stages (preprocessing, image tower, head, VLM region scoring, post-processing, masks), and throughput per batch size.")
+        var path = new Option<string>("--path") { Description = "both (the default), graph (the detector's ONNX graph on ONNX Runtime, how the transformer detects) or torchsharp (the TorchSharp head between the VLM's sessions, split into stages)", DefaultValueFactory = _ => "both" };
+        var command = new Command("bench-inference", "Inference latency per image on the detector's ONNX graph and on the TorchSharp path (split into stages: preprocessing, image tower, head, VLM region scoring, post-processing, masks), and throughput per batch size.")
         {
-            model, vlm, size, images, classes, batches, quick,
+            model, vlm, size, images, classes, batches, quick, path,
         };
         command.SetAction(parse =>
         {
@@ -37,27 +38,57 @@ internal static class BenchInferenceCommand
             bool isQuick = parse.GetValue(quick);
             int imageCount = isQuick ? 4 : parse.GetValue(images);
             int[] batchSizes = isQuick ? [1] : ParseBatchSizes(parse.GetValue(batches)!);
+            InferencePath[] paths = parse.GetValue(path)!.Trim().ToLowerInvariant() switch
+            {
+                "both" => [InferencePath.TorchSharp, InferencePath.Graph],
+                "graph" => [InferencePath.Graph],
+                "torchsharp" => [InferencePath.TorchSharp],
+                var other => throw new ArgumentException($"--path: '{other}' is not a path; give both, graph or torchsharp."),
+            };
             using var detector = zip is not null ? BenchDetector.FromModel(zip, parse.GetValue(size)) : BenchDetector.FromVlm(folder!, parse.GetValue(size) ?? 320);
             if (parse.GetValue(classes) is int count) detector.Use(BenchDetector.SyntheticVocabulary(count));
 
-            InferenceResult result = null!;
+            IReadOnlyList<InferenceResult> results = null!;
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(context =>
                 {
-                    var task = context.AddTask("detect", maxValue: imageCount * batchSizes.Length);
-                    result = InferenceBenchmark.Run(detector, imageCount, batchSizes, new SynchronousProgress(done => task.Value = done));
+                    var task = context.AddTask("detect", maxValue: paths.Length * imageCount * batchSizes.Length);
+                    results = InferenceBenchmark.Run(detector, imageCount, batchSizes, paths, new SynchronousProgress(done => task.Value = done));
                 });
-            AnsiConsole.Write(StageTable(result.Stages));
-            var throughput = new Table().AddColumns("batch size", "images", "seconds", "images/s", "managed MB / image");
-            foreach (var pass in result.Throughput)
-                throughput.AddRow(pass.BatchSize.ToString(), pass.Images.ToString(), pass.Seconds.ToString("F2"), pass.ImagesPerSecond.ToString("F2"), pass.AllocatedMegabytesPerImage.ToString("F1"));
-            AnsiConsole.Write(throughput);
-            AnsiConsole.WriteLine($"total / image tower: {result.TotalOverTower:F2} ({result.Description}, {result.ImageSize} px, {result.Classes} classes, batch {batchSizes[0]}, {Environment.ProcessorCount} threads)");
+            foreach (var result in results)
+            {
+                AnsiConsole.WriteLine($"{PathName(result.Path)}:");
+                AnsiConsole.Write(StageTable(result.Stages));
+                var throughput = new Table().AddColumns("batch size", "images", "seconds", "images/s", "managed MB / image");
+                foreach (var pass in result.Throughput)
+                    throughput.AddRow(pass.BatchSize.ToString(), pass.Images.ToString(), pass.Seconds.ToString("F2"), pass.ImagesPerSecond.ToString("F2"), pass.AllocatedMegabytesPerImage.ToString("F1"));
+                AnsiConsole.Write(throughput);
+            }
+            var first = results[0];
+            string setting = $"{first.Description}, {first.ImageSize} px, {first.Classes} classes, batch {batchSizes[0]}, {Environment.ProcessorCount} threads";
+            if (results.Count == 2)
+            {
+                var both = InferencePaths.From(results);
+                AnsiConsole.WriteLine($"ms / image: graph {both.Graph.TotalMillisecondsPerImage:F1}, TorchSharp {both.TorchSharp.TotalMillisecondsPerImage:F1}; the graph is {both.Speedup:F2}x as fast");
+                AnsiConsole.WriteLine($"total / image tower: graph {both.Graph.TotalOverTower(both.TowerMilliseconds):F2}, TorchSharp {both.TorchSharp.TotalOverTower(both.TowerMilliseconds):F2} ({setting})");
+            }
+            else if (first.Path == InferencePath.TorchSharp)
+            {
+                AnsiConsole.WriteLine($"total / image tower: {first.TotalOverTower(first.MillisecondsPerImage(InferenceStage.ImageTower)):F2} ({setting})");
+            }
+            else
+            {
+                AnsiConsole.WriteLine($"ms / image: graph {first.TotalMillisecondsPerImage:F1} ({setting}; --path both gives total / image tower)");
+            }
             return CliErrors.Success;
         });
         return command;
     }
+
+    private static string PathName(InferencePath path) => path == InferencePath.Graph
+        ? "the detector's ONNX graph on ONNX Runtime (preprocessing: reading the pixels; masks: pasting them)"
+        : "the TorchSharp head between the VLM's sessions";
 
     private static Table StageTable(InferenceTimings timings)
     {

@@ -129,12 +129,18 @@ internal sealed class DetectionPostProcessor(IReadOnlyList<InferenceSettings> se
     /// <param name="objectness">The value [R]: the proposals' objectness probabilities.</param>
     /// <param name="vlmWeights">The value [C]: alpha for a base class, beta for a novel one.</param>
     /// <param name="boxes">The value [R, 4]: the refined boxes.</param>
+    /// <param name="limits">
+    /// The values of the score threshold [1], the NMS threshold [1] (float32) and the detections kept [1] (int64), when
+    /// the graph takes them as inputs; by default, the setting's as constants.
+    /// </param>
     /// <returns>
     /// The kept detections, best first: proposal index [M] (int64), class [M] (int64, a row of the vocabulary), score
-    /// [M], and the detector's and the VLM's probability of the class [M].
+    /// [M], and the detector's and the VLM's probability of the class [M]; and the highest score of any (box, class)
+    /// pair, or -1 when there are no boxes (a scalar).
     /// </returns>
-    public static (string Proposals, string Classes, string Scores, string DetectionScores, string VlmScores) ExportSelect(OnnxGraphBuilder graph, InferenceSettings settings,
-        string detection, string vlm, string objectness, string vlmWeights, string boxes)
+    public static (string Proposals, string Classes, string Scores, string DetectionScores, string VlmScores, string HighestScore) ExportSelect(OnnxGraphBuilder graph,
+        InferenceSettings settings, string detection, string vlm, string objectness, string vlmWeights, string boxes,
+        (string ScoreThreshold, string NmsThreshold, string MaxDetections)? limits = null)
     {
         string ClassColumns(string probabilities, string name) =>
             graph.Node("Slice", name, [probabilities, graph.Int64s($"{name}.from", 1), graph.Int64s($"{name}.to", long.MaxValue), graph.Int64s($"{name}.axis", 1)]);
@@ -146,10 +152,10 @@ internal sealed class DetectionPostProcessor(IReadOnlyList<InferenceSettings> se
             _ => ClassColumns(ExportFused(graph, settings.Fusion, detection, vlm, objectness, vlmWeights), "select.fused"),
         };
         string byClass = graph.Node("Unsqueeze", "select.by_class", [graph.Node("Transpose", "select.classes_first", [scores], ("perm", new long[] { 1, 0 })), graph.Int64s("select.batch", 0)]);
-        string maxDetections = graph.Int64s("select.max_detections", settings.MaxDetections);
+        var (scoreThreshold, nmsThreshold, maxDetections) = limits ?? (graph.Weight("select.threshold", [(float)settings.ScoreThreshold]),
+            graph.Weight("select.iou", [(float)settings.NmsThreshold]), graph.Int64s("select.max_detections", settings.MaxDetections));
         string selected = graph.Node("NonMaxSuppression", "select.nms",
-            [graph.Node("Unsqueeze", "select.nms_boxes", [boxes, graph.Int64s("select.batch_axis", 0)]), byClass, maxDetections,
-             graph.Weight("select.iou", [(float)settings.NmsThreshold]), graph.Weight("select.threshold", [(float)settings.ScoreThreshold])]);
+            [graph.Node("Unsqueeze", "select.nms_boxes", [boxes, graph.Int64s("select.batch_axis", 0)]), byClass, maxDetections, nmsThreshold, scoreThreshold]);
         string Column(int column) => graph.Node("Squeeze", $"select.column{column}",
             [graph.Node("Slice", $"select.slice{column}", [selected, graph.Int64s($"select.start{column}", column), graph.Int64s($"select.end{column}", column + 1), graph.Int64s($"select.axis{column}", 1)]),
              graph.Int64s($"select.squeeze{column}", 1)]);
@@ -162,8 +168,11 @@ internal sealed class DetectionPostProcessor(IReadOnlyList<InferenceSettings> se
         string keptProposals = graph.Node("Gather", "select.proposals", [proposals, best[1]], ("axis", 0L));
         string keptClasses = graph.Node("Gather", "select.labels", [classes, best[1]], ("axis", 0L));
         string keptPairs = Pairs(keptProposals, keptClasses, "select.kept_pairs");
+        // Scores are probabilities: -1 stands for "no pair" (ReduceMax of nothing is not defined).
+        string highest = graph.Node("ReduceMax", "select.highest", [graph.Node("Concat", "select.all_scores",
+            [graph.Node("Reshape", "select.flat_scores", [scores, graph.Int64s("select.flat", -1)]), graph.Weight("select.none", [-1f], 1)], ("axis", 0L))], ("keepdims", 0L));
         return (keptProposals, keptClasses, best[0],
-            graph.Node("GatherND", "select.detection_scores", [detectionClasses, keptPairs]), graph.Node("GatherND", "select.vlm_scores", [vlm, keptPairs]));
+            graph.Node("GatherND", "select.detection_scores", [detectionClasses, keptPairs]), graph.Node("GatherND", "select.vlm_scores", [vlm, keptPairs]), highest);
     }
 
     /// <summary>F-VLM's fused probabilities [R, 1 + C] (<see cref="Fuse"/>) in a graph.</summary>

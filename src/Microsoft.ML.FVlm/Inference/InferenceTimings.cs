@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Microsoft.ML.FVlm.Inference;
 
 /// <summary>
-/// Wall-clock time of each stage of <see cref="OpenVocabularyDetector.Detect(IReadOnlyList{Microsoft.ML.Data.MLImage}, Vocabulary, IReadOnlyList{InferenceSettings}, InferenceTimings?)"/>,
+/// Wall-clock time of each stage of inference (<see cref="FVlmTransformer.Detect(IReadOnlyList{Microsoft.ML.Data.MLImage}, InferenceTimings)"/>),
 /// summed over calls (safe to share between threads): where inference time goes.
 /// </summary>
 public sealed class InferenceTimings
@@ -43,6 +43,9 @@ public enum InferenceStage
     /// <summary>Score fusion, thresholds, per-class NMS and top-k.</summary>
     PostProcessing,
 
-    /// <summary>The mask head on the kept boxes and pasting the masks at the image size.</summary>
+    /// <summary>The mask head on the kept boxes and pasting the masks at the image size (on the graph path, pasting only).</summary>
     Masks,
+
+    /// <summary>The detector's ONNX graph, on the transformer's path: the stages above from the image's bytes to the kept detections' mask probabilities, in one ONNX Runtime run.</summary>
+    Graph,
 }

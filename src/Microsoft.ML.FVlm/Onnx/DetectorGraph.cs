@@ -23,6 +23,15 @@ internal static class DetectorGraph
     /// <summary>float32 [classes]: the VLM's weight in the fusion per class (alpha for a base class, beta for a novel one).</summary>
     public const string VlmWeights = "vlm_weights";
 
+    /// <summary>float32 [1], optional (default: the settings'): a (box, class) pair scoring at most this is dropped before NMS.</summary>
+    public const string ScoreThreshold = "score_threshold";
+
+    /// <summary>float32 [1], optional (default: the settings'): the per-class NMS IoU threshold.</summary>
+    public const string NmsThreshold = "nms_threshold";
+
+    /// <summary>int64 [1], optional (default: the settings'): the most detections kept.</summary>
+    public const string MaxDetections = "max_detections";
+
     /// <summary>float32 [M, 4]: x0 y0 x1 y1 in the image's pixels, best detection first.</summary>
     public const string Boxes = "boxes";
 
@@ -41,9 +50,16 @@ internal static class DetectorGraph
     /// <summary>float32 [M]: the VLM's probability of each detection's class.</summary>
     public const string VlmScores = "vlm_scores";
 
+    /// <summary>float32 scalar: the highest score of any (box, class) pair, kept or not; -1 when the image has no proposals.</summary>
+    public const string HighestScore = "highest_score";
+
     /// <summary>Builds the graph of <paramref name="detector"/> under <paramref name="settings"/>.</summary>
     /// <param name="detector">The fitted detector: the frozen VLM, the head, the canvas size.</param>
-    /// <param name="settings">The score source, fusion, thresholds, number of detections, region scales and whether masks are predicted.</param>
+    /// <param name="settings">
+    /// The score source, fusion, region scales and whether masks are predicted (the graph's structure), and the
+    /// thresholds and number of detections (the defaults of <see cref="ScoreThreshold"/>, <see cref="NmsThreshold"/>
+    /// and <see cref="MaxDetections"/>).
+    /// </param>
     public static ModelProto Build(OpenVocabularyDetector detector, InferenceSettings settings)
     {
         ArgumentNullException.ThrowIfNull(detector);
@@ -55,6 +71,8 @@ internal static class DetectorGraph
         string image = graph.Input(Image, DataType.Uint8, "height", "width", 3);
         string text = graph.Input(TextEmbeddings, DataType.Float, "classes", manifest.EmbeddingDim);
         string vlmWeights = graph.Input(VlmWeights, DataType.Float, "classes");
+        var limits = (graph.Input(ScoreThreshold, DataType.Float, new[] { (float)settings.ScoreThreshold }),
+            graph.Input(NmsThreshold, DataType.Float, new[] { (float)settings.NmsThreshold }), graph.Input(MaxDetections, DataType.Int64, new[] { (long)settings.MaxDetections }));
 
         var (canvas, resizedSize, scale) = vlm.Preprocessor.Export(graph, image, detector.ImageSize);
         var features = vlm.ExportEncodeImages(graph, models, canvas, "vlm.image");
@@ -63,13 +81,13 @@ internal static class DetectorGraph
         var maps = vlm.ExportRegionMaps(graph, models, canvas, features[regionIndex], settings.RegionScaling);
         string vlmProbabilities = VlmRegionScorer.Export(graph, vlm, models, maps, settings.RegionScaling,
             settings.Fusion.VlmBoxes == VlmScoredBoxes.Proposals ? head.Proposals : head.Boxes, text);
-        var kept = DetectionPostProcessor.ExportSelect(graph, settings, head.Probabilities, vlmProbabilities, head.Objectness, vlmWeights, head.Boxes);
+        var kept = DetectionPostProcessor.ExportSelect(graph, settings, head.Probabilities, vlmProbabilities, head.Objectness, vlmWeights, head.Boxes, limits);
 
         string canvasBoxes = graph.Node("Gather", "kept.canvas_boxes", [head.Boxes, kept.Proposals], ("axis", 0L));
         // In the image's pixels, clipped to it (ImageGeometry.OriginalBox).
         string shape = graph.Node("Cast", "kept.image_shape", [graph.Node("Shape", "kept.shape", [image], ("end", 2L))], ("to", (long)DataType.Float));
-        string limits = graph.Node("Gather", "kept.limits", [shape, graph.Int64s("kept.limit_axes", 1, 0, 1, 0)], ("axis", 0L));
-        string boxes = graph.Node("Min", "kept.boxes", [graph.Node("Max", "kept.above_zero", [graph.Node("Div", "kept.unscaled", [canvasBoxes, scale]), graph.Weight("kept.zero", [0f])]), limits]);
+        string extent = graph.Node("Gather", "kept.extent", [shape, graph.Int64s("kept.extent_axes", 1, 0, 1, 0)], ("axis", 0L));
+        string boxes = graph.Node("Min", "kept.boxes", [graph.Node("Max", "kept.above_zero", [graph.Node("Div", "kept.unscaled", [canvasBoxes, scale]), graph.Weight("kept.zero", [0f])]), extent]);
 
         graph.Output(boxes, Boxes, DataType.Float, "detections", 4);
         graph.Output(kept.Scores, Scores, DataType.Float, "detections");
@@ -81,6 +99,7 @@ internal static class DetectorGraph
         }
         graph.Output(kept.DetectionScores, DetectionScores, DataType.Float, "detections");
         graph.Output(kept.VlmScores, VlmScores, DataType.Float, "detections");
+        graph.Output(kept.HighestScore, HighestScore, DataType.Float);
         return graph.Build(Metadata(detector, settings));
     }
 

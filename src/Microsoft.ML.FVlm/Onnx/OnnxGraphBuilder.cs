@@ -38,6 +38,23 @@ internal sealed class OnnxGraphBuilder
         return name;
     }
 
+    /// <summary>
+    /// Declares a graph input with a default: an initializer of the same name, which ONNX Runtime uses when the input is
+    /// not fed (IR version 4 and later).
+    /// </summary>
+    public string Input(string name, TensorProto.Types.DataType type, Array defaultValue)
+    {
+        string value = defaultValue switch
+        {
+            float[] floats => Weight(name, floats, floats.Length),
+            long[] longs => Int64s(name, longs),
+            _ => throw new ArgumentException($"Input '{name}': a default of {defaultValue.GetType().Name} is not written; float[] or long[] are.", nameof(defaultValue)),
+        };
+        if (value != name) throw new ArgumentException($"The graph already has a value named '{name}'.", nameof(name));
+        _graph.Input.Add(ValueInfo(name, type, [(long)defaultValue.Length]));
+        return name;
+    }
+
     /// <summary>Declares <paramref name="value"/> a graph output named <paramref name="name"/> (through an Identity node when the names differ).</summary>
     public string Output(string value, string name, TensorProto.Types.DataType type, params object[] dims)
     {

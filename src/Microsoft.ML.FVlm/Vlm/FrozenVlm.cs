@@ -65,6 +65,9 @@ internal sealed class FrozenVlm : IDisposable
     /// <summary>Bytes of RoIAlign output handed to a region graph at once: boxes are embedded in chunks of about this size (64 MB).</summary>
     internal long RoiChunkBytes { get; set; } = 64L << 20;
 
+    /// <summary>How the folder's sessions were opened (device, threads): other sessions of this VLM's model open the same way.</summary>
+    internal VlmSessionOptions SessionOptions { get; private set; } = new();
+
     /// <summary>True when the graphs run on a CUDA device.</summary>
     public bool RunsOnGpu => _image.RunsOnGpu;
 
@@ -102,7 +105,7 @@ internal sealed class FrozenVlm : IDisposable
                 var info = new FileInfo(paths[f]);
                 return (info.Length, info.LastWriteTimeUtc);
             });
-            var vlm = new FrozenVlm(folder, manifest, image, pooler, text, factorized, tokenizer, templates, manifestBytes, stamps);
+            var vlm = new FrozenVlm(folder, manifest, image, pooler, text, factorized, tokenizer, templates, manifestBytes, stamps) { SessionOptions = options };
             if (factorized is not null) vlm.CheckFactorizedPathMatchesThePooler();
             return vlm;
         }

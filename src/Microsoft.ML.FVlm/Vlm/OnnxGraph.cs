@@ -49,34 +49,48 @@ internal sealed class OnnxGraph : IDisposable
 
     private static OnnxGraph OpenSession(string path, VlmSessionOptions options)
     {
+        var (session, onGpu) = CreateSession($"'{path}'", sessionOptions => Load(path, sessionOptions), options);
+        return new OnnxGraph(path, session, onGpu);
+    }
+
+    /// <summary>
+    /// A session made by <paramref name="create"/> on the device <paramref name="options"/> ask for: CUDA when a GPU id
+    /// is set (or the CPU, with a warning, when CUDA cannot start and <see cref="VlmSessionOptions.FallbackToCpu"/>),
+    /// the CPU otherwise.
+    /// </summary>
+    /// <param name="description">What the session runs, for messages (a quoted path, or a name).</param>
+    /// <param name="create">Makes the session with the given options.</param>
+    /// <param name="options">The device and threads.</param>
+    internal static (InferenceSession Session, bool OnGpu) CreateSession(string description, Func<SessionOptions, InferenceSession> create, VlmSessionOptions options)
+    {
         if (options.GpuDeviceId is int device)
         {
             try
             {
                 using var gpuOptions = SessionOptions.MakeSessionOptionWithCudaProvider(device);
                 Configure(gpuOptions, options);
-                return new OnnxGraph(path, Load(path, gpuOptions), onGpu: true);
+                return (create(gpuOptions), true);
             }
             // The CPU build (Microsoft.ML.OnnxRuntime) does not export the CUDA provider's entry point at all.
             catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException && options.FallbackToCpu)
             {
-                System.Diagnostics.Trace.TraceWarning($"CUDA device {device} unavailable for '{path}' ({e.Message}); running on the CPU.");
+                System.Diagnostics.Trace.TraceWarning($"CUDA device {device} unavailable for {description} ({e.Message}); running on the CPU.");
             }
             catch (EntryPointNotFoundException e)
             {
                 throw new InvalidOperationException(
-                    $"Could not run '{path}' on CUDA device {device}: the application's ONNX Runtime is a build without CUDA. " +
+                    $"Could not run {description} on CUDA device {device}: the application's ONNX Runtime is a build without CUDA. " +
                     "Reference Microsoft.ML.OnnxRuntime.Gpu 1.32.0 instead of Microsoft.ML.OnnxRuntime, or set FallbackToCpu to run on the CPU.", e);
             }
             catch (OnnxRuntimeException e)
             {
                 throw new InvalidOperationException(
-                    $"Could not run '{path}' on CUDA device {device}: {e.Message} Install the CUDA 13 runtime, or set FallbackToCpu to run on the CPU.", e);
+                    $"Could not run {description} on CUDA device {device}: {e.Message} Install the CUDA 13 runtime, or set FallbackToCpu to run on the CPU.", e);
             }
         }
         using var cpuOptions = new SessionOptions();
         Configure(cpuOptions, options);
-        return new OnnxGraph(path, Load(path, cpuOptions), onGpu: false);
+        return (create(cpuOptions), false);
     }
 
     private static void Configure(SessionOptions sessionOptions, VlmSessionOptions options)

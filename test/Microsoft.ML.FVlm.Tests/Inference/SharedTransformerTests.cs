@@ -109,7 +109,7 @@ public class SharedTransformerTests
             transformer.Dispose();
             Assert.That(model.IsFreed, Is.False, "a call in flight holds the model");
             Assert.Throws<ObjectDisposedException>(() => transformer.Detect([image]), "new calls on a disposed transformer are refused");
-            inFlight = model.Detector.Detect([image], transformer.Vocabulary, new InferenceSettings { ScoreThreshold = 0.0, MaxDetections = 10 })[0];
+            inFlight = model.Graph.Detect([image], transformer.Vocabulary, new InferenceSettings { ScoreThreshold = 0.0, MaxDetections = 10 })[0];
         }
 
         Assert.That(inFlight.Scores, Is.EqualTo(expected.Scores), "the call in flight ran on intact weights and sessions");

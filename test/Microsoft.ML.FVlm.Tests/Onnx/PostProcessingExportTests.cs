@@ -30,7 +30,7 @@ public class PostProcessingExportTests
         manual_seed(15);
         bool[] isNovel = [false, true, false, true, true, false];
         var graph = new OnnxGraphBuilder("post_processing");
-        var (proposals, classes, scores, detectionScores, vlmScores) = DetectionPostProcessor.ExportSelect(graph, settings,
+        var (proposals, classes, scores, detectionScores, vlmScores, _) = DetectionPostProcessor.ExportSelect(graph, settings,
             graph.Input("detection", Float, "r", 7), graph.Input("vlm", Float, "r", 6), graph.Input("objectness", Float, "r"),
             graph.Input("vlm_weights", Float, 6), graph.Input("boxes", Float, "r", 4));
         graph.Output(proposals, "proposals", TensorProto.Types.DataType.Int64, "m");

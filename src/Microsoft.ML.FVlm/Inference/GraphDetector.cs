@@ -1,0 +1,138 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Google.Protobuf;
+using Microsoft.ML.Data;
+using Microsoft.ML.FVlm.Data;
+using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Onnx;
+using Microsoft.ML.FVlm.Vlm;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Microsoft.ML.FVlm.Inference;
+
+/// <summary>
+/// Detection through the fitted detector's ONNX graph (<see cref="DetectorGraph"/>) on ONNX Runtime: one run per image
+/// from its RGB bytes to the kept detections and their mask probabilities, the masks pasted at the image's size in C#.
+/// A graph is built and its session opened the first time a structure (score source, fusion, region scales, masks)
+/// is asked for, on the device the VLM's sessions use; thresholds and the number of detections are inputs of the
+/// graph. Thread-safe: sessions run concurrently.
+/// </summary>
+internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposable
+{
+    private readonly ConcurrentDictionary<GraphStructure, Lazy<InferenceSession>> _sessions = new();
+
+    /// <summary>What makes two settings need different graphs.</summary>
+    private sealed record GraphStructure(DetectionScoreSource ScoreSource, FusionMethod Fusion, RegionScaling RegionScaling, bool PredictMasks)
+    {
+        public static GraphStructure Of(InferenceSettings settings) => new(settings.ScoreSource, settings.Fusion, settings.RegionScaling, settings.PredictMasks);
+    }
+
+    /// <summary>Detects every class of <paramref name="vocabulary"/> in <paramref name="images"/>, one image at a time.</summary>
+    /// <param name="images">The images.</param>
+    /// <param name="vocabulary">Class names and novel flags.</param>
+    /// <param name="settings">The settings to detect with.</param>
+    /// <param name="timings">Adds the time of reading the pixels (<see cref="InferenceStage.Preprocessing"/>), of the graph (<see cref="InferenceStage.Graph"/>) and of pasting the masks (<see cref="InferenceStage.Masks"/>).</param>
+    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, InferenceSettings settings, InferenceTimings? timings = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        vocabulary.Validate();
+        var session = Session(settings);
+        var vlm = detector.Vlm;
+        float[] text = vlm.TextEmbeddings.GetValues(vocabulary.Names);
+        float[] weights = DetectorGraph.VlmWeightsOf(vocabulary, settings);
+        using var textValue = OrtValue.CreateTensorValueFromMemory(text, [vocabulary.Names.Count, vlm.Manifest.EmbeddingDim]);
+        using var weightsValue = OrtValue.CreateTensorValueFromMemory(weights, [weights.Length]);
+        using var scoreThreshold = OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.ScoreThreshold }, [1]);
+        using var nmsThreshold = OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.NmsThreshold }, [1]);
+        using var maxDetections = OrtValue.CreateTensorValueFromMemory(new[] { (long)settings.MaxDetections }, [1]);
+        string[] inputNames = [DetectorGraph.Image, DetectorGraph.TextEmbeddings, DetectorGraph.VlmWeights, DetectorGraph.ScoreThreshold, DetectorGraph.NmsThreshold, DetectorGraph.MaxDetections];
+        string[] outputNames = settings.PredictMasks
+            ? [DetectorGraph.Boxes, DetectorGraph.Scores, DetectorGraph.Labels, DetectorGraph.DetectionScores, DetectorGraph.VlmScores, DetectorGraph.HighestScore, DetectorGraph.Masks]
+            : [DetectorGraph.Boxes, DetectorGraph.Scores, DetectorGraph.Labels, DetectorGraph.DetectionScores, DetectorGraph.VlmScores, DetectorGraph.HighestScore];
+
+        var results = new ImageDetections[images.Count];
+        using var runOptions = new RunOptions();
+        for (int i = 0; i < images.Count; i++)
+        {
+            var image = images[i] ?? throw new ArgumentException($"Image {i} of the batch is missing.", nameof(images));
+            if (image.Width <= 0 || image.Height <= 0) throw new ArgumentException($"Image {i} of the batch is empty.", nameof(images));
+            long start = Stopwatch.GetTimestamp();
+            using var imageValue = OrtValue.CreateTensorValueFromMemory(Rgb(image, i), [image.Height, image.Width, 3]);
+            timings?.Add(InferenceStage.Preprocessing, start);
+            start = Stopwatch.GetTimestamp();
+            using var outputs = session.Run(runOptions, inputNames, [imageValue, textValue, weightsValue, scoreThreshold, nmsThreshold, maxDetections], outputNames);
+            timings?.Add(InferenceStage.Graph, start);
+            start = Stopwatch.GetTimestamp();
+            results[i] = Read(outputs, image.Height, image.Width, settings.PredictMasks);
+            timings?.Add(InferenceStage.Masks, start);
+        }
+        timings?.AddImages(images.Count);
+        return results;
+    }
+
+    /// <summary>The session of the graph for <paramref name="settings"/>' structure, built the first time it is asked for.</summary>
+    internal InferenceSession Session(InferenceSettings settings) =>
+        _sessions.GetOrAdd(GraphStructure.Of(settings), _ => new Lazy<InferenceSession>(() => Open(settings), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+
+    private InferenceSession Open(InferenceSettings settings)
+    {
+        byte[] model = DetectorGraph.Build(detector, settings).ToByteArray();
+        return OnnxGraph.CreateSession("the detector's graph", options => new InferenceSession(model, options), detector.Vlm.SessionOptions).Session;
+    }
+
+    /// <summary>One image's detections from the graph's outputs, in the order of <see cref="Detect"/>'s output names.</summary>
+    private static ImageDetections Read(IDisposableReadOnlyCollection<OrtValue> outputs, int height, int width, bool withMasks)
+    {
+        float[] boxes = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        float[] scores = outputs[1].GetTensorDataAsSpan<float>().ToArray();
+        int[] classes = outputs[2].GetTensorDataAsSpan<long>().ToArray().Select(c => (int)c).ToArray();
+        float[] detectionScores = outputs[3].GetTensorDataAsSpan<float>().ToArray();
+        float[] vlmScores = outputs[4].GetTensorDataAsSpan<float>().ToArray();
+        float highest = outputs[5].GetTensorDataAsSpan<float>()[0];
+        RleMask[]? masks = null;
+        if (withMasks)
+        {
+            var probabilities = outputs[6].GetTensorDataAsSpan<float>();
+            int size = RoiHeads.MaskSize, plane = size * size;
+            var buffer = new byte[height * width];
+            masks = new RleMask[classes.Length];
+            for (int d = 0; d < classes.Length; d++)
+                masks[d] = MaskPaster.Paste(probabilities.Slice(d * plane, plane), size, boxes.AsSpan(d * 4, 4), height, width, buffer);
+        }
+        return new ImageDetections(boxes, classes, scores, detectionScores, vlmScores, masks)
+        {
+            // The threshold kept nothing though the image has proposals: say how far the best pair was from it.
+            HighestScoreBelowThreshold = classes.Length == 0 && highest >= 0 ? highest : null,
+        };
+    }
+
+    /// <summary>The image's pixels as RGB bytes, row by row.</summary>
+    private static byte[] Rgb(MLImage image, int index)
+    {
+        ReadOnlySpan<byte> pixels = image.Pixels;
+        if (pixels.Length != image.Width * image.Height * 4)
+            throw new ArgumentException($"Image {index} of the batch ({image.Width}x{image.Height}) has {pixels.Length} bytes of pixels; expected 4 per pixel ({image.PixelFormat}).");
+        (int r, int g, int b) = image.PixelFormat switch
+        {
+            MLPixelFormat.Bgra32 => (2, 1, 0),
+            MLPixelFormat.Rgba32 => (0, 1, 2),
+            _ => throw new ArgumentException($"Image {index} of the batch has pixel format {image.PixelFormat}; expected Bgra32 or Rgba32."),
+        };
+        int count = image.Width * image.Height;
+        var rgb = new byte[count * 3];
+        for (int p = 0; p < count; p++)
+        {
+            rgb[p * 3] = pixels[p * 4 + r];
+            rgb[p * 3 + 1] = pixels[p * 4 + g];
+            rgb[p * 3 + 2] = pixels[p * 4 + b];
+        }
+        return rgb;
+    }
+
+    /// <summary>Disposes the sessions opened (the model calls it once no call is in flight).</summary>
+    public void Dispose()
+    {
+        foreach (var session in _sessions.Values.Where(s => s.IsValueCreated)) session.Value.Dispose();
+        _sessions.Clear();
+    }
+}

@@ -77,7 +77,12 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
     private InferenceSession Open(InferenceSettings settings)
     {
         byte[] model = DetectorGraph.Build(detector, settings).ToByteArray();
-        return OnnxGraph.CreateSession("the detector's graph", options => new InferenceSession(model, options), detector.Vlm.SessionOptions).Session;
+        return OnnxGraph.CreateSession("the detector's graph", options =>
+        {
+            // The thresholds and the number of detections are inputs with defaults, which ONNX Runtime warns about on every load.
+            options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+            return new InferenceSession(model, options);
+        }, detector.Vlm.SessionOptions).Session;
     }
 
     /// <summary>One image's detections from the graph's outputs, in the order of <see cref="Detect"/>'s output names.</summary>

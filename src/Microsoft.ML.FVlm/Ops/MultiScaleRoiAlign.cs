@@ -78,8 +78,9 @@ internal sealed class MultiScaleRoiAlign
 
     /// <summary>
     /// Adds what <see cref="Forward"/> computes to <paramref name="graph"/>, for boxes of any images of a batch: each
-    /// box's level by <see cref="AssignLevels"/>'s rule (log2 as natural log over ln 2), every level pooled with ONNX
-    /// RoiAlign (<see cref="OnnxModules.RoiAlign"/>) and each box's own level kept by <c>Where</c>.
+    /// box's level by <see cref="AssignLevels"/>'s rule (log2 as natural log over ln 2), then per level the boxes of that
+    /// level (<c>NonZero</c>, <c>Gather</c>) pooled with ONNX RoiAlign (<see cref="OnnxModules.RoiAlign"/>) and scattered
+    /// into their rows of the output (<c>ScatterND</c>): each box is pooled once, on its own level.
     /// </summary>
     /// <param name="graph">The graph to add to.</param>
     /// <param name="name">The prefix of the nodes' names.</param>
@@ -102,19 +103,25 @@ internal sealed class MultiScaleRoiAlign
              graph.Weight($"{name}.eps", [1e-6f])]);
         string log2 = graph.Node("Div", $"{name}.log2", [graph.Node("Log", $"{name}.log", [ratio]), graph.Weight($"{name}.ln2", [(float)Math.Log(2)])]);
         string level = graph.Node("Floor", $"{name}.level", [graph.Node("Add", $"{name}.raw_level", [log2, graph.Weight($"{name}.canonical_level", [(float)CanonicalLevel])])]);
-        // [R, 1] -> [R, 1, 1, 1], to select among [R, C, g, g] pooled maps.
-        string boxLevel = graph.Node("Unsqueeze", $"{name}.box_level", [level, graph.Int64s($"{name}.map_axes", 2, 3)]);
-        string? result = null;
+        // Levels below the finest or above the coarsest are clamped onto them; [R, 1] -> [R] level indices from 0.
+        string levelIndex = graph.Node("Squeeze", $"{name}.level_index", [graph.Node("Cast", $"{name}.level_int", [graph.Node("Sub", $"{name}.level_from_zero",
+            [graph.Node("Clip", $"{name}.clamped_level", [level, graph.Scalar($"{name}.min_level", (float)minLevel), graph.Scalar($"{name}.max_level", (float)maxLevel)]),
+             graph.Weight($"{name}.first_level", [(float)minLevel])])], ("to", (long)Onnx.Proto.TensorProto.Types.DataType.Int64)), graph.Int64s($"{name}.level_axis", 1)]);
+        string rows = graph.Node("Shape", $"{name}.rows", [boxes], ("end", 1L));
+        string channels = graph.Node("Shape", $"{name}.channels", [levels[0]], ("start", 1L), ("end", 2L));
+        string result = graph.Node("ConstantOfShape", $"{name}.empty", [graph.Node("Concat", $"{name}.shape",
+            [rows, channels, graph.Int64s($"{name}.bins", _outputSize, _outputSize)], ("axis", 0L))]);
         for (int l = 0; l < levels.Count; l++)
         {
-            string pooled = graph.RoiAlign($"{name}.p{minLevel + l}", levels[l], boxes, batchIndices, _outputSize, 1.0 / _strides[l], _samplingRatio);
-            if (result is null) { result = pooled; continue; }
-            // Levels below the finest or above the coarsest are clamped onto them: the first and the last comparisons are open.
-            string chosen = l == levels.Count - 1
-                ? graph.Node("GreaterOrEqual", $"{name}.at_p{minLevel + l}", [boxLevel, graph.Weight($"{name}.l{l}", [(float)(minLevel + l)])])
-                : graph.Node("Equal", $"{name}.at_p{minLevel + l}", [boxLevel, graph.Weight($"{name}.l{l}", [(float)(minLevel + l)])]);
-            result = graph.Node("Where", $"{name}.keep_p{minLevel + l}", [chosen, pooled, result]);
+            string at = $"{name}.p{minLevel + l}";
+            // [n, 1]: the rows of this level's boxes, as ScatterND indexes them.
+            string indices = graph.Node("Transpose", $"{at}.rows", [graph.Node("NonZero", $"{at}.where", [graph.Node("Equal", $"{at}.is_level", [levelIndex, graph.Int64s($"{at}.level", l)])])],
+                ("perm", new long[] { 1, 0 }));
+            string flat = graph.Node("Squeeze", $"{at}.flat_rows", [indices, graph.Int64s($"{at}.squeeze_axis", 1)]);
+            string pooled = graph.RoiAlign(at, levels[l], graph.Node("Gather", $"{at}.boxes", [boxes, flat], ("axis", 0L)),
+                graph.Node("Gather", $"{at}.batch", [batchIndices, flat], ("axis", 0L)), _outputSize, 1.0 / _strides[l], _samplingRatio);
+            result = graph.Node("ScatterND", $"{at}.scattered", [result, indices, pooled]);
         }
-        return result!;
+        return result;
     }
 }

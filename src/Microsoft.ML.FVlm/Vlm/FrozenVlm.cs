@@ -463,9 +463,9 @@ internal sealed class FrozenVlm : IDisposable
             throw new ArgumentException($"{maps.Count} region maps for {scaling.Scales.Count} region scales.", nameof(maps));
         var level = Manifest.RegionLevel;
         int g = Manifest.RegionPooler.RoiOutputSize;
-        string batchIndices = graph.Node("Expand", "vlm.regions.batch", [graph.Int64s("vlm.regions.image", 0), graph.Node("Shape", "vlm.regions.count", [boxes], ("end", 1L))]);
         string Embed(string map, string scaledBoxes, int s)
         {
+            string batchIndices = graph.Node("Expand", $"vlm.regions.batch{s}", [graph.Int64s($"vlm.regions.image{s}", 0), graph.Node("Shape", $"vlm.regions.count{s}", [scaledBoxes], ("end", 1L))]);
             string rois = graph.RoiAlign($"vlm.regions.roi_align{s}", map, scaledBoxes, batchIndices, g, 1.0 / level.Stride, RegionSamplingRatio);
             string embeddings = Manifest.RegionAttention is { } attention
                 ? graph.Include(models.RegionAttention!, $"vlm.attention{s}", new Dictionary<string, string>
@@ -488,15 +488,25 @@ internal sealed class FrozenVlm : IDisposable
         string zero = graph.Weight("vlm.regions.zero", [0f]);
         string kept = graph.Node("Where", "vlm.regions.kept", [graph.Node("Less", "vlm.regions.skipped", [relative, graph.Weight("vlm.regions.skip_below", [(float)RegionScaling.SkipBelow])]), zero, relative]);
         string weights = graph.Node("Div", "vlm.regions.weights", [kept, graph.Node("ReduceSum", "vlm.regions.weight_sum", [kept, graph.Int64s("vlm.regions.sum_axis", 1)], ("keepdims", 1L))]);
-        string? sum = null;
+        // Per scale only the boxes it weighs are embedded (NonZero, Gather), their weighted embeddings added to their rows (ScatterND, add).
+        string sum = graph.Node("ConstantOfShape", "vlm.regions.zeros", [graph.Node("Concat", "vlm.regions.sum_shape",
+            [graph.Node("Shape", "vlm.regions.rows", [boxes], ("end", 1L)), graph.Int64s("vlm.regions.dim", Manifest.EmbeddingDim)], ("axis", 0L))]);
         for (int s = 0; s < maps.Count; s++)
         {
-            string scaledBoxes = graph.Node("Mul", $"vlm.regions.boxes{s}", [boxes, graph.Weight($"vlm.regions.scale{s}", [(float)scaling.Scales[s]])]);
-            string weight = graph.Node("Slice", $"vlm.regions.weight{s}", [weights, graph.Int64s($"vlm.regions.weight{s}_from", s), graph.Int64s($"vlm.regions.weight{s}_to", s + 1), graph.Int64s($"vlm.regions.weight{s}_axis", 1)]);
-            string term = graph.Node("Mul", $"vlm.regions.term{s}", [weight, Embed(maps[s], scaledBoxes, s)]);
-            sum = sum is null ? term : graph.Node("Add", $"vlm.regions.sum{s}", [sum, term]);
+            string weight = graph.Node("Squeeze", $"vlm.regions.weight{s}", [graph.Node("Slice", $"vlm.regions.weight{s}_column",
+                [weights, graph.Int64s($"vlm.regions.weight{s}_from", s), graph.Int64s($"vlm.regions.weight{s}_to", s + 1), graph.Int64s($"vlm.regions.weight{s}_axis", 1)]),
+                graph.Int64s($"vlm.regions.weight{s}_squeeze", 1)]);
+            string indices = graph.Node("Transpose", $"vlm.regions.used{s}", [graph.Node("NonZero", $"vlm.regions.where{s}", [graph.Node("Greater", $"vlm.regions.weighed{s}", [weight, zero])])],
+                ("perm", new long[] { 1, 0 }));
+            string used = graph.Node("Squeeze", $"vlm.regions.used_rows{s}", [indices, graph.Int64s($"vlm.regions.used_axis{s}", 1)]);
+            string scaledBoxes = graph.Node("Mul", $"vlm.regions.boxes{s}", [graph.Node("Gather", $"vlm.regions.used_boxes{s}", [boxes, used], ("axis", 0L)),
+                graph.Weight($"vlm.regions.scale{s}", [(float)scaling.Scales[s]])]);
+            string usedWeights = graph.Node("Unsqueeze", $"vlm.regions.used_weights{s}", [graph.Node("Gather", $"vlm.regions.used_weight{s}", [weight, used], ("axis", 0L)),
+                graph.Int64s($"vlm.regions.weight_column{s}", 1)]);
+            string term = graph.Node("Mul", $"vlm.regions.term{s}", [usedWeights, Embed(maps[s], scaledBoxes, s)]);
+            sum = graph.Node("ScatterND", $"vlm.regions.sum{s}", [sum, indices, term], ("reduction", "add"));
         }
-        return graph.Normalize("vlm.regions.embeddings", sum!);
+        return graph.Normalize("vlm.regions.embeddings", sum);
     }
 
     /// <summary>The factorized path's first graph: [N, C, h, w] region-level maps to [N, P, h, w] projected maps.</summary>

@@ -29,6 +29,70 @@ public class SharedTransformerTests
     }
 
     [Test]
+    public void EightThreadsScoringTwoThousandImagesUnderForcedCollectionsGiveOneThreadsOutputs()
+    {
+        var ml = new MLContext(seed: 1);
+        using var transformer = TinyModels.Transformer();
+        var images = Enumerable.Range(0, 16).Select(i => TinyModels.RandomImage(ImageSide, ImageSide, 100 + i)).ToArray();
+        try
+        {
+            Prediction[] expected;
+            // Each engine takes a share of the transformer and returns it when disposed.
+            using (var single = ml.Model.CreatePredictionEngine<ImageInput, Prediction>(transformer))
+                expected = images.Select(image => single.Predict(new ImageInput { Image = image })).ToArray();
+            Assert.That(expected.Sum(p => p.Score.Length), Is.GreaterThan(0), "the reference has detections to compare");
+
+            const int threads = 8, imagesPerThread = 250;
+            var mismatches = new List<string>();
+            var errors = new Exception?[threads];
+            using var done = new CancellationTokenSource();
+            int collections = 0;
+            // Collections at any point of a call: none may free or move what the native code is using.
+            var collector = new Thread(() =>
+            {
+                while (!done.IsCancellationRequested)
+                {
+                    GC.Collect();
+                    collections++;
+                    Thread.Sleep(10);
+                }
+            });
+            var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+            {
+                try
+                {
+                    using var engine = ml.Model.CreatePredictionEngine<ImageInput, Prediction>(transformer);
+                    for (int k = 0; k < imagesPerThread; k++)
+                    {
+                        int i = (t * imagesPerThread + k) % images.Length;
+                        var output = engine.Predict(new ImageInput { Image = images[i] });
+                        if (!output.Score.SequenceEqual(expected[i].Score) || !output.PredictedBoundingBoxes.SequenceEqual(expected[i].PredictedBoundingBoxes))
+                            lock (mismatches) mismatches.Add($"thread {t}, image {i}");
+                    }
+                }
+                catch (Exception e)
+                {
+                    errors[t] = e;
+                }
+            })).ToArray();
+            collector.Start();
+            foreach (var worker in workers) worker.Start();
+            foreach (var worker in workers) worker.Join();
+            done.Cancel();
+            collector.Join();
+
+            Assert.That(errors.Where(e => e is not null).Select(e => e!.GetType().Name + ": " + e.Message), Is.Empty);
+            Assert.That(mismatches, Is.Empty, "outputs that differ from one thread's");
+            Assert.That(collections, Is.GreaterThan(10), "the premise: collections ran while the threads scored");
+            TestContext.Out.WriteLine($"{threads * imagesPerThread} images on {threads} threads, {collections} forced collections");
+        }
+        finally
+        {
+            foreach (var image in images) image.Dispose();
+        }
+    }
+
+    [Test]
     public void EnginesOfOneTransformerOnEightThreadsGiveOneThreadsOutputsWhenOneDisposesEarly()
     {
         var ml = new MLContext(seed: 1);

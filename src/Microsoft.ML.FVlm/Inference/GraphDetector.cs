@@ -76,7 +76,7 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
 
     private InferenceSession Open(InferenceSettings settings)
     {
-        byte[] model = DetectorGraph.Build(detector, settings).ToByteArray();
+        byte[] model = DetectorGraph.Build(detector, settings, limitsAsInputs: true).ToByteArray();
         return OnnxGraph.CreateSession("the detector's graph", options =>
         {
             // The thresholds and the number of detections are inputs with defaults, which ONNX Runtime warns about on every load.

@@ -23,13 +23,13 @@ internal static class DetectorGraph
     /// <summary>float32 [classes]: the VLM's weight in the fusion per class (alpha for a base class, beta for a novel one).</summary>
     public const string VlmWeights = "vlm_weights";
 
-    /// <summary>float32 [1], optional (default: the settings'): a (box, class) pair scoring at most this is dropped before NMS.</summary>
+    /// <summary>float32 [1], optional (default: the settings'; an input of the library's own graph only): a (box, class) pair scoring at most this is dropped before NMS.</summary>
     public const string ScoreThreshold = "score_threshold";
 
-    /// <summary>float32 [1], optional (default: the settings'): the per-class NMS IoU threshold.</summary>
+    /// <summary>float32 [1], optional (default: the settings'; an input of the library's own graph only): the per-class NMS IoU threshold.</summary>
     public const string NmsThreshold = "nms_threshold";
 
-    /// <summary>int64 [1], optional (default: the settings'): the most detections kept.</summary>
+    /// <summary>int64 [1], optional (default: the settings'; an input of the library's own graph only): the most detections kept.</summary>
     public const string MaxDetections = "max_detections";
 
     /// <summary>float32 [M, 4]: x0 y0 x1 y1 in the image's pixels, best detection first.</summary>
@@ -58,9 +58,14 @@ internal static class DetectorGraph
     /// <param name="settings">
     /// The score source, fusion, region scales and whether masks are predicted (the graph's structure), and the
     /// thresholds and number of detections (the defaults of <see cref="ScoreThreshold"/>, <see cref="NmsThreshold"/>
-    /// and <see cref="MaxDetections"/>).
+    /// and <see cref="MaxDetections"/>, or constants).
     /// </param>
-    public static ModelProto Build(OpenVocabularyDetector detector, InferenceSettings settings)
+    /// <param name="limitsAsInputs">
+    /// Whether the thresholds and the number of detections are inputs with defaults (the library's own graph, which one
+    /// session serves under any thresholds) or constants (the exported graph: ONNX Runtime warns on loading a graph
+    /// whose initializers are inputs, and engines such as ML.NET's ApplyOnnxModel would have to feed them).
+    /// </param>
+    public static ModelProto Build(OpenVocabularyDetector detector, InferenceSettings settings, bool limitsAsInputs = false)
     {
         ArgumentNullException.ThrowIfNull(detector);
         ArgumentNullException.ThrowIfNull(settings);
@@ -71,8 +76,9 @@ internal static class DetectorGraph
         string image = graph.Input(Image, DataType.Uint8, "height", "width", 3);
         string text = graph.Input(TextEmbeddings, DataType.Float, "classes", manifest.EmbeddingDim);
         string vlmWeights = graph.Input(VlmWeights, DataType.Float, "classes");
-        var limits = (graph.Input(ScoreThreshold, DataType.Float, new[] { (float)settings.ScoreThreshold }),
-            graph.Input(NmsThreshold, DataType.Float, new[] { (float)settings.NmsThreshold }), graph.Input(MaxDetections, DataType.Int64, new[] { (long)settings.MaxDetections }));
+        (string, string, string)? limits = !limitsAsInputs ? null
+            : (graph.Input(ScoreThreshold, DataType.Float, new[] { (float)settings.ScoreThreshold }),
+               graph.Input(NmsThreshold, DataType.Float, new[] { (float)settings.NmsThreshold }), graph.Input(MaxDetections, DataType.Int64, new[] { (long)settings.MaxDetections }));
 
         var (canvas, resizedSize, scale) = vlm.Preprocessor.Export(graph, image, detector.ImageSize);
         var features = vlm.ExportEncodeImages(graph, models, canvas, "vlm.image");

@@ -36,6 +36,16 @@ public class SamplesTests
     }
 
     [Test]
+    public void RunTheExportedGraphWithApplyOnnxModel()
+    {
+        string output = Run(Samples.RunTheExportedGraphWithApplyOnnxModel.Example);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines.Count(l => Regex.IsMatch(l, @"^image \d: [1-9]\d* detections")), Is.EqualTo(3), output);
+        Assert.That(lines.Where(l => l.StartsWith("  ", StringComparison.Ordinal)), Is.Not.Empty.And.All.Match(@"^  (hexagon|gear|circle|five-pointed star) (0\.[3-9]\d|1\.00) at \["));
+        Assert.That(output, Does.Contain("the same detections as FVlmTransformer.Detect: yes"));
+    }
+
+    [Test]
     public void SaveLoadAndBatchScore()
     {
         string output = Run(Samples.SaveLoadAndBatchScore.Example);

@@ -64,7 +64,7 @@ public static class OpenVocabularyEvaluator
             {
                 IReadOnlyList<IReadOnlyList<ImageDetections>> detections;
                 using (model.Model.Use())
-                    detections = model.Model.Detector.Detect(images, vocabulary, settings);
+                    detections = model.Model.Graph.Detect(images, vocabulary, settings);
                 for (int s = 0; s < settings.Length; s++)
                     for (int i = 0; i < chunk.Length; i++)
                         results[s].AddRange(ToResults(chunk[i].Id, detections[s][i], categories));

@@ -19,12 +19,17 @@ namespace Microsoft.ML.FVlm.Inference;
 /// </summary>
 internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposable
 {
-    private readonly ConcurrentDictionary<GraphStructure, Lazy<InferenceSession>> _sessions = new();
+    private readonly ConcurrentDictionary<GraphKey, Lazy<InferenceSession>> _sessions = new();
 
-    /// <summary>What makes two settings need different graphs.</summary>
-    private sealed record GraphStructure(DetectionScoreSource ScoreSource, FusionMethod Fusion, RegionScaling RegionScaling, bool PredictMasks)
+    /// <summary>
+    /// What makes settings need different graphs: for one ranking, its structure (its limits are inputs); for several
+    /// (an evaluation's), every setting.
+    /// </summary>
+    private sealed record GraphKey(DetectionScoreSource ScoreSource, FusionMethod Fusion, RegionScaling RegionScaling, bool PredictMasks, string Rankings)
     {
-        public static GraphStructure Of(InferenceSettings settings) => new(settings.ScoreSource, settings.Fusion, settings.RegionScaling, settings.PredictMasks);
+        public static GraphKey Of(IReadOnlyList<InferenceSettings> rankings) => rankings.Count == 1
+            ? new(rankings[0].ScoreSource, rankings[0].Fusion, rankings[0].RegionScaling, rankings[0].PredictMasks, "")
+            : new(default, FusionMethod.Reference, rankings[0].RegionScaling, false, string.Join("\n", rankings.Select(r => r with { RegionScaling = RegionScaling.Single })));
     }
 
     /// <summary>Detects every class of <paramref name="vocabulary"/> in <paramref name="images"/>, one image at a time.</summary>
@@ -32,51 +37,82 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
     /// <param name="vocabulary">Class names and novel flags.</param>
     /// <param name="settings">The settings to detect with.</param>
     /// <param name="timings">Adds the time of reading the pixels (<see cref="InferenceStage.Preprocessing"/>), of the graph (<see cref="InferenceStage.Graph"/>) and of pasting the masks (<see cref="InferenceStage.Masks"/>).</param>
-    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, InferenceSettings settings, InferenceTimings? timings = null)
+    public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, InferenceSettings settings, InferenceTimings? timings = null) =>
+        Detect(images, vocabulary, [settings], timings)[0];
+
+    /// <summary>
+    /// Detects with several rankings (e.g. fused, detection-only and VLM-only for an evaluation) from one run of one
+    /// graph per image.
+    /// </summary>
+    /// <returns>Per ranking, per image.</returns>
+    public IReadOnlyList<IReadOnlyList<ImageDetections>> Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, IReadOnlyList<InferenceSettings> rankings,
+        InferenceTimings? timings = null)
     {
         ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(rankings);
+        if (rankings.Count == 0) throw new ArgumentException("At least one inference setting is needed.", nameof(rankings));
         vocabulary.Validate();
-        var session = Session(settings);
+        var session = Session(rankings);
         var vlm = detector.Vlm;
         float[] text = vlm.TextEmbeddings.GetValues(vocabulary.Names);
-        float[] weights = DetectorGraph.VlmWeightsOf(vocabulary, settings);
-        using var textValue = OrtValue.CreateTensorValueFromMemory(text, [vocabulary.Names.Count, vlm.Manifest.EmbeddingDim]);
-        using var weightsValue = OrtValue.CreateTensorValueFromMemory(weights, [weights.Length]);
-        using var scoreThreshold = OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.ScoreThreshold }, [1]);
-        using var nmsThreshold = OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.NmsThreshold }, [1]);
-        using var maxDetections = OrtValue.CreateTensorValueFromMemory(new[] { (long)settings.MaxDetections }, [1]);
-        string[] inputNames = [DetectorGraph.Image, DetectorGraph.TextEmbeddings, DetectorGraph.VlmWeights, DetectorGraph.ScoreThreshold, DetectorGraph.NmsThreshold, DetectorGraph.MaxDetections];
-        string[] outputNames = settings.PredictMasks
-            ? [DetectorGraph.Boxes, DetectorGraph.Scores, DetectorGraph.Labels, DetectorGraph.DetectionScores, DetectorGraph.VlmScores, DetectorGraph.HighestScore, DetectorGraph.Masks]
-            : [DetectorGraph.Boxes, DetectorGraph.Scores, DetectorGraph.Labels, DetectorGraph.DetectionScores, DetectorGraph.VlmScores, DetectorGraph.HighestScore];
-
-        var results = new ImageDetections[images.Count];
-        using var runOptions = new RunOptions();
-        for (int i = 0; i < images.Count; i++)
+        // The VLM's weights are the first ranking's: an evaluation's rankings share alpha and beta.
+        float[] weights = DetectorGraph.VlmWeightsOf(vocabulary, rankings[0]);
+        var inputNames = new List<string> { DetectorGraph.Image, DetectorGraph.TextEmbeddings, DetectorGraph.VlmWeights };
+        var inputs = new List<OrtValue>
         {
-            var image = images[i] ?? throw new ArgumentException($"Image {i} of the batch is missing.", nameof(images));
-            if (image.Width <= 0 || image.Height <= 0) throw new ArgumentException($"Image {i} of the batch is empty.", nameof(images));
-            long start = Stopwatch.GetTimestamp();
-            using var imageValue = OrtValue.CreateTensorValueFromMemory(Rgb(image, i), [image.Height, image.Width, 3]);
-            timings?.Add(InferenceStage.Preprocessing, start);
-            start = Stopwatch.GetTimestamp();
-            using var outputs = session.Run(runOptions, inputNames, [imageValue, textValue, weightsValue, scoreThreshold, nmsThreshold, maxDetections], outputNames);
-            timings?.Add(InferenceStage.Graph, start);
-            start = Stopwatch.GetTimestamp();
-            results[i] = Read(outputs, image.Height, image.Width, settings.PredictMasks);
-            timings?.Add(InferenceStage.Masks, start);
+            OrtValue.CreateTensorValueFromMemory(text, [vocabulary.Names.Count, vlm.Manifest.EmbeddingDim]),
+            OrtValue.CreateTensorValueFromMemory(weights, [weights.Length]),
+        };
+        if (rankings.Count == 1)
+        {
+            var settings = rankings[0];
+            inputNames.AddRange([DetectorGraph.ScoreThreshold, DetectorGraph.NmsThreshold, DetectorGraph.MaxDetections]);
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.ScoreThreshold }, [1]));
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.NmsThreshold }, [1]));
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(new[] { (long)settings.MaxDetections }, [1]));
+        }
+        string[] perRanking = [DetectorGraph.Boxes, DetectorGraph.Scores, DetectorGraph.Labels, DetectorGraph.DetectionScores, DetectorGraph.VlmScores, DetectorGraph.HighestScore, DetectorGraph.Masks];
+        var outputNames = rankings.SelectMany((r, k) => perRanking.Take(r.PredictMasks ? 7 : 6).Select(o => DetectorGraph.OutputName(o, k))).ToArray();
+
+        var results = rankings.Select(_ => new ImageDetections[images.Count]).ToArray();
+        try
+        {
+            using var runOptions = new RunOptions();
+            for (int i = 0; i < images.Count; i++)
+            {
+                var image = images[i] ?? throw new ArgumentException($"Image {i} of the batch is missing.", nameof(images));
+                if (image.Width <= 0 || image.Height <= 0) throw new ArgumentException($"Image {i} of the batch is empty.", nameof(images));
+                long start = Stopwatch.GetTimestamp();
+                using var imageValue = OrtValue.CreateTensorValueFromMemory(Rgb(image, i), [image.Height, image.Width, 3]);
+                timings?.Add(InferenceStage.Preprocessing, start);
+                start = Stopwatch.GetTimestamp();
+                using var outputs = session.Run(runOptions, inputNames, [imageValue, .. inputs], outputNames);
+                timings?.Add(InferenceStage.Graph, start);
+                start = Stopwatch.GetTimestamp();
+                int offset = 0;
+                for (int k = 0; k < rankings.Count; k++)
+                {
+                    results[k][i] = Read(outputs, offset, image.Height, image.Width, rankings[k].PredictMasks);
+                    offset += rankings[k].PredictMasks ? 7 : 6;
+                }
+                timings?.Add(InferenceStage.Masks, start);
+            }
+        }
+        finally
+        {
+            foreach (var input in inputs) input.Dispose();
         }
         timings?.AddImages(images.Count);
         return results;
     }
 
-    /// <summary>The session of the graph for <paramref name="settings"/>' structure, built the first time it is asked for.</summary>
-    internal InferenceSession Session(InferenceSettings settings) =>
-        _sessions.GetOrAdd(GraphStructure.Of(settings), _ => new Lazy<InferenceSession>(() => Open(settings), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+    /// <summary>The session of the graph for <paramref name="rankings"/>, built the first time it is asked for.</summary>
+    internal InferenceSession Session(IReadOnlyList<InferenceSettings> rankings) =>
+        _sessions.GetOrAdd(GraphKey.Of(rankings), _ => new Lazy<InferenceSession>(() => Open(rankings), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
 
-    private InferenceSession Open(InferenceSettings settings)
+    private InferenceSession Open(IReadOnlyList<InferenceSettings> rankings)
     {
-        byte[] model = DetectorGraph.Build(detector, settings, limitsAsInputs: true).ToByteArray();
+        byte[] model = DetectorGraph.Build(detector, rankings, limitsAsInputs: rankings.Count == 1).ToByteArray();
         return OnnxGraph.CreateSession("the detector's graph", options =>
         {
             // The thresholds and the number of detections are inputs with defaults, which ONNX Runtime warns about on every load.
@@ -85,19 +121,19 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
         }, detector.Vlm.SessionOptions).Session;
     }
 
-    /// <summary>One image's detections from the graph's outputs, in the order of <see cref="Detect"/>'s output names.</summary>
-    private static ImageDetections Read(IDisposableReadOnlyCollection<OrtValue> outputs, int height, int width, bool withMasks)
+    /// <summary>One image's detections from one ranking's outputs, from <paramref name="offset"/> on in the order of <c>Detect</c>'s output names.</summary>
+    private static ImageDetections Read(IDisposableReadOnlyCollection<OrtValue> outputs, int offset, int height, int width, bool withMasks)
     {
-        float[] boxes = outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        float[] scores = outputs[1].GetTensorDataAsSpan<float>().ToArray();
-        int[] classes = outputs[2].GetTensorDataAsSpan<long>().ToArray().Select(c => (int)c).ToArray();
-        float[] detectionScores = outputs[3].GetTensorDataAsSpan<float>().ToArray();
-        float[] vlmScores = outputs[4].GetTensorDataAsSpan<float>().ToArray();
-        float highest = outputs[5].GetTensorDataAsSpan<float>()[0];
+        float[] boxes = outputs[offset].GetTensorDataAsSpan<float>().ToArray();
+        float[] scores = outputs[offset + 1].GetTensorDataAsSpan<float>().ToArray();
+        int[] classes = outputs[offset + 2].GetTensorDataAsSpan<long>().ToArray().Select(c => (int)c).ToArray();
+        float[] detectionScores = outputs[offset + 3].GetTensorDataAsSpan<float>().ToArray();
+        float[] vlmScores = outputs[offset + 4].GetTensorDataAsSpan<float>().ToArray();
+        float highest = outputs[offset + 5].GetTensorDataAsSpan<float>()[0];
         RleMask[]? masks = null;
         if (withMasks)
         {
-            var probabilities = outputs[6].GetTensorDataAsSpan<float>();
+            var probabilities = outputs[offset + 6].GetTensorDataAsSpan<float>();
             int size = RoiHeads.MaskSize, plane = size * size;
             var buffer = new byte[height * width];
             masks = new RleMask[classes.Length];

@@ -65,10 +65,28 @@ internal static class DetectorGraph
     /// session serves under any thresholds) or constants (the exported graph: ONNX Runtime warns on loading a graph
     /// whose initializers are inputs, and engines such as ML.NET's ApplyOnnxModel would have to feed them).
     /// </param>
-    public static ModelProto Build(OpenVocabularyDetector detector, InferenceSettings settings, bool limitsAsInputs = false)
+    public static ModelProto Build(OpenVocabularyDetector detector, InferenceSettings settings, bool limitsAsInputs = false) =>
+        Build(detector, [settings], limitsAsInputs);
+
+    /// <summary>
+    /// Builds one graph that ranks the detections under each of <paramref name="rankings"/> from one forward pass (the
+    /// detection-only, VLM-only and fused rankings of an evaluation): the outputs of ranking 0 have the contract's names,
+    /// those of ranking k &gt; 0 the names with <c>_k</c> appended (<see cref="OutputName"/>). The rankings must embed
+    /// regions at the same scales; the VLM scores each set of boxes some ranking asks for once.
+    /// </summary>
+    /// <param name="detector">The fitted detector.</param>
+    /// <param name="rankings">One or more settings.</param>
+    /// <param name="limitsAsInputs">As for one ranking; with several, the limits are constants.</param>
+    public static ModelProto Build(OpenVocabularyDetector detector, IReadOnlyList<InferenceSettings> rankings, bool limitsAsInputs = false)
     {
         ArgumentNullException.ThrowIfNull(detector);
-        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(rankings);
+        if (rankings.Count == 0) throw new ArgumentException("At least one ranking is needed.", nameof(rankings));
+        var regionScaling = rankings[0].RegionScaling;
+        if (rankings.Any(r => !r.RegionScaling.Equals(regionScaling)))
+            throw new ArgumentException("Rankings of one graph must embed regions at the same scales (RegionScaling).", nameof(rankings));
+        if (limitsAsInputs && rankings.Count > 1)
+            throw new ArgumentException("The limits are inputs of a graph of one ranking only.", nameof(limitsAsInputs));
         var vlm = detector.Vlm;
         var manifest = vlm.Manifest;
         var models = vlm.ReadGraphModels();
@@ -76,38 +94,46 @@ internal static class DetectorGraph
         string image = graph.Input(Image, DataType.Uint8, "height", "width", 3);
         string text = graph.Input(TextEmbeddings, DataType.Float, "classes", manifest.EmbeddingDim);
         string vlmWeights = graph.Input(VlmWeights, DataType.Float, "classes");
+        var first = rankings[0];
         (string, string, string)? limits = !limitsAsInputs ? null
-            : (graph.Input(ScoreThreshold, DataType.Float, new[] { (float)settings.ScoreThreshold }),
-               graph.Input(NmsThreshold, DataType.Float, new[] { (float)settings.NmsThreshold }), graph.Input(MaxDetections, DataType.Int64, new[] { (long)settings.MaxDetections }));
+            : (graph.Input(ScoreThreshold, DataType.Float, new[] { (float)first.ScoreThreshold }),
+               graph.Input(NmsThreshold, DataType.Float, new[] { (float)first.NmsThreshold }), graph.Input(MaxDetections, DataType.Int64, new[] { (long)first.MaxDetections }));
 
         var (canvas, resizedSize, scale) = vlm.Preprocessor.Export(graph, image, detector.ImageSize);
         var features = vlm.ExportEncodeImages(graph, models, canvas, "vlm.image");
         var head = detector.Head.Export(graph, features, text, resizedSize);
         int regionIndex = Array.FindIndex(manifest.ImageEncoder.FeatureLevels, l => l.Name == manifest.RegionPooler.RegionLevel);
-        var maps = vlm.ExportRegionMaps(graph, models, canvas, features[regionIndex], settings.RegionScaling);
-        string vlmProbabilities = VlmRegionScorer.Export(graph, vlm, models, maps, settings.RegionScaling,
-            settings.Fusion.VlmBoxes == VlmScoredBoxes.Proposals ? head.Proposals : head.Boxes, text);
-        var kept = DetectionPostProcessor.ExportSelect(graph, settings, head.Probabilities, vlmProbabilities, head.Objectness, vlmWeights, head.Boxes, limits);
-
-        string canvasBoxes = graph.Node("Gather", "kept.canvas_boxes", [head.Boxes, kept.Proposals], ("axis", 0L));
+        var maps = vlm.ExportRegionMaps(graph, models, canvas, features[regionIndex], regionScaling);
+        // The VLM's probabilities for each set of boxes some ranking asks it to score.
+        var vlmProbabilities = rankings.Select(r => r.Fusion.VlmBoxes).Distinct().ToDictionary(b => b,
+            b => VlmRegionScorer.Export(graph, vlm, models, maps, regionScaling, b == VlmScoredBoxes.Proposals ? head.Proposals : head.Boxes, text));
         // In the image's pixels, clipped to it (ImageGeometry.OriginalBox).
         string shape = graph.Node("Cast", "kept.image_shape", [graph.Node("Shape", "kept.shape", [image], ("end", 2L))], ("to", (long)DataType.Float));
         string extent = graph.Node("Gather", "kept.extent", [shape, graph.Int64s("kept.extent_axes", 1, 0, 1, 0)], ("axis", 0L));
-        string boxes = graph.Node("Min", "kept.boxes", [graph.Node("Max", "kept.above_zero", [graph.Node("Div", "kept.unscaled", [canvasBoxes, scale]), graph.Weight("kept.zero", [0f])]), extent]);
 
-        graph.Output(boxes, Boxes, DataType.Float, "detections", 4);
-        graph.Output(kept.Scores, Scores, DataType.Float, "detections");
-        graph.Output(kept.Classes, Labels, DataType.Int64, "detections");
-        if (settings.PredictMasks)
+        for (int r = 0; r < rankings.Count; r++)
         {
-            string logits = detector.Head.RoiHeads.ExportMasks(graph, head.Levels, canvasBoxes, canvas);
-            graph.Output(graph.Node("Sigmoid", "kept.mask_probabilities", [logits]), Masks, DataType.Float, "detections", RoiHeads.MaskSize, RoiHeads.MaskSize);
+            var settings = rankings[r];
+            var kept = DetectionPostProcessor.ExportSelect(graph, settings, head.Probabilities, vlmProbabilities[settings.Fusion.VlmBoxes], head.Objectness, vlmWeights, head.Boxes, limits);
+            string canvasBoxes = graph.Node("Gather", "kept.canvas_boxes", [head.Boxes, kept.Proposals], ("axis", 0L));
+            string boxes = graph.Node("Min", "kept.boxes", [graph.Node("Max", "kept.above_zero", [graph.Node("Div", "kept.unscaled", [canvasBoxes, scale]), graph.Weight("kept.zero", [0f])]), extent]);
+            graph.Output(boxes, OutputName(Boxes, r), DataType.Float, "detections", 4);
+            graph.Output(kept.Scores, OutputName(Scores, r), DataType.Float, "detections");
+            graph.Output(kept.Classes, OutputName(Labels, r), DataType.Int64, "detections");
+            if (settings.PredictMasks)
+            {
+                string logits = detector.Head.RoiHeads.ExportMasks(graph, head.Levels, canvasBoxes, canvas);
+                graph.Output(graph.Node("Sigmoid", "kept.mask_probabilities", [logits]), OutputName(Masks, r), DataType.Float, "detections", RoiHeads.MaskSize, RoiHeads.MaskSize);
+            }
+            graph.Output(kept.DetectionScores, OutputName(DetectionScores, r), DataType.Float, "detections");
+            graph.Output(kept.VlmScores, OutputName(VlmScores, r), DataType.Float, "detections");
+            graph.Output(kept.HighestScore, OutputName(HighestScore, r), DataType.Float);
         }
-        graph.Output(kept.DetectionScores, DetectionScores, DataType.Float, "detections");
-        graph.Output(kept.VlmScores, VlmScores, DataType.Float, "detections");
-        graph.Output(kept.HighestScore, HighestScore, DataType.Float);
-        return graph.Build(Metadata(detector, settings));
+        return graph.Build(Metadata(detector, first));
     }
+
+    /// <summary>The name of output <paramref name="output"/> of ranking <paramref name="ranking"/>: the contract's name for ranking 0, <c>name_k</c> for ranking k.</summary>
+    public static string OutputName(string output, int ranking) => ranking == 0 ? output : $"{output}_{ranking}";
 
     /// <summary>The graph's <see cref="TextEmbeddings"/> for <paramref name="names"/>: prompt-ensembled unit text embeddings [K, D].</summary>
     public static (float[] Values, long[] Shape) TextEmbeddingsOf(Vlm.FrozenVlm vlm, IReadOnlyList<string> names) =>

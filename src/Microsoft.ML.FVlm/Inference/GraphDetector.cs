@@ -14,8 +14,8 @@ namespace Microsoft.ML.FVlm.Inference;
 /// Detection through the fitted detector's ONNX graph (<see cref="DetectorGraph"/>) on ONNX Runtime: one run per image
 /// from its RGB bytes to the kept detections and their mask probabilities, the masks pasted at the image's size in C#.
 /// A graph is built and its session opened the first time a structure (score source, fusion, region scales, masks)
-/// is asked for, on the device the VLM's sessions use; thresholds and the number of detections are inputs of the
-/// graph. Thread-safe: sessions run concurrently.
+/// is asked for, on the device the VLM's sessions use; with one ranking, thresholds and the number of detections are
+/// inputs of the graph, so one session serves them all. Thread-safe: sessions run concurrently.
 /// </summary>
 internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposable
 {
@@ -55,7 +55,9 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
         var session = Session(rankings);
         var vlm = detector.Vlm;
         float[] text = vlm.TextEmbeddings.GetValues(vocabulary.Names);
-        // The VLM's weights are the first ranking's: an evaluation's rankings share alpha and beta.
+        // One vlm_weights input serves every ranking: they must agree on alpha and beta.
+        if (rankings.Any(r => r.BaseVlmWeight != rankings[0].BaseVlmWeight || r.NovelVlmWeight != rankings[0].NovelVlmWeight))
+            throw new ArgumentException("Rankings detected together must weigh the VLM alike (BaseVlmWeight, NovelVlmWeight).", nameof(rankings));
         float[] weights = DetectorGraph.VlmWeightsOf(vocabulary, rankings[0]);
         var inputNames = new List<string> { DetectorGraph.Image, DetectorGraph.TextEmbeddings, DetectorGraph.VlmWeights };
         var inputs = new List<OrtValue>
@@ -107,8 +109,21 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
     }
 
     /// <summary>The session of the graph for <paramref name="rankings"/>, built the first time it is asked for.</summary>
-    internal InferenceSession Session(IReadOnlyList<InferenceSettings> rankings) =>
-        _sessions.GetOrAdd(GraphKey.Of(rankings), _ => new Lazy<InferenceSession>(() => Open(rankings), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+    internal InferenceSession Session(IReadOnlyList<InferenceSettings> rankings)
+    {
+        var key = GraphKey.Of(rankings);
+        var session = _sessions.GetOrAdd(key, _ => new Lazy<InferenceSession>(() => Open(rankings), LazyThreadSafetyMode.ExecutionAndPublication));
+        try
+        {
+            return session.Value;
+        }
+        catch
+        {
+            // A failure (no CUDA, say) is not kept: the next call tries again.
+            _sessions.TryRemove(new KeyValuePair<GraphKey, Lazy<InferenceSession>>(key, session));
+            throw;
+        }
+    }
 
     private InferenceSession Open(IReadOnlyList<InferenceSettings> rankings)
     {

@@ -59,7 +59,11 @@ public class ShippedDetectorGoldenTests
     }
 
     /// <summary>Recorded detections matched one to one (best recorded score first) and the lowest mask IoU among the matched pairs.</summary>
-    internal static (int Matched, double WorstIou) Match(ModelLoadProbe.Detections recorded, ModelLoadProbe.Detections detected)
+    internal static (int Matched, double WorstIou) Match(ModelLoadProbe.Detections recorded, ModelLoadProbe.Detections detected) =>
+        Match(recorded, detected, ImageSide, ImageSide);
+
+    /// <summary>As <see cref="Match(ModelLoadProbe.Detections, ModelLoadProbe.Detections)"/>, for masks of an image of <paramref name="height"/> x <paramref name="width"/>.</summary>
+    internal static (int Matched, double WorstIou) Match(ModelLoadProbe.Detections recorded, ModelLoadProbe.Detections detected, int height, int width)
     {
         var used = new bool[detected.Labels.Length];
         int matched = 0;
@@ -70,7 +74,7 @@ public class ShippedDetectorGoldenTests
             if (d < 0) continue;
             used[d] = true;
             matched++;
-            var masks = new[] { recorded.Masks[r], detected.Masks[d] }.Select(m => CocoMask.FromCompressedString(m, ImageSide, ImageSide)).ToArray();
+            var masks = new[] { recorded.Masks[r], detected.Masks[d] }.Select(m => CocoMask.FromCompressedString(m, height, width)).ToArray();
             // Two empty masks (a box whose mask probabilities are all under 0.5) are the same mask, though COCO's IoU of them is 0.
             worstIou = Math.Min(worstIou, masks[0].Equals(masks[1]) ? 1 : CocoMask.Iou([masks[0]], [masks[1]], [false])[0, 0]);
         }

@@ -51,6 +51,54 @@ public class DetectorGraphTests
         }
     }
 
+    /// <summary>
+    /// The same rule on CLIP RN50's architecture (random weights, <c>eng/clip/make_parity_fixture.sh artifacts</c>) at
+    /// 1,024 px, with a seeded untrained head of the default architecture at one region scale: the graph path
+    /// (<see cref="GraphDetector"/>) against the TorchSharp path (<see cref="OpenVocabularyDetector.Detect(IReadOnlyList{MLImage}, Vocabulary, IReadOnlyList{InferenceSettings}, InferenceTimings?)"/>)
+    /// on two Shapes scenes. Skipped without the fixture, except under CI where it fails.
+    /// </summary>
+    [Test]
+    public void OnClipRn50At1024PixelsTheGraphDetectsWhatTheTorchSharpPathDetects()
+    {
+        string folder = Path.Combine(RepositoryRoot.Path, "artifacts", "clip-rn50-random");
+        if (!File.Exists(Path.Combine(folder, "manifest.json")))
+        {
+            string message = $"RN50 fixture missing at '{folder}': run eng/clip/make_parity_fixture.sh artifacts";
+            if (Environment.GetEnvironmentVariable("CI") == "true") Assert.Fail(message);
+            Assert.Ignore(message);
+        }
+        const int side = 1024;
+        using var vlm = Microsoft.ML.FVlm.Vlm.FrozenVlm.Load(folder);
+        TorchSharp.torch.manual_seed(22);
+        using var head = DetectorFactory.Create(vlm.Manifest, DetectorArchitecture.Default);
+        var detector = new OpenVocabularyDetector(vlm, head, side);
+        using var graph = new GraphDetector(detector);
+        var vocabulary = new Vocabulary(["circle", "square", "hexagon", "gear"], [false, false, true, true]);
+        var settings = new InferenceSettings();
+        using var rendered = new RenderedShapes(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = 2, Seed = 5, ImageSize = side }, "rn50-graph");
+        var images = rendered.ImagePaths().Select(MLImage.CreateFromFile).ToArray();
+        try
+        {
+            var expected = detector.Detect(images, vocabulary, [settings])[0];
+            var actual = graph.Detect(images, vocabulary, settings);
+            for (int i = 0; i < images.Length; i++)
+            {
+                Assert.That(expected[i].Count, Is.GreaterThan(10), $"the premise: the untrained head detects in scene {i}");
+                var (matched, worstIou) = ShippedDetectorGoldenTests.Match(AsRecord(expected[i], vocabulary), AsRecord(actual[i], vocabulary), side, side);
+                TestContext.Out.WriteLine($"scene {i}: {matched} of {expected[i].Count} matched, {actual[i].Count} detected by the graph, lowest mask IoU {worstIou:F4}");
+                Assert.That(matched, Is.GreaterThanOrEqualTo(ShippedDetectorGoldenTests.MatchedFraction * expected[i].Count), $"scene {i}: detections matched");
+                Assert.That(worstIou, Is.GreaterThanOrEqualTo(ShippedDetectorGoldenTests.MaskIou), $"scene {i}: the lowest mask IoU of a matched pair");
+            }
+        }
+        finally
+        {
+            foreach (var image in images) image.Dispose();
+        }
+    }
+
+    private static ModelLoadProbe.Detections AsRecord(ImageDetections detections, Vocabulary vocabulary) =>
+        new(detections.Classes.Select(c => vocabulary.Names[c]).ToArray(), detections.Scores, detections.Boxes, detections.Masks!.Select(CocoMask.ToCompressedString).ToArray());
+
     /// <summary>The vocabulary's unit text embeddings [K, D] as the detector computes them.</summary>
     private static (float[] Values, long[] Shape) TextEmbeddings(OpenVocabularyDetector detector, IReadOnlyList<string> names)
     {

@@ -162,8 +162,10 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
         };
     }
 
-    /// <summary>The image's pixels as RGB bytes, row by row.</summary>
-    private static byte[] Rgb(MLImage image, int index)
+    /// <summary>The image's pixels as RGB bytes, row by row: the graph's <see cref="DetectorGraph.Image"/> input.</summary>
+    /// <param name="image">A Bgra32 or Rgba32 image.</param>
+    /// <param name="index">Its place in the batch, for messages.</param>
+    internal static byte[] Rgb(MLImage image, int index = 0)
     {
         ReadOnlySpan<byte> pixels = image.Pixels;
         if (pixels.Length != image.Width * image.Height * 4)

@@ -109,7 +109,7 @@ public class DetectorGraphTests
     /// <summary>The graph's detections of one image, masks pasted at the image's size and written as COCO compressed RLE.</summary>
     private static ModelLoadProbe.Detections Run(InferenceSession session, MLImage image, (float[] Values, long[] Shape) text, float[] weights, IReadOnlyList<string> names)
     {
-        using var imageValue = OrtValue.CreateTensorValueFromMemory(Rgb(image), [image.Height, image.Width, 3]);
+        using var imageValue = OrtValue.CreateTensorValueFromMemory(GraphDetector.Rgb(image), [image.Height, image.Width, 3]);
         using var textValue = OrtValue.CreateTensorValueFromMemory(text.Values, text.Shape);
         using var weightsValue = OrtValue.CreateTensorValueFromMemory(weights, [weights.Length]);
         using var outputs = session.Run(new RunOptions(), [DetectorGraph.Image, DetectorGraph.TextEmbeddings, DetectorGraph.VlmWeights], [imageValue, textValue, weightsValue],
@@ -123,16 +123,5 @@ public class DetectorGraphTests
         var rle = Enumerable.Range(0, labels.Length).Select(d => CocoMask.ToCompressedString(MaskPaster.Paste(masks.AsSpan(d * plane, plane), RoiHeads.MaskSize,
             boxes.AsSpan(d * 4, 4), image.Height, image.Width, buffer))).ToArray();
         return new ModelLoadProbe.Detections(labels.Select(l => names[(int)l]).ToArray(), scores, boxes, rle);
-    }
-
-    /// <summary>The image's pixels as RGB bytes, row by row.</summary>
-    private static byte[] Rgb(MLImage image)
-    {
-        var pixels = image.Pixels;
-        (int r, int g, int b) = image.PixelFormat == MLPixelFormat.Bgra32 ? (2, 1, 0) : (0, 1, 2);
-        var rgb = new byte[image.Width * image.Height * 3];
-        for (int p = 0; p < image.Width * image.Height; p++)
-            (rgb[p * 3], rgb[p * 3 + 1], rgb[p * 3 + 2]) = (pixels[p * 4 + r], pixels[p * 4 + g], pixels[p * 4 + b]);
-        return rgb;
     }
 }

@@ -10,7 +10,7 @@ namespace Microsoft.ML.FVlm.Cli.Benchmarks;
 /// </summary>
 internal static class LatencyChart
 {
-    private const int Width = 1100, LabelWidth = 330, TotalWidth = 175, RowHeight = 46, Top = 56, LegendHeight = 70;
+    private const int Width = 1200, LabelWidth = 430, TotalWidth = 175, RowHeight = 46, Top = 56, LegendHeight = 70;
 
     private static readonly SKColor[] s_colours =
     [

@@ -22,15 +22,20 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
     private readonly ConcurrentDictionary<GraphKey, Lazy<InferenceSession>> _sessions = new();
 
     /// <summary>
-    /// What makes settings need different graphs: for one ranking, its structure (its limits are inputs); for several
-    /// (an evaluation's), every setting.
+    /// What makes settings need different graphs: for one ranking, its structure (its limits are inputs of the graph);
+    /// for several (an evaluation's), every setting, whose limits are constants.
     /// </summary>
-    private sealed record GraphKey(DetectionScoreSource ScoreSource, FusionMethod Fusion, RegionScaling RegionScaling, bool PredictMasks, string Rankings)
+    private abstract record GraphKey
     {
         public static GraphKey Of(IReadOnlyList<InferenceSettings> rankings) => rankings.Count == 1
-            ? new(rankings[0].ScoreSource, rankings[0].Fusion, rankings[0].RegionScaling, rankings[0].PredictMasks, "")
-            : new(default, FusionMethod.Reference, rankings[0].RegionScaling, false, string.Join("\n", rankings.Select(r => r with { RegionScaling = RegionScaling.Single })));
+            ? new Structure(rankings[0].ScoreSource, rankings[0].Fusion, rankings[0].RegionScaling, rankings[0].PredictMasks)
+            : new Rankings(string.Join("\n", rankings));
     }
+
+    private sealed record Structure(DetectionScoreSource ScoreSource, FusionMethod Fusion, RegionScaling RegionScaling, bool PredictMasks) : GraphKey;
+
+    /// <param name="Settings">Every setting, as records print them (RegionScaling and FusionMethod print all they hold).</param>
+    private sealed record Rankings(string Settings) : GraphKey;
 
     /// <summary>Detects every class of <paramref name="vocabulary"/> in <paramref name="images"/>, one image at a time.</summary>
     /// <param name="images">The images.</param>

@@ -54,6 +54,25 @@ internal static class OnnxModules
     }
 
     /// <summary>
+    /// Zero-pads an image batch [N, C, H, W] at the bottom and right to sides that are multiples of
+    /// <paramref name="multiple"/> (the encoder's canvas: zero is the mean colour once normalised).
+    /// </summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="name">The prefix of the nodes' names.</param>
+    /// <param name="image">The value [N, C, H, W].</param>
+    /// <param name="sides">The value [2] (int64): H and W.</param>
+    /// <param name="multiple">The size multiple.</param>
+    public static string PadToMultiple(this OnnxGraphBuilder graph, string name, string image, string sides, int multiple)
+    {
+        string step = graph.Int64s($"{name}.multiple", multiple);
+        string rounded = graph.Node("Mul", $"{name}.padded", [graph.Node("Div", $"{name}.blocks",
+            [graph.Node("Add", $"{name}.rounded_up", [sides, graph.Int64s($"{name}.multiple_less_one", multiple - 1)]), step]), step]);
+        string pads = graph.Node("Concat", $"{name}.pads", [graph.Int64s($"{name}.pads_start", 0, 0, 0, 0, 0, 0),
+            graph.Node("Sub", $"{name}.padding", [rounded, sides])], ("axis", 0L));
+        return graph.Node("Pad", name, [image, pads], ("mode", "constant"));
+    }
+
+    /// <summary>
     /// PyTorch's <c>functional.normalize(x, dim: -1)</c>: <c>x / max(||x||_2, 1e-12)</c> along the last axis.
     /// </summary>
     public static string Normalize(this OnnxGraphBuilder graph, string name, string input)

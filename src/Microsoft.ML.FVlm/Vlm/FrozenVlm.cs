@@ -430,11 +430,7 @@ internal sealed class FrozenVlm : IDisposable
                     ("to", (long)TensorProto.Types.DataType.Int64))]);
                 string resized = graph.Node("Resize", $"{name}.resized", [canvas, "", "", graph.Node("Concat", $"{name}.sizes", [graph.Int64s($"{name}.batch_channels", 1, 3), scaled], ("axis", 0L))],
                     ("mode", "linear"), ("coordinate_transformation_mode", "pytorch_half_pixel"));
-                long multiple = Manifest.ImageEncoder.SizeMultiple;
-                string multipleValue = graph.Int64s($"{name}.multiple", multiple);
-                string padding = graph.Node("Sub", $"{name}.padding", [graph.Node("Mul", $"{name}.padded", [graph.Node("Div", $"{name}.blocks",
-                    [graph.Node("Add", $"{name}.rounded_up", [scaled, graph.Int64s($"{name}.multiple_less_one", multiple - 1)]), multipleValue]), multipleValue]), scaled]);
-                string padded = graph.Node("Pad", $"{name}.canvas", [resized, graph.Node("Concat", $"{name}.pads", [graph.Int64s($"{name}.pads_start", 0, 0, 0, 0, 0, 0), padding], ("axis", 0L))], ("mode", "constant"));
+                string padded = graph.PadToMultiple($"{name}.canvas", resized, scaled, Manifest.ImageEncoder.SizeMultiple);
                 int regionIndex = Array.IndexOf(_featureNames, Manifest.RegionPooler.RegionLevel);
                 map = ExportEncodeImages(graph, models, padded, $"{name}.image")[regionIndex];
             }

@@ -141,13 +141,9 @@ internal sealed class ImagePreprocessor
         string normalised = Op("Sub", "normalised", Op("Mul", "scaled_values", blended, graph.Weight("preprocess.multiplier", multiplier, 3)), graph.Weight("preprocess.shift", shift, 3));
         string planes = graph.Node("Unsqueeze", "preprocess.batch", [graph.Node("Transpose", "preprocess.planes", [normalised], ("perm", new long[] { 2, 0, 1 })), graph.Int64s("preprocess.batch_axis", 0)]);
 
-        // Zero (the mean colour) below and right of the image, to the size multiple.
-        string multiple = Int64(_sizeMultiple, "multiple");
-        string Padding(string size, string what) => Op("Sub", $"{what}_padding",
-            Op("Mul", $"{what}_padded", Op("Div", $"{what}_blocks", Op("Add", $"{what}_rounded_up", size, Int64(_sizeMultiple - 1, $"{what}_multiple_less_one")), multiple), multiple), size);
-        string pads = graph.Node("Concat", "preprocess.pads", [graph.Int64s("preprocess.pads_start", 0, 0, 0, 0, 0, 0), Padding(rows.Size, "rows"), Padding(columns.Size, "columns")], ("axis", 0L));
-        string canvas = graph.Node("Pad", "preprocess.canvas", [planes, pads], ("mode", "constant"));
-        string resizedSize = Cast(graph.Node("Concat", "preprocess.resized_size_int", [rows.Size, columns.Size], ("axis", 0L)), DataType.Float, "resized_size");
+        string sizes = graph.Node("Concat", "preprocess.resized_size_int", [rows.Size, columns.Size], ("axis", 0L));
+        string canvas = graph.PadToMultiple("preprocess.canvas", planes, sizes, _sizeMultiple);
+        string resizedSize = Cast(sizes, DataType.Float, "resized_size");
         return (canvas, resizedSize, scale);
     }
 

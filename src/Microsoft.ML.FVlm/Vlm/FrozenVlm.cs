@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Microsoft.ML.FVlm.Onnx;
 using Microsoft.ML.FVlm.Onnx.Proto;
 using Microsoft.ML.FVlm.Ops;
@@ -182,23 +183,51 @@ internal sealed class FrozenVlm : IDisposable
 
     /// <summary>
     /// The factorized graphs must be the pooler's own linear parts, not another export's: on a fixed
-    /// pseudo-random map, the two paths' embeddings of a few boxes agree to 1e-4 of their scale.
+    /// pseudo-random map, the two paths' embeddings of a few boxes agree to 1e-4 of their scale. Both
+    /// paths run as one ONNX graph (RoIAlign then the pooler; the projector, RoIAlign and the attention
+    /// graph), so that opening a folder needs ONNX Runtime only.
     /// </summary>
     private void CheckFactorizedPathMatchesThePooler()
     {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
         var level = Manifest.RegionLevel;
+        var projection = Manifest.RegionProjector!;
+        var attention = Manifest.RegionAttention!;
         int g = Manifest.RegionPooler.RoiOutputSize, side = g + 2;
-        var generator = new Generator(20261127);
-        var map = randn([1, level.Channels, side, side], generator: generator);
+        var models = ReadGraphModels(includeImageEncoder: false);
+        var graph = new OnnxGraphBuilder("factorized_check");
+        string map = graph.Input("map", Onnx.Proto.TensorProto.Types.DataType.Float, 1, level.Channels, side, side);
         float extent = side * level.Stride;
-        var boxes = tensor(new float[] { 0, 0, extent, extent, extent / 4, extent / 3, extent * 0.9f, extent * 0.8f }, [2, 4]);
-        var expected = PoolRegions(RoiAlign.Forward(map, boxes, g, 1.0 / level.Stride, RegionSamplingRatio));
-        var actual = EmbedRegions(map, boxes);
-        double scale = expected.abs().max().item<float>(), error = (actual - expected).abs().max().item<float>();
+        string boxes = graph.Weight("boxes", [0, 0, extent, extent, extent / 4, extent / 3, extent * 0.9f, extent * 0.8f], 2, 4);
+        string batch = graph.Int64s("batch", 0, 0);
+        string pooled = graph.Include(models.RegionPooler, "pooler", new Dictionary<string, string>
+            { [Manifest.RegionPooler.Input] = graph.RoiAlign("pooler_rois", map, boxes, batch, g, 1.0 / level.Stride, RegionSamplingRatio) })[Manifest.RegionPooler.Output];
+        string projected = graph.Include(models.RegionProjector!, "projector", new Dictionary<string, string> { [projection.Input] = map })[projection.Output];
+        string rois = graph.Node("Transpose", "channels_last", [graph.RoiAlign("projected_rois", projected, boxes, batch, g, 1.0 / level.Stride, RegionSamplingRatio)],
+            ("perm", new long[] { 0, 2, 3, 1 }));
+        string attended = graph.Include(models.RegionAttention!, "attention", new Dictionary<string, string> { [attention.Input] = rois })[attention.Output];
+        graph.Output(pooled, "expected", Onnx.Proto.TensorProto.Types.DataType.Float, 2, Manifest.EmbeddingDim);
+        graph.Output(attended, "actual", Onnx.Proto.TensorProto.Types.DataType.Float, 2, Manifest.EmbeddingDim);
+
+        // A standard normal map (Box-Muller on a seeded generator).
+        var random = new Random(20261127);
+        var values = new float[level.Channels * side * side];
+        for (int i = 0; i < values.Length; i++)
+            values[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var session = new InferenceSession(graph.Build().ToByteArray(), options);
+        using var input = OrtValue.CreateTensorValueFromMemory(values, [1, level.Channels, side, side]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["map"], [input], ["expected", "actual"]);
+        var expected = outputs[0].GetTensorDataAsSpan<float>();
+        var actual = outputs[1].GetTensorDataAsSpan<float>();
+        double scale = 0, error = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            scale = Math.Max(scale, Math.Abs(expected[i]));
+            error = Math.Max(error, Math.Abs(actual[i] - expected[i]));
+        }
         if (!(error <= 1e-4 * Math.Max(scale, 1e-12)))
-            throw new InvalidDataException($"VLM folder '{Folder}': {Manifest.RegionProjector!.File} and {Manifest.RegionAttention!.File} do not reproduce {Manifest.RegionPooler.File} " +
+            throw new InvalidDataException($"VLM folder '{Folder}': {projection.File} and {attention.File} do not reproduce {Manifest.RegionPooler.File} " +
                 $"(relative difference {error / scale:G3} on a test map); they belong to another export. Export the folder again, or remove region_projector and region_attention from the manifest.");
     }
 
@@ -378,14 +407,15 @@ internal sealed class FrozenVlm : IDisposable
     /// The folder's graphs as ONNX models, read as they were when the folder was loaded (<see cref="OpenLoadedFile"/>),
     /// for including in an exported graph. Including one model object several times shares its weights.
     /// </summary>
-    internal VlmGraphModels ReadGraphModels()
+    /// <param name="includeImageEncoder">Whether to read the image encoder too (the largest graph); without it, <see cref="VlmGraphModels.ImageEncoder"/> is an empty model.</param>
+    internal VlmGraphModels ReadGraphModels(bool includeImageEncoder = true)
     {
         ModelProto Read(string file)
         {
             using var stream = OpenLoadedFile(file);
             return ModelProto.Parser.ParseFrom(stream);
         }
-        return new VlmGraphModels(Read(Manifest.ImageEncoder.File), Read(Manifest.RegionPooler.File),
+        return new VlmGraphModels(includeImageEncoder ? Read(Manifest.ImageEncoder.File) : new ModelProto(), Read(Manifest.RegionPooler.File),
             Manifest.RegionProjector is { } projector ? Read(projector.File) : null, Manifest.RegionAttention is { } attention ? Read(attention.File) : null);
     }
 
@@ -539,11 +569,19 @@ internal sealed class FrozenVlm : IDisposable
 
     /// <summary>Tokenizes and encodes texts as they are (no templates).</summary>
     /// <returns>[K, D] text embeddings, not normalised.</returns>
-    public Tensor EncodeTexts(IReadOnlyList<string> texts)
+    public Tensor EncodeTexts(IReadOnlyList<string> texts) => tensor(EncodeTextValues(texts), [texts.Count, Manifest.EmbeddingDim]);
+
+    /// <summary>What <see cref="EncodeTexts"/> returns, as the values of the [K, D] matrix row by row, without TorchSharp.</summary>
+    public float[] EncodeTextValues(IReadOnlyList<string> texts)
     {
-        int length = Manifest.TextEncoder.ContextLength;
-        using var ids = tensor(Tokenizer.EncodeBatch(texts, length), [texts.Count, length]);
-        return EncodeTokenIds(ids);
+        int length = Manifest.TextEncoder.ContextLength, dim = Manifest.EmbeddingDim;
+        var output = new float[texts.Count * dim];
+        if (texts.Count == 0) return output;
+        using var ids = OrtValue.CreateTensorValueFromMemory(Tokenizer.EncodeBatch(texts, length), [texts.Count, length]);
+        using var embeddings = OrtValue.CreateTensorValueFromMemory(output, [texts.Count, dim]);
+        using var runOptions = new RunOptions();
+        _text.Session.Run(runOptions, [Manifest.TextEncoder.Input], [ids], [Manifest.TextEncoder.Output], [embeddings]);
+        return output;
     }
 
     private static void Run(OnnxGraph graph, string inputName, Tensor input, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs)

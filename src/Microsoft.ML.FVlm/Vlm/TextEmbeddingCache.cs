@@ -50,7 +50,6 @@ internal sealed class TextEmbeddingCache
     {
         const int maxTextsPerRun = 256;
         int dim = _vlm.Manifest.EmbeddingDim;
-        using var scope = NewDisposeScope();
         var prompts = new List<string>(names.Count * templates.Count);
         foreach (string name in names)
         {
@@ -58,15 +57,39 @@ internal sealed class TextEmbeddingCache
             foreach (string template in templates) prompts.Add(template.Replace("{}", name, StringComparison.Ordinal));
             WarnIfCut(name, prompts.GetRange(prompts.Count - templates.Count, templates.Count));
         }
-        var chunks = new List<Tensor>();
+        var encoded = new float[prompts.Count * dim];
         for (int start = 0; start < prompts.Count; start += maxTextsPerRun)
-            chunks.Add(_vlm.EncodeTexts(prompts.GetRange(start, Math.Min(maxTextsPerRun, prompts.Count - start))));
-        var embeddings = cat(chunks, 0).reshape(names.Count, templates.Count, dim);
-        embeddings = nn.functional.normalize(embeddings, dim: -1).mean([1]);
-        embeddings = nn.functional.normalize(embeddings, dim: -1).contiguous();
-        float[] values = embeddings.data<float>().ToArray();
+            _vlm.EncodeTextValues(prompts.GetRange(start, Math.Min(maxTextsPerRun, prompts.Count - start))).CopyTo(encoded, start * dim);
         for (int i = 0; i < names.Count; i++)
-            _embeddings[(templateKey, names[i])] = values.AsSpan(i * dim, dim).ToArray();
+            _embeddings[(templateKey, names[i])] = Ensemble(encoded.AsSpan(i * templates.Count * dim, templates.Count * dim), templates.Count, dim);
+    }
+
+    /// <summary>
+    /// One name's embedding from its prompts' [T, D] embeddings: each row divided by its L2 norm (at least 1e-12, as
+    /// <c>functional.normalize</c>), the rows averaged, the mean normalised again. In float64, rounded to float32 once at
+    /// the end: plain C#, so the vocabulary changes without TorchSharp.
+    /// </summary>
+    internal static float[] Ensemble(ReadOnlySpan<float> prompts, int count, int dim)
+    {
+        var mean = new double[dim];
+        for (int t = 0; t < count; t++)
+        {
+            var row = prompts.Slice(t * dim, dim);
+            double squares = 0;
+            foreach (float value in row) squares += (double)value * value;
+            double norm = Math.Max(Math.Sqrt(squares), 1e-12);
+            for (int d = 0; d < dim; d++) mean[d] += row[d] / norm;
+        }
+        double meanSquares = 0;
+        for (int d = 0; d < dim; d++)
+        {
+            mean[d] /= count;
+            meanSquares += mean[d] * mean[d];
+        }
+        double meanNorm = Math.Max(Math.Sqrt(meanSquares), 1e-12);
+        var unit = new float[dim];
+        for (int d = 0; d < dim; d++) unit[d] = (float)(mean[d] / meanNorm);
+        return unit;
     }
 
     /// <summary>
@@ -89,7 +112,7 @@ internal sealed class TextEmbeddingCache
     /// <summary>Writes the embeddings of <paramref name="classNames"/> with the model's templates (computing missing ones).</summary>
     internal void Write(BinaryWriter writer, IReadOnlyList<string> classNames)
     {
-        using (var scope = NewDisposeScope()) Get(classNames);
+        GetValues(classNames);
         string templateKey = string.Join("\n", _vlm.PromptTemplates);
         writer.Write(templateKey);
         writer.Write(_vlm.Manifest.EmbeddingDim);

@@ -1,5 +1,6 @@
 using Microsoft.ML.FVlm.Inference;
 using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Onnx;
 using Microsoft.ML.FVlm.Vlm;
 
 namespace Microsoft.ML.FVlm;
@@ -17,32 +18,86 @@ internal sealed class FVlmModel
     private int _shares;
 
     private readonly IDisposable? _files;
+    private readonly Lazy<OpenVocabularyDetector> _detector;
+    private readonly byte[]? _savedHead;
 
-    /// <summary>A model of <paramref name="vlm"/> and <paramref name="head"/>; <paramref name="files"/> is what else it owns, freed after them (the folder a model zip's VLM was extracted to).</summary>
+    /// <summary>A model of a head just trained: its graphs are exported from it.</summary>
+    /// <param name="vlm">The frozen VLM.</param>
+    /// <param name="head">The trained head.</param>
+    /// <param name="architecture">The head's architecture.</param>
+    /// <param name="baseClassNames">The classes whose annotations trained the head.</param>
+    /// <param name="imageSize">The longest side on the encoder's canvas.</param>
+    /// <param name="device">The head's TorchSharp device.</param>
+    /// <param name="files">What else the model owns, freed after the rest (the folder a model zip's VLM was extracted to).</param>
     public FVlmModel(FrozenVlm vlm, DetectorHead head, DetectorArchitecture architecture, IReadOnlyList<string> baseClassNames, int imageSize, string device,
         IDisposable? files = null)
+        : this(vlm, HeadGraphs.Export(head, vlm.Manifest), architecture, baseClassNames, imageSize, () => (head, device), savedHead: null, files)
+    {
+        _ = _detector.Value;
+    }
+
+    /// <summary>
+    /// A model whose head is its graphs (as a model zip holds them): the TorchSharp head is made from <paramref name="loadHead"/>
+    /// only when something asks for it (<see cref="Head"/>, <see cref="Detector"/>), so that detecting needs no TorchSharp.
+    /// </summary>
+    /// <param name="vlm">The frozen VLM.</param>
+    /// <param name="headGraphs">The head's graphs.</param>
+    /// <param name="architecture">The head's architecture.</param>
+    /// <param name="baseClassNames">The classes whose annotations trained the head.</param>
+    /// <param name="imageSize">The longest side on the encoder's canvas.</param>
+    /// <param name="loadHead">Makes the TorchSharp head and chooses its device (called once, at most).</param>
+    /// <param name="savedHead">The head's state dictionary as saved (TorchSharp's format), written again when the model is saved.</param>
+    /// <param name="files">What else the model owns, freed after the rest.</param>
+    public FVlmModel(FrozenVlm vlm, HeadGraphs headGraphs, DetectorArchitecture architecture, IReadOnlyList<string> baseClassNames, int imageSize,
+        Func<(DetectorHead Head, string Device)> loadHead, byte[]? savedHead, IDisposable? files)
     {
         _files = files;
+        _savedHead = savedHead;
         Vlm = vlm;
-        Head = head;
+        HeadGraphs = headGraphs;
         Architecture = architecture;
         BaseClassNames = baseClassNames.ToArray();
-        Device = device;
-        Detector = new OpenVocabularyDetector(vlm, head, imageSize, device);
-        Graph = new GraphDetector(Detector);
+        ImageSize = imageSize;
+        _detector = new Lazy<OpenVocabularyDetector>(() =>
+        {
+            var (head, device) = loadHead();
+            return new OpenVocabularyDetector(vlm, head, imageSize, device);
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
+        Graph = new GraphDetector(vlm, headGraphs, imageSize);
     }
 
     public FrozenVlm Vlm { get; }
-    public DetectorHead Head { get; }
+
+    /// <summary>The trained head as ONNX graphs: what detection runs.</summary>
+    public HeadGraphs HeadGraphs { get; }
+
     public DetectorArchitecture Architecture { get; }
     public IReadOnlyList<string> BaseClassNames { get; }
 
-    /// <summary>The head's TorchSharp device ("cpu", "cuda[:n]").</summary>
-    public string Device { get; }
-    public OpenVocabularyDetector Detector { get; }
+    /// <summary>Longest image side on the encoder's canvas, in pixels.</summary>
+    public int ImageSize { get; }
+
+    /// <summary>The trained head's TorchSharp modules, made on first use for a loaded model (TorchSharp's native library is needed from then on).</summary>
+    public DetectorHead Head => Detector.Head;
+
+    /// <summary>Whether the head's TorchSharp modules have been made (a loaded model makes them only when asked for).</summary>
+    public bool HeadIsMade => _detector.IsValueCreated;
+
+    /// <summary>The head's TorchSharp device ("cpu", "cuda[:n]"), chosen when the head is made.</summary>
+    public string Device => Detector.Device;
+
+    /// <summary>The detector on TorchSharp (the head's modules), made on first use: benchmarks and tests compare it with the graph.</summary>
+    public OpenVocabularyDetector Detector => _detector.Value;
 
     /// <summary>The detector's ONNX graph on ONNX Runtime: how transformers detect.</summary>
     public GraphDetector Graph { get; }
+
+    /// <summary>Writes the head's state dictionary (TorchSharp's format): as it was loaded, or from the modules of a head just trained.</summary>
+    public void WriteHead(BinaryWriter writer)
+    {
+        if (_savedHead is not null) writer.Write(_savedHead);
+        else Head.save(writer);
+    }
 
     /// <summary>Whether the native resources have been freed.</summary>
     public bool IsFreed => Volatile.Read(ref _shares) < 0;
@@ -69,7 +124,7 @@ internal sealed class FVlmModel
         // Nobody holds a share: free, unless a share was taken again in between (then its holder frees).
         if (Interlocked.CompareExchange(ref _shares, -1, 0) != 0) return;
         Graph.Dispose();
-        Head.Dispose();
+        if (_detector.IsValueCreated) _detector.Value.Head.Dispose();
         Vlm.Dispose();
         _files?.Dispose();
     }

@@ -45,7 +45,7 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
     public IReadOnlyList<string> BaseClassNames => _model.BaseClassNames;
 
     /// <summary>Longest image side on the frozen encoder's canvas, in pixels (the training size).</summary>
-    public int ImageSize => _model.Detector.ImageSize;
+    public int ImageSize => _model.ImageSize;
 
     /// <summary>The scales at which the frozen VLM embeds regions for its scores (<see cref="FVlmOptions.VlmRegionScales"/>).</summary>
     public Vlm.RegionScaling RegionScaling => _scoring.Inference.RegionScaling;
@@ -116,7 +116,7 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _handles) <= 0, this);
         using var lease = _model.Use();
-        var graph = DetectorGraph.Build(_model.Detector, _scoring.Inference);
+        var graph = DetectorGraph.Build(_model.Vlm, _model.HeadGraphs, _model.ImageSize, _scoring.Inference);
         string temporary = path + ".partial";
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
             graph.WriteTo(stream);
@@ -135,7 +135,7 @@ public sealed class FVlmTransformer : ITransformer, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _handles) <= 0, this);
         using var lease = _model.Use();
-        var (embeddings, shape) = DetectorGraph.TextEmbeddingsOf(_model.Detector.Vlm, Vocabulary.Names);
+        var (embeddings, shape) = DetectorGraph.TextEmbeddingsOf(_model.Vlm, Vocabulary.Names);
         var weights = DetectorGraph.VlmWeightsOf(Vocabulary, _scoring.Inference);
         Directory.CreateDirectory(folder);
         NpyFile.Write(Path.Combine(folder, DetectorGraph.TextEmbeddings + ".npy"), embeddings, shape);

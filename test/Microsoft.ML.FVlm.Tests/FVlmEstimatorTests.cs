@@ -278,11 +278,12 @@ public class FVlmEstimatorTests
     public void ZipOfAVersion2VlmIsStampedWithTheFormatThatReadsIt()
     {
         // Readers of format 0x00010001 know only version-1 VLM manifests: a zip that carries the
-        // tiny VLM's version-2 manifest says it needs 0x00010002, so they refuse it up front.
+        // tiny VLM's version-2 manifest says it needs 0x00010002, so they refuse it up front. Every zip is written as
+        // 0x00010007 (it carries the head's graphs, which older readers ignore), needing no newer reader for that.
         using var maskRcnnHead = Estimator(o => { o.MaskPixelChannels = 0; FuseAsBefore(o); }).Fit(_train);
         string zip = Path.Combine(_folder, "model-version.zip");
         _ml.Model.Save(maskRcnnHead, _train.Schema, zip);
-        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010002u, 0x00010002u)), "version written, oldest reader that can read it");
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010007u, 0x00010002u)), "version written, oldest reader that can read it");
     }
 
     [Test]
@@ -296,7 +297,7 @@ public class FVlmEstimatorTests
         string zip = Path.Combine(_folder, "model-scales.zip");
         _ml.Model.Save(scaled, _train.Schema, zip);
         // Readers of 0x00010002 would ignore the scales and score differently: the zip says it needs 0x00010003.
-        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010003u, 0x00010003u)));
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010007u, 0x00010003u)));
 
         using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
         Assert.That(loaded.RegionScaling, Is.EqualTo(scaled.RegionScaling));
@@ -333,7 +334,7 @@ public class FVlmEstimatorTests
             string zip = Path.Combine(_folder, $"model-fusion-{name}.zip");
             _ml.Model.Save(model, _train.Schema, zip);
             // Readers of 0x00010005 would fuse without the division, the VLM on the refined boxes, and no objectness.
-            Assert.That(FormatVersions(zip), Is.EqualTo((0x00010006u, 0x00010006u)), name);
+            Assert.That(FormatVersions(zip), Is.EqualTo((0x00010007u, 0x00010006u)), name);
             using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
             Assert.That(loaded.InferenceSettings.Fusion, Is.EqualTo(model.InferenceSettings.Fusion), name);
             var expected = model.Detect(images);
@@ -357,7 +358,7 @@ public class FVlmEstimatorTests
         Assert.That(_model.InferenceSettings.Fusion, Is.EqualTo(Microsoft.ML.FVlm.Inference.FusionMethod.Reference), "the original keeps its method");
         string zip = Path.Combine(_folder, "model-old-fusion.zip");
         _ml.Model.Save(asBefore, _train.Schema, zip);
-        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010005u, 0x00010005u)), "the old fusion needs no newer reader (the default mask head's pixel branch needs 0x00010005)");
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010007u, 0x00010005u)), "the old fusion needs no newer reader (the default mask head's pixel branch needs 0x00010005)");
 
         using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
         Assert.That(loaded.InferenceSettings.Fusion, Is.EqualTo(Microsoft.ML.FVlm.Inference.FusionMethod.Unnormalised));
@@ -387,7 +388,7 @@ public class FVlmEstimatorTests
         string zip = Path.Combine(_folder, "model-canonical.zip");
         _ml.Model.Save(moved, _train.Schema, zip);
         // Readers of 0x00010003 would pool from the FPN paper's levels, not the ones the head learnt on.
-        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010004u, 0x00010004u)));
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010007u, 0x00010004u)));
 
         using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
         Assert.That(loaded.Model.Architecture.RoiHeads.CanonicalBoxSize, Is.EqualTo(64));
@@ -416,7 +417,7 @@ public class FVlmEstimatorTests
         string zip = Path.Combine(_folder, "model-mask-pixels.zip");
         _ml.Model.Save(withPixels, _train.Schema, zip);
         // Readers of 0x00010004 would build a mask head without the branch and fail on its weights.
-        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010005u, 0x00010005u)));
+        Assert.That(FormatVersions(zip), Is.EqualTo((0x00010007u, 0x00010005u)));
 
         using var loaded = (FVlmTransformer)_ml.Model.Load(zip, out _);
         Assert.That(loaded.Model.Architecture.MaskPixelChannels, Is.EqualTo(4));

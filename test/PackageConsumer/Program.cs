@@ -3,11 +3,11 @@ using Microsoft.ML.Data;
 using Microsoft.ML.FVlm;
 using Microsoft.ML.FVlm.Shapes;
 
-// Renders four Shapes scenes, detects them with the detector shipped in the Shapes package (whose
-// head runs in TorchSharp, so the native-library fix must have travelled with the package), and
-// prints one line per scene: detections, and those scoring at least 0.3 that hit an instance of their
-// class (IoU >= 0.5). Then saves the detector with this application's ML.NET, loads the saved zip and
-// prints whether it detects exactly the same.
+// Renders four Shapes scenes, detects them with the detector shipped in the Shapes package (through its
+// ONNX graph on ONNX Runtime: with or without libtorch in the application), and prints one line per
+// scene: detections, and those scoring at least 0.3 that hit an instance of their class (IoU >= 0.5).
+// Then detects with a vocabulary of names the model has not seen, saves the detector with this
+// application's ML.NET, loads the saved zip and prints whether it detects exactly the same.
 string folder = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "fvlm-package-consumer");
 var generator = new ShapesGenerator(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = 4, Seed = 11 });
 generator.Generate(folder);
@@ -32,6 +32,9 @@ for (int i = 0; i < images.Length; i++)
     }
     Console.WriteLine($"scene {i}: {found.Count} detections, {hits} correct at score 0.3, {truth.Length} instances");
 }
+
+using var renamed = detector.WithVocabulary(["a red circle", "a blue square", "a gear"]);
+Console.WriteLine($"free-text vocabulary of {renamed.Vocabulary.Names.Count} classes: {renamed.Detect(images).Sum(d => d.Count)} detections");
 
 string saved = Path.Combine(folder, "saved.zip");
 mlContext.Model.Save(detector, inputSchema, saved);

@@ -1,3 +1,4 @@
+using Microsoft.ML.FVlm.Onnx;
 using Microsoft.ML.Data;
 using Microsoft.ML.FVlm.Cli.Commands;
 using Microsoft.ML.FVlm.Inference;
@@ -25,7 +26,7 @@ internal sealed class BenchDetector : IDisposable
     private BenchDetector(FVlmTransformer? model, OpenVocabularyDetector? detector, FrozenVlm? vlm, Vocabulary vocabulary, int imageSize, string description)
     {
         (_model, _detector, _vlm, Vocabulary, ImageSize, Description) = (model, detector, vlm, vocabulary, imageSize, description);
-        _graph = detector is null ? null : new GraphDetector(detector);
+        _graph = detector is null ? null : new GraphDetector(detector.Vlm, HeadGraphs.Export(detector.Head, detector.Vlm.Manifest), detector.ImageSize);
         CurrentVocabulary = vocabulary;
     }
 

@@ -16,6 +16,7 @@ internal static class CommandList
         yield return EvalCommand.Create();
         yield return PredictCommand.Create();
         yield return ExportCommand.Create();
+        yield return UpgradeCommand.Create();
         yield return EmbedTextCommand.Create();
         yield return TokenizeCommand.Create();
         yield return VlmEvalCommand.Create();

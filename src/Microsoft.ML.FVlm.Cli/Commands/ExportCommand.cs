@@ -23,7 +23,7 @@ internal static class ExportCommand
             var mlContext = new MLContext();
             using var detector = ModelFile.Load(mlContext, parse.GetValue(model)!);
             detector.ExportOnnx(file.FullName);
-            Console.WriteLine($"wrote {file.FullName} ({new FileInfo(file.FullName).Length / (1024.0 * 1024.0):F1} MB): image uint8 [H, W, 3] RGB, text_embeddings [K, {detector.Model.Detector.Vlm.Manifest.EmbeddingDim}], vlm_weights [K]");
+            Console.WriteLine($"wrote {file.FullName} ({new FileInfo(file.FullName).Length / (1024.0 * 1024.0):F1} MB): image uint8 [H, W, 3] RGB, text_embeddings [K, {detector.Model.Vlm.Manifest.EmbeddingDim}], vlm_weights [K]");
             return CliErrors.Success;
         });
         return command;

@@ -5,7 +5,10 @@ namespace Microsoft.ML.FVlm.Cli.Commands;
 /// <summary>Loads an F-VLM model zip, turning ML.NET's reflection wrapper into the loader's own message.</summary>
 internal static class ModelFile
 {
-    public static FVlmTransformer Load(MLContext mlContext, FileInfo zip)
+    public static FVlmTransformer Load(MLContext mlContext, FileInfo zip) => Load(mlContext, zip, out _);
+
+    /// <summary>Loads as <see cref="Load(MLContext, FileInfo)"/>, with the input schema the zip was saved with.</summary>
+    public static FVlmTransformer Load(MLContext mlContext, FileInfo zip, out DataViewSchema inputSchema)
     {
         if (!zip.Exists) throw new FileNotFoundException($"--model: '{zip.FullName}' does not exist.", zip.FullName);
         // A temporary folder ML.NET cannot write to would otherwise read as a bad model zip.
@@ -13,7 +16,7 @@ internal static class ModelFile
         ITransformer loaded;
         try
         {
-            loaded = mlContext.Model.Load(zip.FullName, out _);
+            loaded = mlContext.Model.Load(zip.FullName, out inputSchema);
         }
         catch (TargetInvocationException e) when (e.InnerException is { } inner)
         {

@@ -17,7 +17,7 @@ namespace Microsoft.ML.FVlm.Inference;
 /// is asked for, on the device the VLM's sessions use; with one ranking, thresholds and the number of detections are
 /// inputs of the graph, so one session serves them all. Thread-safe: sessions run concurrently.
 /// </summary>
-internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposable
+internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSize) : IDisposable
 {
     private readonly ConcurrentDictionary<GraphKey, Lazy<InferenceSession>> _sessions = new();
 
@@ -58,7 +58,6 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
         if (rankings.Count == 0) throw new ArgumentException("At least one inference setting is needed.", nameof(rankings));
         vocabulary.Validate();
         var session = Session(rankings);
-        var vlm = detector.Vlm;
         float[] text = vlm.TextEmbeddings.GetValues(vocabulary.Names);
         // One vlm_weights input serves every ranking: they must agree on alpha and beta.
         if (rankings.Any(r => r.BaseVlmWeight != rankings[0].BaseVlmWeight || r.NovelVlmWeight != rankings[0].NovelVlmWeight))
@@ -132,13 +131,13 @@ internal sealed class GraphDetector(OpenVocabularyDetector detector) : IDisposab
 
     private InferenceSession Open(IReadOnlyList<InferenceSettings> rankings)
     {
-        byte[] model = DetectorGraph.Build(detector, rankings, limitsAsInputs: rankings.Count == 1).ToByteArray();
+        byte[] model = DetectorGraph.Build(vlm, head, imageSize, rankings, limitsAsInputs: rankings.Count == 1).ToByteArray();
         return OnnxGraph.CreateSession("the detector's graph", options =>
         {
             // The thresholds and the number of detections are inputs with defaults, which ONNX Runtime warns about on every load.
             options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
             return new InferenceSession(model, options);
-        }, detector.Vlm.SessionOptions).Session;
+        }, vlm.SessionOptions).Session;
     }
 
     /// <summary>One image's detections from one ranking's outputs, from <paramref name="offset"/> on in the order of <c>Detect</c>'s output names.</summary>

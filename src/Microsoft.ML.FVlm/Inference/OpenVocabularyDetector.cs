@@ -61,12 +61,15 @@ internal sealed class OpenVocabularyDetector
     {
         if (imageSize % vlm.Manifest.ImageEncoder.SizeMultiple != 0)
             throw new ArgumentException($"ImageSize ({imageSize}) must be a multiple of {vlm.Manifest.ImageEncoder.SizeMultiple}.");
-        (_vlm, _head, _imageSize, _device) = (vlm, head, imageSize, torch.device(device));
+        (_vlm, _head, _imageSize, _device, Device) = (vlm, head, imageSize, torch.device(device), device);
         _head.to(_device);
         _head.eval();
     }
 
     public FrozenVlm Vlm => _vlm;
+
+    /// <summary>The head's TorchSharp device ("cpu", "cuda[:n]").</summary>
+    public string Device { get; }
 
     public DetectorHead Head => _head;
 

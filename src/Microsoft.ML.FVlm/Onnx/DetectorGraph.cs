@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.ML.FVlm.Inference;
 using Microsoft.ML.FVlm.Modeling;
 using Microsoft.ML.FVlm.Onnx.Proto;
+using Microsoft.ML.FVlm.Vlm;
 using DataType = Microsoft.ML.FVlm.Onnx.Proto.TensorProto.Types.DataType;
 
 namespace Microsoft.ML.FVlm.Onnx;
@@ -53,8 +54,10 @@ internal static class DetectorGraph
     /// <summary>float32 scalar: the highest score of any (box, class) pair, kept or not; -1 when the image has no proposals.</summary>
     public const string HighestScore = "highest_score";
 
-    /// <summary>Builds the graph of <paramref name="detector"/> under <paramref name="settings"/>.</summary>
-    /// <param name="detector">The fitted detector: the frozen VLM, the head, the canvas size.</param>
+    /// <summary>Builds the graph of the fitted detector under <paramref name="settings"/>.</summary>
+    /// <param name="vlm">The frozen VLM (its folder's graphs are included).</param>
+    /// <param name="head">The trained head's graphs.</param>
+    /// <param name="imageSize">The longest side on the encoder's canvas.</param>
     /// <param name="settings">
     /// The score source, fusion, region scales and whether masks are predicted (the graph's structure), and the
     /// thresholds and number of detections (the defaults of <see cref="ScoreThreshold"/>, <see cref="NmsThreshold"/>
@@ -65,8 +68,8 @@ internal static class DetectorGraph
     /// session serves under any thresholds) or constants (the exported graph: ONNX Runtime warns on loading a graph
     /// whose initializers are inputs, and engines such as ML.NET's ApplyOnnxModel would have to feed them).
     /// </param>
-    public static ModelProto Build(OpenVocabularyDetector detector, InferenceSettings settings, bool limitsAsInputs = false) =>
-        Build(detector, [settings], limitsAsInputs);
+    public static ModelProto Build(FrozenVlm vlm, HeadGraphs head, int imageSize, InferenceSettings settings, bool limitsAsInputs = false) =>
+        Build(vlm, head, imageSize, [settings], limitsAsInputs);
 
     /// <summary>
     /// Builds one graph that ranks the detections under each of <paramref name="rankings"/> from one forward pass (the
@@ -74,12 +77,15 @@ internal static class DetectorGraph
     /// those of ranking k &gt; 0 the names with <c>_k</c> appended (<see cref="OutputName"/>). The rankings must embed
     /// regions at the same scales; the VLM scores each set of boxes some ranking asks for once.
     /// </summary>
-    /// <param name="detector">The fitted detector.</param>
+    /// <param name="vlm">The frozen VLM.</param>
+    /// <param name="head">The trained head's graphs.</param>
+    /// <param name="imageSize">The longest side on the encoder's canvas.</param>
     /// <param name="rankings">One or more settings.</param>
     /// <param name="limitsAsInputs">As for one ranking; with several, the limits are constants.</param>
-    public static ModelProto Build(OpenVocabularyDetector detector, IReadOnlyList<InferenceSettings> rankings, bool limitsAsInputs = false)
+    public static ModelProto Build(FrozenVlm vlm, HeadGraphs head, int imageSize, IReadOnlyList<InferenceSettings> rankings, bool limitsAsInputs = false)
     {
-        ArgumentNullException.ThrowIfNull(detector);
+        ArgumentNullException.ThrowIfNull(vlm);
+        ArgumentNullException.ThrowIfNull(head);
         ArgumentNullException.ThrowIfNull(rankings);
         if (rankings.Count == 0) throw new ArgumentException("At least one ranking is needed.", nameof(rankings));
         var regionScaling = rankings[0].RegionScaling;
@@ -87,7 +93,6 @@ internal static class DetectorGraph
             throw new ArgumentException("Rankings of one graph must embed regions at the same scales (RegionScaling).", nameof(rankings));
         if (limitsAsInputs && rankings.Count > 1)
             throw new ArgumentException("The limits are inputs of a graph of one ranking only.", nameof(limitsAsInputs));
-        var vlm = detector.Vlm;
         var manifest = vlm.Manifest;
         var models = vlm.ReadGraphModels();
         var graph = new OnnxGraphBuilder("fvlm_detector");
@@ -99,14 +104,19 @@ internal static class DetectorGraph
             : (graph.Input(ScoreThreshold, DataType.Float, new[] { (float)first.ScoreThreshold }),
                graph.Input(NmsThreshold, DataType.Float, new[] { (float)first.NmsThreshold }), graph.Input(MaxDetections, DataType.Int64, new[] { (long)first.MaxDetections }));
 
-        var (canvas, resizedSize, scale) = vlm.Preprocessor.Export(graph, image, detector.ImageSize);
+        var (canvas, resizedSize, scale) = vlm.Preprocessor.Export(graph, image, imageSize);
         var features = vlm.ExportEncodeImages(graph, models, canvas, "vlm.image");
-        var head = detector.Head.Export(graph, features, text, resizedSize);
+        var headInputs = features.Select((f, i) => (HeadGraphs.Feature(i), f)).ToDictionary();
+        headInputs[HeadGraphs.TextEmbeddings] = text;
+        headInputs[HeadGraphs.ImageSize] = resizedSize;
+        var headOutputs = graph.Include(head.Head, "head", headInputs);
+        string proposals = headOutputs[HeadGraphs.Proposals], refined = headOutputs[HeadGraphs.Boxes];
+        var levels = Enumerable.Range(0, HeadGraphs.LevelCount).Select(i => headOutputs[HeadGraphs.Level(i)]).ToArray();
         int regionIndex = Array.FindIndex(manifest.ImageEncoder.FeatureLevels, l => l.Name == manifest.RegionPooler.RegionLevel);
         var maps = vlm.ExportRegionMaps(graph, models, canvas, features[regionIndex], regionScaling);
         // The VLM's probabilities for each set of boxes some ranking asks it to score.
         var vlmProbabilities = rankings.Select(r => r.Fusion.VlmBoxes).Distinct().ToDictionary(b => b,
-            b => VlmRegionScorer.Export(graph, vlm, models, maps, regionScaling, b == VlmScoredBoxes.Proposals ? head.Proposals : head.Boxes, text));
+            b => VlmRegionScorer.Export(graph, vlm, models, maps, regionScaling, b == VlmScoredBoxes.Proposals ? proposals : refined, text));
         // In the image's pixels, clipped to it (ImageGeometry.OriginalBox).
         string shape = graph.Node("Cast", "kept.image_shape", [graph.Node("Shape", "kept.shape", [image], ("end", 2L))], ("to", (long)DataType.Float));
         string extent = graph.Node("Gather", "kept.extent", [shape, graph.Int64s("kept.extent_axes", 1, 0, 1, 0)], ("axis", 0L));
@@ -114,29 +124,33 @@ internal static class DetectorGraph
         for (int r = 0; r < rankings.Count; r++)
         {
             var settings = rankings[r];
-            var kept = DetectionPostProcessor.ExportSelect(graph, settings, head.Probabilities, vlmProbabilities[settings.Fusion.VlmBoxes], head.Objectness, vlmWeights, head.Boxes, limits);
-            string canvasBoxes = graph.Node("Gather", "kept.canvas_boxes", [head.Boxes, kept.Proposals], ("axis", 0L));
+            var kept = DetectionPostProcessor.ExportSelect(graph, settings, headOutputs[HeadGraphs.Probabilities], vlmProbabilities[settings.Fusion.VlmBoxes],
+                headOutputs[HeadGraphs.Objectness], vlmWeights, refined, limits);
+            string canvasBoxes = graph.Node("Gather", "kept.canvas_boxes", [refined, kept.Proposals], ("axis", 0L));
             string boxes = graph.Node("Min", "kept.boxes", [graph.Node("Max", "kept.above_zero", [graph.Node("Div", "kept.unscaled", [canvasBoxes, scale]), graph.Weight("kept.zero", [0f])]), extent]);
             graph.Output(boxes, OutputName(Boxes, r), DataType.Float, "detections", 4);
             graph.Output(kept.Scores, OutputName(Scores, r), DataType.Float, "detections");
             graph.Output(kept.Classes, OutputName(Labels, r), DataType.Int64, "detections");
             if (settings.PredictMasks)
             {
-                string logits = detector.Head.RoiHeads.ExportMasks(graph, head.Levels, canvasBoxes, canvas);
+                var maskInputs = Enumerable.Range(0, 4).ToDictionary(HeadGraphs.Level, i => levels[i]);
+                maskInputs[HeadGraphs.Boxes] = canvasBoxes;
+                if (head.MasksUsePixels) maskInputs[HeadGraphs.Canvas] = canvas;
+                string logits = graph.Include(head.Masks, "mask_head", maskInputs)[HeadGraphs.MaskLogits];
                 graph.Output(graph.Node("Sigmoid", "kept.mask_probabilities", [logits]), OutputName(Masks, r), DataType.Float, "detections", RoiHeads.MaskSize, RoiHeads.MaskSize);
             }
             graph.Output(kept.DetectionScores, OutputName(DetectionScores, r), DataType.Float, "detections");
             graph.Output(kept.VlmScores, OutputName(VlmScores, r), DataType.Float, "detections");
             graph.Output(kept.HighestScore, OutputName(HighestScore, r), DataType.Float);
         }
-        return graph.Build(Metadata(detector, first));
+        return graph.Build(Metadata(vlm, imageSize, first));
     }
 
     /// <summary>The name of output <paramref name="output"/> of ranking <paramref name="ranking"/>: the contract's name for ranking 0, <c>name_k</c> for ranking k.</summary>
     public static string OutputName(string output, int ranking) => ranking == 0 ? output : $"{output}_{ranking}";
 
     /// <summary>The graph's <see cref="TextEmbeddings"/> for <paramref name="names"/>: prompt-ensembled unit text embeddings [K, D].</summary>
-    public static (float[] Values, long[] Shape) TextEmbeddingsOf(Vlm.FrozenVlm vlm, IReadOnlyList<string> names) =>
+    public static (float[] Values, long[] Shape) TextEmbeddingsOf(FrozenVlm vlm, IReadOnlyList<string> names) =>
         (vlm.TextEmbeddings.GetValues(names), [names.Count, vlm.Manifest.EmbeddingDim]);
 
     /// <summary>The graph's <see cref="VlmWeights"/>: per class, the novel weight (beta) for a novel one, the base weight (alpha) otherwise.</summary>
@@ -144,14 +158,14 @@ internal static class DetectorGraph
         vocabulary.IsNovel.Select(novel => (float)(novel ? settings.NovelVlmWeight : settings.BaseVlmWeight)).ToArray();
 
     /// <summary>What the graph was built with, as metadata properties a deployment can read.</summary>
-    private static Dictionary<string, string> Metadata(OpenVocabularyDetector detector, InferenceSettings settings)
+    private static Dictionary<string, string> Metadata(FrozenVlm vlm, int imageSize, InferenceSettings settings)
     {
         string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
         return new Dictionary<string, string>
         {
-            ["fvlm.vlm"] = detector.Vlm.Manifest.Name,
-            ["fvlm.embedding_dim"] = detector.Vlm.Manifest.EmbeddingDim.ToString(CultureInfo.InvariantCulture),
-            ["fvlm.image_size"] = detector.ImageSize.ToString(CultureInfo.InvariantCulture),
+            ["fvlm.vlm"] = vlm.Manifest.Name,
+            ["fvlm.embedding_dim"] = vlm.Manifest.EmbeddingDim.ToString(CultureInfo.InvariantCulture),
+            ["fvlm.image_size"] = imageSize.ToString(CultureInfo.InvariantCulture),
             ["fvlm.score_source"] = settings.ScoreSource.ToString(),
             ["fvlm.fusion"] = settings.Fusion.Name,
             ["fvlm.base_vlm_weight"] = Number(settings.BaseVlmWeight),

@@ -133,6 +133,10 @@ internal sealed class OnnxGraphBuilder
             throw new ArgumentException($"Graph '{source}' uses operator sets {string.Join(", ", model.OpsetImport.Select(o => $"'{o.Domain}' {o.Version}"))}; "
                 + $"only the default set, versions 13 to {Opset}, can be included.", nameof(model));
         var graph = model.Graph ?? throw new ArgumentException("The model has no graph.", nameof(model));
+        // A graph from a model zip is untrusted: none of its values may be read from a file.
+        if (graph.Initializer.Concat(graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Tensors.Append(a.T ?? new TensorProto())))
+            .FirstOrDefault(t => t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0) is { } external)
+            throw new ArgumentException($"Graph '{source}' keeps the values of '{external.Name}' in an external file, which is not read; include a graph that holds its values.", nameof(model));
         var initializers = graph.Initializer.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var names = new Dictionary<string, string>(StringComparer.Ordinal) { [""] = "" };
         foreach (var input in graph.Input.Where(i => !initializers.Contains(i.Name)))

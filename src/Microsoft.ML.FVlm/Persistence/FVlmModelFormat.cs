@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.FVlm;
 using Microsoft.ML.FVlm.Inference;
 using Microsoft.ML.FVlm.Modeling;
+using Microsoft.ML.FVlm.Onnx;
 using Microsoft.ML.FVlm.Ops;
 using Microsoft.ML.FVlm.Persistence;
 using Microsoft.ML.FVlm.Vlm;
@@ -43,7 +44,14 @@ internal static class FVlmModelFormat
     //               readers of 0x00010005 would ignore them and fuse the way this library did before: not
     //               renormalised, the VLM on the refined boxes. Written only when the method is not that one;
     //               a zip without the fields is read with it, so a saved model keeps its scores.
+    //   0x00010007: the zip carries the head as ONNX graphs (HeadGraphs.bin), from which the detector's graph is built without
+    //               TorchSharp. Readers of 0x00010006 ignore the entry and build the graphs from Head.bin, which every zip still
+    //               holds: the version is written, but the oldest reader stays that of the other features. A zip without the
+    //               entry (saved before) is read by making the head and exporting its graphs on load.
     private const uint FirstVersion = 0x00010001;
+
+    /// <summary>The version of the head's graphs (HeadGraphs.bin): written by every save, needed by no reader.</summary>
+    private const uint HeadGraphsVersion = 0x00010007;
 
     /// <summary>
     /// The features that need a newer reader than <see cref="FirstVersion"/>, each with the version that introduced it
@@ -62,12 +70,12 @@ internal static class FVlmModelFormat
     /// <summary>The version stamp of a zip of <paramref name="saved"/> and <paramref name="vlm"/>; without them, the newest version this code reads.</summary>
     private static VersionInfo GetVersionInfo(SavedOptions? saved = null, VlmManifest? vlm = null)
     {
-        uint written = saved is null || vlm is null ? Features.Max(f => f.Version)
+        uint reader = saved is null || vlm is null ? Features.Max(f => f.Version)
             : Features.Where(f => f.IsUsed(saved, vlm)).Select(f => f.Version).DefaultIfEmpty(FirstVersion).Max();
         return ModelComponentVersion.Create(
             modelSignature: "FVLMXFRM",
-            written: written,
-            oldestReaderThatCanRead: written,
+            written: Math.Max(reader, HeadGraphsVersion),
+            oldestReaderThatCanRead: reader,
             oldestReadable: FirstVersion,
             loaderSignature: LoaderSignature);
     }
@@ -82,6 +90,7 @@ internal static class FVlmModelFormat
     //                       bytes. The files of the VLM folder that the manifest names (manifest.json first;
     //                       a version 2 manifest may name the factorized region graphs too).
     //   Head.bin            the head's state dictionary (TorchSharp's Module.save format).
+    //   HeadGraphs.bin      (0x00010007) the head as two ONNX models (Onnx/HeadGraphs: per model, int64 length and bytes).
     //   TextEmbeddings.bin  string templates key, int32 dim, int32 count, then per class: string name,
     //                       float32[dim] unit embedding.
     public static void Save(ModelSaveContext ctx, FVlmTransformer transformer)
@@ -100,7 +109,8 @@ internal static class FVlmModelFormat
         WriteJson(ctx, "Options.json", saved);
         WriteJson(ctx, "Vocabulary.json", new SavedVocabulary(transformer.Vocabulary.Names.ToArray(), transformer.Vocabulary.IsNovel.ToArray(), model.BaseClassNames.ToArray()));
         ModelZipEntries.Write(ctx, "Vlm.bin", PayloadVersion, writer => WriteVlmFiles(writer, model.Vlm));
-        ModelZipEntries.Write(ctx, "Head.bin", PayloadVersion, writer => model.Head.save(writer));
+        ModelZipEntries.Write(ctx, "Head.bin", PayloadVersion, model.WriteHead);
+        ModelZipEntries.Write(ctx, "HeadGraphs.bin", PayloadVersion, model.HeadGraphs.Write);
         ModelZipEntries.Write(ctx, "TextEmbeddings.bin", PayloadVersion, writer => model.Vlm.TextEmbeddings.Write(writer, transformer.Vocabulary.Names));
     }
 
@@ -123,7 +133,7 @@ internal static class FVlmModelFormat
         ModelComponentVersion.CheckAtModel(ctx, GetVersionInfo(), "F-VLM transformer");
         var saved = ReadJson<SavedOptions>(ctx, "Options.json");
         // Where to run comes from the loading MLContext, never from the zip (whose device fields are ignored).
-        var device = MLNetEnvironment.Device(env);
+        var (gpuDeviceId, fallbackToCpu) = MLNetEnvironment.GpuSettings(env);
         var options = ValidOptions(ctx, saved);
         var architecture = FVlmOptionsValidator.Architecture(options);
         var vocabulary = ReadJson<SavedVocabulary>(ctx, "Vocabulary.json");
@@ -131,21 +141,41 @@ internal static class FVlmModelFormat
         FrozenVlm? vlm = null;
         try
         {
-            vlm = FrozenVlm.Load(files.FolderPath, new VlmSessionOptions { GpuDeviceId = device.GpuDeviceId, FallbackToCpu = device.FallbackToCpu });
-            var head = DetectorFactory.Create(vlm.Manifest, architecture);
-            try
+            vlm = FrozenVlm.Load(files.FolderPath, new VlmSessionOptions { GpuDeviceId = gpuDeviceId, FallbackToCpu = fallbackToCpu });
+            var loaded = vlm;
+            byte[] headWeights = ModelZipEntries.ReadPayload(ctx, "Head.bin", PayloadVersion);
+            // The TorchSharp head, made when something asks for it (or now, for a zip without the head's graphs).
+            (DetectorHead, string) LoadHead()
             {
-                ModelZipEntries.Read(ctx, "Head.bin", PayloadVersion, (reader, _) => head.load(reader));
+                var head = DetectorFactory.Create(loaded.Manifest, architecture);
+                try
+                {
+                    using var reader = new BinaryReader(new MemoryStream(headWeights, writable: false));
+                    head.load(reader);
+                }
+                catch (Exception e)
+                {
+                    head.Dispose();
+                    // TorchSharp's own words ("Mismatched state_dict sizes", "Mismatched tensor shape") do not say which file is wrong.
+                    throw new InvalidDataException($"The model zip entry '{ModelZipEntries.EntryPath(ctx, "Head.bin")}' does not hold the weights of the head that " +
+                        $"'{ModelZipEntries.EntryPath(ctx, "Options.json")}' describes (pyramid {saved.PyramidChannels}, head convolutions {saved.HeadConvChannels}, " +
+                        $"box head {saved.BoxHeadFcDim}, mask pixel channels {saved.MaskPixelChannels}): {e.Message}", e);
+                }
+                return (head, MLNetEnvironment.HeadDevice(gpuDeviceId, fallbackToCpu));
             }
-            catch (Exception e) when (e is not InvalidDataException)
+            string graphsEntry = ModelZipEntries.EntryPath(ctx, "HeadGraphs.bin");
+            HeadGraphs? graphs = ModelZipEntries.TryRead(ctx, "HeadGraphs.bin", PayloadVersion, (reader, _) => HeadGraphs.Read(reader, loaded.Manifest, $"The model zip entry '{graphsEntry}'"));
+            (DetectorHead Head, string Device)? madeNow = null;
+            if (graphs is null)
             {
-                // TorchSharp's own words ("Mismatched state_dict sizes", "Mismatched tensor shape") do not say which file is wrong.
-                throw new InvalidDataException($"The model zip entry '{ModelZipEntries.EntryPath(ctx, "Head.bin")}' does not hold the weights of the head that " +
-                    $"'{ModelZipEntries.EntryPath(ctx, "Options.json")}' describes (pyramid {saved.PyramidChannels}, head convolutions {saved.HeadConvChannels}, " +
-                    $"box head {saved.BoxHeadFcDim}, mask pixel channels {saved.MaskPixelChannels}): {e.Message}", e);
+                // Saved before 0x00010007: the graphs come from the head's modules.
+                madeNow = LoadHead();
+                graphs = HeadGraphs.Export(madeNow.Value.Head, vlm.Manifest);
             }
-            ModelZipEntries.Read(ctx, "TextEmbeddings.bin", PayloadVersion, (reader, _) => { vlm.TextEmbeddings.Read(reader); return true; });
-            var model = new FVlmModel(vlm, head, architecture, vocabulary.BaseClassNames, options.ImageSize, device.Head, files);
+            ModelZipEntries.Read(ctx, "TextEmbeddings.bin", PayloadVersion, (reader, _) => { loaded.TextEmbeddings.Read(reader); return true; });
+            var model = new FVlmModel(vlm, graphs, architecture, vocabulary.BaseClassNames, options.ImageSize, () => madeNow ?? LoadHead(), headWeights, files);
+            // The head made to export the graphs is the model's (freed with it).
+            if (madeNow is not null) _ = model.Detector;
             return new FVlmTransformer(model, FVlmOptionsValidator.Scoring(options), new Vocabulary(vocabulary.Names, vocabulary.IsNovel));
         }
         catch
@@ -246,7 +276,7 @@ internal static class FVlmModelFormat
                 columns.AddDetectionScoreColumn, columns.AddVlmScoreColumn, inference.ScoreThreshold, inference.NmsThreshold, inference.MaxDetections,
                 // The device fields are written as the CPU for readers before the loading context chose the device,
                 // which applied them; this reader ignores them (Load).
-                inference.BaseVlmWeight, inference.NovelVlmWeight, scoring.BatchSize, model.Detector.ImageSize, "cpu", null, false,
+                inference.BaseVlmWeight, inference.NovelVlmWeight, scoring.BatchSize, model.ImageSize, "cpu", null, false,
                 architecture.PyramidChannels, architecture.HeadConvChannels, architecture.BoxHeadFcDim, architecture.AnchorSizes.ToArray(),
                 architecture.Rpn.InferencePostNmsTopK, inference.RegionScaling.Scales.ToArray(), inference.RegionScaling.ObjectSize, inference.RegionScaling.Spread,
                 architecture.RoiHeads.CanonicalBoxSize, architecture.MaskPixelChannels,

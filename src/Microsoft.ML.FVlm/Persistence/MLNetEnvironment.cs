@@ -20,15 +20,29 @@ internal static class MLNetEnvironment
     internal sealed record LoadingDevice(string Head, int? GpuDeviceId, bool FallbackToCpu);
 
     /// <summary>
-    /// The device of a model loaded in <paramref name="env"/>, from its <c>MLContext.GpuDeviceId</c> and
-    /// <c>FallbackToCpu</c>, as ML.NET's own ONNX and TorchSharp transformers take it: the CPU unless a GPU is asked for;
-    /// the head on <c>cuda:N</c> when TorchSharp sees CUDA, else on the CPU if falling back is allowed, else an error.
+    /// The GPU settings of <paramref name="env"/> (<c>MLContext.GpuDeviceId</c> and <c>FallbackToCpu</c>) without asking
+    /// TorchSharp for CUDA: the graphs' sessions take them as they are, and the head's device is chosen only when the
+    /// head's TorchSharp modules are made (<see cref="HeadDevice"/>).
     /// </summary>
-    public static LoadingDevice Device(IHostEnvironment env) =>
-        MlNetCompatibility.Run("read the MLContext's GPU settings", () => env is IHostEnvironmentInternal context
-            ? Device(context.GpuDeviceId, context.FallbackToCpu, TorchSharp.torch.cuda.is_available())
-            : new LoadingDevice("cpu", null, false));
+    /// <exception cref="ArgumentOutOfRangeException">The device id is negative.</exception>
+    public static (int? GpuDeviceId, bool FallbackToCpu) GpuSettings(IHostEnvironment env)
+    {
+        var settings = MlNetCompatibility.Run("read the MLContext's GPU settings", () => env is IHostEnvironmentInternal context
+            ? (context.GpuDeviceId, context.FallbackToCpu) : ((int?)null, false));
+        if (settings.Item1 is < 0)
+            throw new ArgumentOutOfRangeException(nameof(MLContext.GpuDeviceId), settings.Item1, $"MLContext.GpuDeviceId must be a CUDA device number (0 or more) or null for the CPU; got {settings.Item1}.");
+        return settings;
+    }
 
+    /// <summary>The head's TorchSharp device for these GPU settings (<see cref="Device(int?, bool, bool)"/>), asking TorchSharp for CUDA only when a GPU is asked for.</summary>
+    public static string HeadDevice(int? gpuDeviceId, bool fallbackToCpu) =>
+        Device(gpuDeviceId, fallbackToCpu, gpuDeviceId is not null && TorchSharp.torch.cuda.is_available()).Head;
+
+    /// <summary>
+    /// The device of a model loaded with these GPU settings, as ML.NET's own ONNX and TorchSharp transformers take them: the CPU
+    /// unless a GPU is asked for; the head on <c>cuda:N</c> when TorchSharp sees CUDA, else on the CPU if falling back is
+    /// allowed, else an error.
+    /// </summary>
     internal static LoadingDevice Device(int? gpuDeviceId, bool fallbackToCpu, bool cudaAvailable)
     {
         if (gpuDeviceId is not { } id) return new LoadingDevice("cpu", null, fallbackToCpu);

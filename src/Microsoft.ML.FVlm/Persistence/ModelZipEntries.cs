@@ -73,6 +73,21 @@ internal static class ModelZipEntries
         return result;
     }
 
+    /// <summary>As <see cref="Read{T}"/>, or the default when the zip has no entry <paramref name="name"/> (an entry that later versions added).</summary>
+    public static T? TryRead<T>(ModelLoadContext ctx, string name, uint newestPayloadVersion, Func<BinaryReader, uint, T> readPayload) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        ArgumentNullException.ThrowIfNull(readPayload);
+        string entry = EntryPath(ctx, name);
+        T? result = null;
+        ctx.TryLoadBinaryStream(name, reader => result = ReadFramed(reader.BaseStream, entry, newestPayloadVersion, readPayload));
+        return result;
+    }
+
+    /// <summary>The payload of entry <paramref name="name"/> as bytes, checked as <see cref="Read{T}"/> checks it.</summary>
+    public static byte[] ReadPayload(ModelLoadContext ctx, string name, uint newestPayloadVersion) =>
+        Read(ctx, name, newestPayloadVersion, (reader, _) => reader.ReadBytes(checked((int)(reader.BaseStream.Length - reader.BaseStream.Position - TrailerSize))));
+
     /// <summary>The path of entry <paramref name="name"/> in the zip, as errors name it.</summary>
     public static string EntryPath(ModelLoadContext ctx, string name) => string.IsNullOrEmpty(ctx.Directory) ? name : ctx.Directory + "/" + name;
 

@@ -27,15 +27,15 @@ public class DetectorGraphTests
         int scenes = int.TryParse(Environment.GetEnvironmentVariable("FVLM_GOLDEN_SCENES"), out int n) ? Math.Clamp(n, 1, golden.Length) : 10;
         var ml = new MLContext(seed: 0);
         using var transformer = (FVlmTransformer)ml.Model.Load(ShapesDetector.ModelFile, out _);
-        var detector = transformer.Model.Detector;
+        var model = transformer.Model;
         var settings = transformer.InferenceSettings;
         Assert.That(settings.RegionScaling.IsSingle, Is.False, "the premise: the shipped detector embeds regions at several scales");
-        Assert.That(detector.Head.RoiHeads.MasksUsePixels, Is.True, "the premise: its mask head reads the canvas");
-        using var session = new InferenceSession(DetectorGraph.Build(detector, settings).ToByteArray());
+        Assert.That(model.HeadGraphs.MasksUsePixels, Is.True, "the premise: its mask head reads the canvas");
+        using var session = new InferenceSession(DetectorGraph.Build(model.Vlm, model.HeadGraphs, model.ImageSize, settings).ToByteArray());
         using var rendered = new RenderedShapes(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = scenes, Seed = 0, ImageSize = ShippedDetectorGoldenTests.ImageSide }, "graph");
         var vocabulary = transformer.Vocabulary;
         var names = vocabulary.Names;
-        var text = TextEmbeddings(detector, names);
+        var text = TextEmbeddings(model.Vlm, names);
         var weights = vocabulary.IsNovel.Select(n => (float)(n ? settings.NovelVlmWeight : settings.BaseVlmWeight)).ToArray();
 
         var paths = rendered.ImagePaths();
@@ -72,7 +72,7 @@ public class DetectorGraphTests
         TorchSharp.torch.manual_seed(22);
         using var head = DetectorFactory.Create(vlm.Manifest, DetectorArchitecture.Default);
         var detector = new OpenVocabularyDetector(vlm, head, side);
-        using var graph = new GraphDetector(detector);
+        using var graph = new GraphDetector(vlm, HeadGraphs.Export(head, vlm.Manifest), side);
         var vocabulary = new Vocabulary(["circle", "square", "hexagon", "gear"], [false, false, true, true]);
         var settings = new InferenceSettings();
         using var rendered = new RenderedShapes(new ShapesOptions { Split = ShapesSplit.Val, ImageCount = 2, Seed = 5, ImageSize = side }, "rn50-graph");
@@ -100,11 +100,8 @@ public class DetectorGraphTests
         new(detections.Classes.Select(c => vocabulary.Names[c]).ToArray(), detections.Scores, detections.Boxes, detections.Masks!.Select(CocoMask.ToCompressedString).ToArray());
 
     /// <summary>The vocabulary's unit text embeddings [K, D] as the detector computes them.</summary>
-    private static (float[] Values, long[] Shape) TextEmbeddings(OpenVocabularyDetector detector, IReadOnlyList<string> names)
-    {
-        using var text = detector.Vlm.TextEmbeddings.Get(names);
-        return (text.contiguous().data<float>().ToArray(), text.shape);
-    }
+    private static (float[] Values, long[] Shape) TextEmbeddings(Microsoft.ML.FVlm.Vlm.FrozenVlm vlm, IReadOnlyList<string> names) =>
+        DetectorGraph.TextEmbeddingsOf(vlm, names);
 
     /// <summary>The graph's detections of one image, masks pasted at the image's size and written as COCO compressed RLE.</summary>
     private static ModelLoadProbe.Detections Run(InferenceSession session, MLImage image, (float[] Values, long[] Shape) text, float[] weights, IReadOnlyList<string> names)

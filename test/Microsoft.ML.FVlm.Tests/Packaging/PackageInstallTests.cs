@@ -88,7 +88,45 @@ public class PackageInstallTests
     [TestCaseSource(nameof(Applications))]
     public void PackedPackagesInstallIntoAFreshProjectAndDetect(string mlNetVersion, string? companionsVersion, string? skiaSharpVersion)
     {
-        string consumer = Path.Combine(_work, $"consumer-{mlNetVersion}-{companionsVersion ?? "alone"}");
+        string consumer = BuildConsumer($"consumer-{mlNetVersion}-{companionsVersion ?? "alone"}", $"-p:ConsumerMlNetVersion={mlNetVersion}",
+            $"-p:ConsumerCompanionsVersion={companionsVersion}", $"-p:ConsumerSkiaSharpVersion={skiaSharpVersion}");
+        string output = RunConsumer(consumer);
+        Assert.That(output, Does.StartWith($"ML.NET {mlNetVersion}"), "the application runs on the ML.NET it references");
+    }
+
+    /// <summary>
+    /// An application with ONNX Runtime and no libtorch package loads the shipped zip, detects, changes the vocabulary,
+    /// saves and reloads: inference needs no TorchSharp native library. Its publish folder (linux-x64, framework-dependent)
+    /// is measured against the same application's with libtorch.
+    /// </summary>
+    [Test]
+    public void AnApplicationWithoutLibTorchLoadsTheShippedDetectorAndDetects()
+    {
+        string lowest = PackageVersions.LowestMlNet;
+        string withoutTorch = BuildConsumer("consumer-no-libtorch", $"-p:ConsumerMlNetVersion={lowest}", $"-p:ConsumerCompanionsVersion={lowest}", "-p:ConsumerLibTorch=false");
+        Assert.That(Directory.GetFiles(Path.Combine(withoutTorch, "bin"), "libtorch*", SearchOption.AllDirectories), Is.Empty, "the premise: no libtorch in the application");
+
+        string output = RunConsumer(withoutTorch);
+        Assert.That(output, Does.StartWith($"ML.NET {lowest}"));
+
+        string withTorch = BuildConsumer("consumer-libtorch", $"-p:ConsumerMlNetVersion={lowest}", $"-p:ConsumerCompanionsVersion={lowest}");
+        long Published(string consumer)
+        {
+            string folder = Path.Combine(consumer, "publish");
+            Dotnet(consumer, ["publish", "-c", "Release", "-r", "linux-x64", "--self-contained", "false", "-o", folder, $"-p:FVlmPackageVersion={_version}",
+                "-p:CreateHardLinksForPublishFilesIfPossible=true", .. File.ReadAllLines(Path.Combine(consumer, "properties.txt"))]);
+            return Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        }
+        long without = Published(withoutTorch), with = Published(withTorch);
+        TestContext.Progress.WriteLine($"publish folder, linux-x64, framework-dependent: {without / 1048576.0:F0} MB without libtorch, {with / 1048576.0:F0} MB with it");
+        Assert.That(Directory.GetFiles(Path.Combine(withoutTorch, "publish"), "libtorch*", SearchOption.AllDirectories), Is.Empty);
+        Assert.That(with - without, Is.GreaterThan(400L << 20), "libtorch's CPU build is about 520 MB on linux-x64");
+    }
+
+    /// <summary>Copies the consumer project to <paramref name="name"/> outside the repository, with a NuGet.config of the packed packages, and builds it with <paramref name="properties"/>.</summary>
+    private string BuildConsumer(string name, params string[] properties)
+    {
+        string consumer = Path.Combine(_work, name);
         Directory.CreateDirectory(consumer);
         foreach (string file in new[] { "PackageConsumer.csproj", "Program.cs" })
             File.Copy(Path.Combine(RepositoryRoot.Path, "test", "PackageConsumer", file), Path.Combine(consumer, file));
@@ -102,16 +140,22 @@ public class PackageInstallTests
               </packageSources>
             </configuration>
             """);
-        string build = Dotnet(consumer, "build", "-c", "Release", $"-p:FVlmPackageVersion={_version}", $"-p:ConsumerMlNetVersion={mlNetVersion}", $"-p:ConsumerCompanionsVersion={companionsVersion}",
-            $"-p:ConsumerSkiaSharpVersion={skiaSharpVersion}");
+        File.WriteAllLines(Path.Combine(consumer, "properties.txt"), properties);
+        string build = Dotnet(consumer, ["build", "-c", "Release", $"-p:FVlmPackageVersion={_version}", .. properties]);
         Assert.That(Regex.Matches(build, @"warning NU\d+[^\n]*").Select(m => m.Value).Distinct(), Is.Empty, "NuGet warnings on restore");
+        return consumer;
+    }
 
+    /// <summary>Runs the built consumer and checks what it prints: four scenes detected, a free-text vocabulary, identical detections after saving and reloading.</summary>
+    private static string RunConsumer(string consumer)
+    {
         string output = Dotnet(consumer, "exec", Path.Combine(consumer, "bin", "Release", "net10.0", "PackageConsumer.dll"), Path.Combine(consumer, "scenes"));
-        Assert.That(output, Does.StartWith($"ML.NET {mlNetVersion}"), "the application runs on the ML.NET it references");
         var scenes = Regex.Matches(output, @"^scene \d: (\d+) detections, (\d+) correct at score 0\.3, (\d+) instances$", RegexOptions.Multiline);
         Assert.That(scenes, Has.Count.EqualTo(4), output);
         Assert.That(scenes.Sum(m => int.Parse(m.Groups[2].Value)), Is.GreaterThan(0), "the shipped detector finds some of the instances: " + output);
+        Assert.That(output, Does.Match(@"free-text vocabulary of 3 classes: [1-9]\d* detections"), output);
         Assert.That(output, Does.Contain($"saved and reloaded: identical detections, {scenes.Sum(m => int.Parse(m.Groups[1].Value))} in all"), output);
+        return output;
     }
 
     public static IEnumerable<TestCaseData> Applications()

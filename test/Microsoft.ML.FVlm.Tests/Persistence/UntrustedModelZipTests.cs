@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -155,7 +156,7 @@ public class UntrustedModelZipTests
     }
 
     [Test]
-    public void HeadWeightsOfAnotherArchitectureNameTheEntry()
+    public void HeadWeightsOfAnotherArchitectureNameTheEntryWhenTheHeadIsMade()
     {
         using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
         using var other = DetectorFactory.Create(vlm.Manifest, TinyModels.Architecture with { HeadConvChannels = 24 });
@@ -166,10 +167,65 @@ public class UntrustedModelZipTests
             return stream.ToArray();
         });
 
-        var messages = LoadError(_zip);
+        // Detection runs on the head's graphs: the TorchSharp head is made, and its weights read, when something asks for it.
+        using (var loaded = (FVlmTransformer)_ml.Model.Load(_zip, out _))
+        {
+            var error = Assert.Throws<InvalidDataException>(() => loaded.Model.Head.GetType())!;
+            Assert.That(error.Message, Does.Contain("Head.bin' does not hold the weights of the head that").And.Contain("Options.json").And.Contain("head convolutions 16"));
+        }
 
+        // A zip without the graphs (saved before format 0x00010007) makes the head on load, and fails there.
+        DeleteEntry(_zip, "HeadGraphs.bin");
+        var messages = LoadError(_zip);
         Assert.That(messages, Does.Contain("Head.bin' does not hold the weights of the head that").And.Contain("Options.json"));
         Assert.That(messages, Does.Contain("head convolutions 16"));
+    }
+
+    [Test]
+    public void HeadGraphsWithoutTheValuesTheDetectorReadsNameTheEntry()
+    {
+        RewriteEntry(_zip, "HeadGraphs.bin", payload =>
+        {
+            var reader = new BinaryReader(new MemoryStream(payload));
+            var head = Microsoft.ML.FVlm.Onnx.Proto.ModelProto.Parser.ParseFrom(reader.ReadBytes((int)reader.ReadInt64()));
+            byte[] masks = reader.ReadBytes((int)reader.ReadInt64());
+            head.Graph.Output.RemoveAt(0);
+            return Frame(head.ToByteArray(), masks);
+        });
+
+        var messages = LoadError(_zip);
+
+        Assert.That(messages, Does.Contain("HeadGraphs.bin'").And.Contain("head model lacks the inputs [] and outputs [proposals]"));
+    }
+
+    [Test]
+    public void HeadGraphsThatReadValuesFromAFileAreRefused()
+    {
+        RewriteEntry(_zip, "HeadGraphs.bin", payload =>
+        {
+            var reader = new BinaryReader(new MemoryStream(payload));
+            var head = Microsoft.ML.FVlm.Onnx.Proto.ModelProto.Parser.ParseFrom(reader.ReadBytes((int)reader.ReadInt64()));
+            byte[] masks = reader.ReadBytes((int)reader.ReadInt64());
+            var weight = head.Graph.Initializer[0];
+            weight.RawData = Google.Protobuf.ByteString.Empty;
+            weight.DataLocation = Microsoft.ML.FVlm.Onnx.Proto.TensorProto.Types.DataLocation.External;
+            weight.ExternalData.Add(new Microsoft.ML.FVlm.Onnx.Proto.StringStringEntryProto { Key = "location", Value = "/etc/passwd" });
+            return Frame(head.ToByteArray(), masks);
+        });
+
+        using var loaded = (FVlmTransformer)_ml.Model.Load(_zip, out _);
+        using var image = TinyModels.RandomImage(64, 80, seed: 3);
+        var error = Assert.Throws<ArgumentException>(() => loaded.Detect([image]))!;
+        Assert.That(error.Message, Does.Contain("in an external file, which is not read"));
+    }
+
+    private static byte[] Frame(byte[] head, byte[] masks) =>
+        [.. BitConverter.GetBytes((long)head.Length), .. head, .. BitConverter.GetBytes((long)masks.Length), .. masks];
+
+    private static void DeleteEntry(string zip, string name)
+    {
+        using var archive = ZipFile.Open(zip, ZipArchiveMode.Update);
+        archive.Entries.Single(e => e.FullName.EndsWith("/" + name, StringComparison.Ordinal)).Delete();
     }
 
     private string CopyOfTinyVlm()

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using Microsoft.ML.FVlm.Tests.Infrastructure;
 
 namespace Microsoft.ML.FVlm.Tests.Persistence;
 

@@ -1,7 +1,7 @@
-using Google.Protobuf;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
+using Google.Protobuf;
 using Microsoft.ML.FVlm.Inference;
 using Microsoft.ML.FVlm.Modeling;
 using Microsoft.ML.FVlm.Persistence;

@@ -170,7 +170,15 @@ internal static class FVlmModelFormat
             {
                 // Saved before 0x00010007: the graphs come from the head's modules.
                 madeNow = LoadHead();
-                graphs = HeadGraphs.Export(madeNow.Value.Head, vlm.Manifest);
+                try
+                {
+                    graphs = HeadGraphs.Export(madeNow.Value.Head, vlm.Manifest);
+                }
+                catch
+                {
+                    madeNow.Value.Head.Dispose();
+                    throw;
+                }
             }
             ModelZipEntries.Read(ctx, "TextEmbeddings.bin", PayloadVersion, (reader, _) => { loaded.TextEmbeddings.Read(reader); return true; });
             var model = new FVlmModel(vlm, graphs, architecture, vocabulary.BaseClassNames, options.ImageSize, () => madeNow ?? LoadHead(), headWeights, files);

@@ -266,6 +266,17 @@ internal sealed class VlmRegionScorer
     public static string Export(OnnxGraphBuilder graph, FrozenVlm vlm, VlmGraphModels models, IReadOnlyList<string> maps, RegionScaling scaling, string boxes, string text)
     {
         string regions = vlm.ExportEmbedRegions(graph, models, maps, boxes, scaling);
+        return ExportScores(graph, vlm, regions, text);
+    }
+
+    /// <summary>Adds the VLM's probabilities over the vocabulary for unit region embeddings to <paramref name="graph"/>: cosines over the VLM's temperature, softmax.</summary>
+    /// <param name="graph">The graph to add to.</param>
+    /// <param name="vlm">The frozen VLM.</param>
+    /// <param name="regions">The value [R, D]: unit region embeddings.</param>
+    /// <param name="text">The value [C, D]: unit text embeddings of the vocabulary.</param>
+    /// <returns>The value [R, C].</returns>
+    public static string ExportScores(OnnxGraphBuilder graph, FrozenVlm vlm, string regions, string text)
+    {
         string similarities = graph.Node("MatMul", "vlm.similarities", [regions, graph.Node("Transpose", "vlm.text_columns", [text], ("perm", new long[] { 1, 0 }))]);
         return graph.Node("Softmax", "vlm.probabilities", [graph.Node("Div", "vlm.logits", [similarities, graph.Weight("vlm.temperature", [(float)vlm.Manifest.LogitTemperature])])], ("axis", 1L));
     }

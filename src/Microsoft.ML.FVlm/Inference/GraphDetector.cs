@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Microsoft.ML.Data;
 using Microsoft.ML.FVlm.Data;
@@ -19,7 +20,7 @@ namespace Microsoft.ML.FVlm.Inference;
 /// </summary>
 internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSize) : IDisposable
 {
-    private readonly ConcurrentDictionary<GraphKey, Lazy<InferenceSession>> _sessions = new();
+    private readonly ConcurrentDictionary<GraphKey, Lazy<DetectorSessions>> _sessions = new();
 
     /// <summary>
     /// What makes settings need different graphs: for one ranking, its structure (its limits are inputs of the graph);
@@ -57,25 +58,21 @@ internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSiz
         ArgumentNullException.ThrowIfNull(rankings);
         if (rankings.Count == 0) throw new ArgumentException("At least one inference setting is needed.", nameof(rankings));
         vocabulary.Validate();
-        var session = Session(rankings);
+        var sessions = Sessions(rankings);
         float[] text = vlm.TextEmbeddings.GetValues(vocabulary.Names);
         // One vlm_weights input serves every ranking: they must agree on alpha and beta.
         if (rankings.Any(r => r.BaseVlmWeight != rankings[0].BaseVlmWeight || r.NovelVlmWeight != rankings[0].NovelVlmWeight))
             throw new ArgumentException("Rankings detected together must weigh the VLM alike (BaseVlmWeight, NovelVlmWeight).", nameof(rankings));
         float[] weights = DetectorGraph.VlmWeightsOf(vocabulary, rankings[0]);
-        var inputNames = new List<string> { DetectorGraph.Image, DetectorGraph.TextEmbeddings, DetectorGraph.VlmWeights };
-        var inputs = new List<OrtValue>
-        {
-            OrtValue.CreateTensorValueFromMemory(text, [vocabulary.Names.Count, vlm.Manifest.EmbeddingDim]),
-            OrtValue.CreateTensorValueFromMemory(weights, [weights.Length]),
-        };
+        using var textValue = OrtValue.CreateTensorValueFromMemory(text, [vocabulary.Names.Count, vlm.Manifest.EmbeddingDim]);
+        // The ranking's inputs besides the image and what the first of two graphs hands over.
+        var vocabularyInputs = new Dictionary<string, OrtValue> { [DetectorGraph.VlmWeights] = OrtValue.CreateTensorValueFromMemory(weights, [weights.Length]) };
         if (rankings.Count == 1)
         {
             var settings = rankings[0];
-            inputNames.AddRange([DetectorGraph.ScoreThreshold, DetectorGraph.NmsThreshold, DetectorGraph.MaxDetections]);
-            inputs.Add(OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.ScoreThreshold }, [1]));
-            inputs.Add(OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.NmsThreshold }, [1]));
-            inputs.Add(OrtValue.CreateTensorValueFromMemory(new[] { (long)settings.MaxDetections }, [1]));
+            vocabularyInputs[DetectorGraph.ScoreThreshold] = OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.ScoreThreshold }, [1]);
+            vocabularyInputs[DetectorGraph.NmsThreshold] = OrtValue.CreateTensorValueFromMemory(new[] { (float)settings.NmsThreshold }, [1]);
+            vocabularyInputs[DetectorGraph.MaxDetections] = OrtValue.CreateTensorValueFromMemory(new[] { (long)settings.MaxDetections }, [1]);
         }
         string[] perRanking = [DetectorGraph.Boxes, DetectorGraph.Scores, DetectorGraph.Labels, DetectorGraph.DetectionScores, DetectorGraph.VlmScores, DetectorGraph.HighestScore, DetectorGraph.Masks];
         var outputNames = rankings.SelectMany((r, k) => perRanking.Take(r.PredictMasks ? 7 : 6).Select(o => DetectorGraph.OutputName(o, k))).ToArray();
@@ -92,8 +89,10 @@ internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSiz
                 using var imageValue = OrtValue.CreateTensorValueFromMemory(Rgb(image, i), [image.Height, image.Width, 3]);
                 timings?.Add(InferenceStage.Preprocessing, start);
                 start = Stopwatch.GetTimestamp();
-                using var outputs = session.Run(runOptions, inputNames, [imageValue, .. inputs], outputNames);
-                timings?.Add(InferenceStage.Graph, start);
+                using var outputs = sessions.Run(runOptions, imageValue, textValue, vocabularyInputs, outputNames, rankings[0].RegionScaling, out long regionTicks);
+                // The region embeddings between two graphs are the VLM's region scoring; the rest is the graph's.
+                timings?.Add(InferenceStage.Graph, start + regionTicks);
+                timings?.Add(InferenceStage.VlmRegionScoring, Stopwatch.GetTimestamp() - regionTicks);
                 start = Stopwatch.GetTimestamp();
                 int offset = 0;
                 for (int k = 0; k < rankings.Count; k++)
@@ -106,33 +105,54 @@ internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSiz
         }
         finally
         {
-            foreach (var input in inputs) input.Dispose();
+            foreach (var input in vocabularyInputs.Values) input.Dispose();
         }
         timings?.AddImages(images.Count);
         return results;
     }
 
-    /// <summary>The session of the graph for <paramref name="rankings"/>, built the first time it is asked for.</summary>
-    internal InferenceSession Session(IReadOnlyList<InferenceSettings> rankings)
+    /// <summary>The sessions of the graph for <paramref name="rankings"/>, built the first time they are asked for.</summary>
+    private DetectorSessions Sessions(IReadOnlyList<InferenceSettings> rankings)
     {
         var key = GraphKey.Of(rankings);
-        var session = _sessions.GetOrAdd(key, _ => new Lazy<InferenceSession>(() => Open(rankings), LazyThreadSafetyMode.ExecutionAndPublication));
+        var sessions = _sessions.GetOrAdd(key, _ => new Lazy<DetectorSessions>(() => Open(rankings), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
-            return session.Value;
+            return sessions.Value;
         }
         catch
         {
             // A failure (no CUDA, say) is not kept: the next call tries again.
-            _sessions.TryRemove(new KeyValuePair<GraphKey, Lazy<InferenceSession>>(key, session));
+            _sessions.TryRemove(new KeyValuePair<GraphKey, Lazy<DetectorSessions>>(key, sessions));
             throw;
         }
     }
 
-    private InferenceSession Open(IReadOnlyList<InferenceSettings> rankings)
+    /// <summary>
+    /// The graph's sessions: one, or with a VLM whose region graphs are factorized two, the region embeddings computed
+    /// between them in C# (<see cref="RegionEmbedder"/>: channels last, where ONNX's RoiAlign pools a channel at a time).
+    /// </summary>
+    private DetectorSessions Open(IReadOnlyList<InferenceSettings> rankings)
     {
-        byte[] model = DetectorGraph.Build(vlm, head, imageSize, rankings, limitsAsInputs: rankings.Count == 1).ToByteArray();
-        return OnnxGraph.CreateSession("the detector's graph", options =>
+        bool split = vlm.Manifest.RegionProjector is not null;
+        var (detect, rank) = DetectorGraph.Build(vlm, head, imageSize, rankings, limitsAsInputs: rankings.Count == 1, regionsOutside: split);
+        var first = Session(detect, "the detector's graph");
+        try
+        {
+            return new DetectorSessions(vlm, first, rank is null ? null : Session(rank, "the detector's ranking graph"),
+                rankings.Select(r => r.Fusion.VlmBoxes).Distinct().ToArray());
+        }
+        catch
+        {
+            first.Dispose();
+            throw;
+        }
+    }
+
+    private InferenceSession Session(Onnx.Proto.ModelProto graph, string description)
+    {
+        byte[] model = graph.ToByteArray();
+        return OnnxGraph.CreateSession(description, options =>
         {
             // The thresholds and the number of detections are inputs with defaults, which ONNX Runtime warns about on every load.
             options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
@@ -143,6 +163,75 @@ internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSiz
             options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             return new InferenceSession(model, options);
         }, vlm.SessionOptions).Session;
+    }
+
+    /// <summary>One graph's session, or the two of a graph split at the region embeddings, run for one image.</summary>
+    /// <param name="Vlm">The VLM whose region attention graph embeds the regions between the two.</param>
+    /// <param name="Detect">The graph, or its first part.</param>
+    /// <param name="Rank">The second part, if split.</param>
+    /// <param name="Scored">The sets of boxes the VLM scores.</param>
+    private sealed record DetectorSessions(FrozenVlm Vlm, InferenceSession Detect, InferenceSession? Rank, VlmScoredBoxes[] Scored) : IDisposable
+    {
+        /// <summary>Runs the image through the graph (both parts) and returns <paramref name="outputNames"/>.</summary>
+        public IDisposableReadOnlyCollection<OrtValue> Run(RunOptions runOptions, OrtValue image, OrtValue text, IReadOnlyDictionary<string, OrtValue> vocabulary,
+            string[] outputNames, RegionScaling scaling, out long regionTicks)
+        {
+            regionTicks = 0;
+            if (Rank is null)
+                return Detect.Run(runOptions, [DetectorGraph.Image, DetectorGraph.TextEmbeddings, .. vocabulary.Keys], [image, text, .. vocabulary.Values], outputNames);
+            var handed = Detect.OutputNames;
+            using var first = Detect.Run(runOptions, [DetectorGraph.Image, DetectorGraph.TextEmbeddings], [image, text], handed);
+            var byName = handed.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => first[p.i]);
+            long start = Stopwatch.GetTimestamp();
+            var maps = Enumerable.Range(0, scaling.Scales.Count).Select(s =>
+            {
+                var map = byName[DetectorGraph.RegionMap(s)];
+                long[] shape = map.GetTensorTypeAndShape().Shape;
+                return new RegionEmbedder.ProjectedMap(DataOf(map), (int)shape[1], (int)shape[2], (int)shape[3]);
+            }).ToArray();
+            var embeddings = new List<OrtValue>();
+            try
+            {
+                foreach (var boxes in Scored)
+                {
+                    float[] corners = byName[DetectorGraph.RegionBoxes(boxes)].GetTensorDataAsSpan<float>().ToArray();
+                    float[] values = RegionEmbedder.Embed(Vlm, maps, corners, scaling);
+                    embeddings.Add(OrtValue.CreateTensorValueFromMemory(values, [corners.Length / 4, Vlm.Manifest.EmbeddingDim]));
+                }
+                regionTicks = Stopwatch.GetTimestamp() - start;
+                var names = new List<string> { DetectorGraph.TextEmbeddings };
+                var inputs = new List<OrtValue> { text };
+                foreach (var (name, value) in vocabulary)
+                {
+                    names.Add(name);
+                    inputs.Add(value);
+                }
+                foreach (var name in Rank.InputNames.Where(n => byName.ContainsKey(n)))
+                {
+                    names.Add(name);
+                    inputs.Add(byName[name]);
+                }
+                for (int b = 0; b < Scored.Length; b++)
+                {
+                    names.Add(DetectorGraph.RegionEmbeddings(Scored[b]));
+                    inputs.Add(embeddings[b]);
+                }
+                return Rank.Run(runOptions, names, inputs, outputNames);
+            }
+            finally
+            {
+                foreach (var value in embeddings) value.Dispose();
+            }
+        }
+
+        private static unsafe IntPtr DataOf(OrtValue value) =>
+            (IntPtr)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetReference(value.GetTensorMutableDataAsSpan<float>()));
+
+        public void Dispose()
+        {
+            Detect.Dispose();
+            Rank?.Dispose();
+        }
     }
 
     /// <summary>One image's detections from one ranking's outputs, from <paramref name="offset"/> on in the order of <c>Detect</c>'s output names.</summary>

@@ -82,7 +82,27 @@ internal static class DetectorGraph
     /// <param name="imageSize">The longest side on the encoder's canvas.</param>
     /// <param name="rankings">One or more settings.</param>
     /// <param name="limitsAsInputs">As for one ranking; with several, the limits are constants.</param>
-    public static ModelProto Build(FrozenVlm vlm, HeadGraphs head, int imageSize, IReadOnlyList<InferenceSettings> rankings, bool limitsAsInputs = false)
+    public static ModelProto Build(FrozenVlm vlm, HeadGraphs head, int imageSize, IReadOnlyList<InferenceSettings> rankings, bool limitsAsInputs = false) =>
+        Build(vlm, head, imageSize, rankings, limitsAsInputs, regionsOutside: false).Detect;
+
+    /// <summary>
+    /// The graph of <see cref="Build(FrozenVlm, HeadGraphs, int, IReadOnlyList{InferenceSettings}, bool)"/>, or, with
+    /// <paramref name="regionsOutside"/>, the same inference as two graphs with the VLM's region embeddings computed
+    /// between them (<see cref="RegionEmbedder"/>): ONNX's <c>RoiAlign</c> pools one channel at a time, which on a
+    /// projected map of thousands of channels takes longer than the rest of the graph. <c>Detect</c> then ends with
+    /// <see cref="RegionMap"/> (per scale, the projected region map, channels last), <see cref="RegionBoxes"/> (per set of
+    /// boxes the VLM scores) and the values the second graph reads (<see cref="Carried"/>); <c>Rank</c> reads those, the
+    /// vocabulary and <see cref="RegionEmbeddings"/> (per set of boxes, their unit embeddings), and has the outputs of the
+    /// one graph.
+    /// </summary>
+    /// <param name="vlm">The frozen VLM.</param>
+    /// <param name="head">The trained head's graphs.</param>
+    /// <param name="imageSize">The longest side on the encoder's canvas.</param>
+    /// <param name="rankings">One or more settings.</param>
+    /// <param name="limitsAsInputs">Whether the limits are inputs with defaults (one ranking only).</param>
+    /// <param name="regionsOutside">Whether to split the graph at the region embeddings (a VLM with a region projector only).</param>
+    internal static (ModelProto Detect, ModelProto? Rank) Build(FrozenVlm vlm, HeadGraphs head, int imageSize, IReadOnlyList<InferenceSettings> rankings,
+        bool limitsAsInputs, bool regionsOutside)
     {
         ArgumentNullException.ThrowIfNull(vlm);
         ArgumentNullException.ThrowIfNull(head);
@@ -94,15 +114,23 @@ internal static class DetectorGraph
         if (limitsAsInputs && rankings.Count > 1)
             throw new ArgumentException("The limits are inputs of a graph of one ranking only.", nameof(limitsAsInputs));
         var manifest = vlm.Manifest;
+        if (regionsOutside && manifest.RegionProjector is null)
+            throw new ArgumentException($"VLM '{manifest.Name}' has no region projector: its region embeddings stay in the graph.", nameof(regionsOutside));
         var models = vlm.ReadGraphModels();
         var graph = new OnnxGraphBuilder("fvlm_detector");
+        // The ranking's part: the same graph, or the second one.
+        var rank = regionsOutside ? new OnnxGraphBuilder("fvlm_detector_ranking") : graph;
         string image = graph.Input(Image, DataType.Uint8, "height", "width", 3);
         string text = graph.Input(TextEmbeddings, DataType.Float, "classes", manifest.EmbeddingDim);
-        string vlmWeights = graph.Input(VlmWeights, DataType.Float, "classes");
+        string rankText = regionsOutside ? rank.Input(TextEmbeddings, DataType.Float, "classes", manifest.EmbeddingDim) : text;
+        string vlmWeights = rank.Input(VlmWeights, DataType.Float, "classes");
         var first = rankings[0];
         (string, string, string)? limits = !limitsAsInputs ? null
-            : (graph.Input(ScoreThreshold, DataType.Float, new[] { (float)first.ScoreThreshold }),
-               graph.Input(NmsThreshold, DataType.Float, new[] { (float)first.NmsThreshold }), graph.Input(MaxDetections, DataType.Int64, new[] { (long)first.MaxDetections }));
+            : (rank.Input(ScoreThreshold, DataType.Float, new[] { (float)first.ScoreThreshold }),
+               rank.Input(NmsThreshold, DataType.Float, new[] { (float)first.NmsThreshold }), rank.Input(MaxDetections, DataType.Int64, new[] { (long)first.MaxDetections }));
+        // A value of the first part that the ranking reads: an output of the first graph and an input of the second.
+        string Carry(string value, string name) => !regionsOutside ? value
+            : rank.InputOfAnyShape(graph.OutputOfAnyShape(value, Carried(name), DataType.Float), DataType.Float);
 
         var (canvas, resizedSize, scale) = vlm.Preprocessor.Export(graph, image, imageSize);
         var features = vlm.ExportEncodeImages(graph, models, canvas, "vlm.image");
@@ -115,36 +143,70 @@ internal static class DetectorGraph
         int regionIndex = Array.FindIndex(manifest.ImageEncoder.FeatureLevels, l => l.Name == manifest.RegionPooler.RegionLevel);
         var maps = vlm.ExportRegionMaps(graph, models, canvas, features[regionIndex], regionScaling);
         // The VLM's probabilities for each set of boxes some ranking asks it to score.
-        var vlmProbabilities = rankings.Select(r => r.Fusion.VlmBoxes).Distinct().ToDictionary(b => b,
-            b => VlmRegionScorer.Export(graph, vlm, models, maps, regionScaling, b == VlmScoredBoxes.Proposals ? proposals : refined, text));
+        var scored = rankings.Select(r => r.Fusion.VlmBoxes).Distinct().ToArray();
+        Dictionary<VlmScoredBoxes, string> vlmProbabilities;
+        if (!regionsOutside)
+        {
+            vlmProbabilities = scored.ToDictionary(b => b,
+                b => VlmRegionScorer.Export(graph, vlm, models, maps, regionScaling, b == VlmScoredBoxes.Proposals ? proposals : refined, text));
+        }
+        else
+        {
+            for (int m = 0; m < maps.Length; m++)
+                graph.Output(graph.Node("Transpose", $"vlm.region_map{m}.channels_last", [maps[m]], ("perm", new long[] { 0, 2, 3, 1 })), RegionMap(m), DataType.Float,
+                    1, $"map{m}_h", $"map{m}_w", manifest.RegionProjector!.Channels);
+            foreach (var b in scored)
+                graph.Output(b == VlmScoredBoxes.Proposals ? proposals : refined, RegionBoxes(b), DataType.Float, "proposals", 4);
+            vlmProbabilities = scored.ToDictionary(b => b,
+                b => VlmRegionScorer.ExportScores(rank, vlm, rank.Input(RegionEmbeddings(b), DataType.Float, "proposals", manifest.EmbeddingDim), rankText));
+        }
+        string probabilities = Carry(headOutputs[HeadGraphs.Probabilities], HeadGraphs.Probabilities);
+        string objectness = Carry(headOutputs[HeadGraphs.Objectness], HeadGraphs.Objectness);
+        string refinedBoxes = Carry(refined, HeadGraphs.Boxes);
+        string canvasScale = Carry(scale, "scale");
         // In the image's pixels, clipped to it (ImageGeometry.OriginalBox).
         string shape = graph.Node("Cast", "kept.image_shape", [graph.Node("Shape", "kept.shape", [image], ("end", 2L))], ("to", (long)DataType.Float));
-        string extent = graph.Node("Gather", "kept.extent", [shape, graph.Int64s("kept.extent_axes", 1, 0, 1, 0)], ("axis", 0L));
+        string extent = Carry(graph.Node("Gather", "kept.extent", [shape, graph.Int64s("kept.extent_axes", 1, 0, 1, 0)], ("axis", 0L)), "extent");
+        bool masks = rankings.Any(r => r.PredictMasks);
+        var maskLevels = !masks ? [] : Enumerable.Range(0, 4).Select(i => Carry(levels[i], HeadGraphs.Level(i))).ToArray();
+        string? maskCanvas = masks && head.MasksUsePixels ? Carry(canvas, HeadGraphs.Canvas) : null;
 
         for (int r = 0; r < rankings.Count; r++)
         {
             var settings = rankings[r];
-            var kept = DetectionPostProcessor.ExportSelect(graph, settings, headOutputs[HeadGraphs.Probabilities], vlmProbabilities[settings.Fusion.VlmBoxes],
-                headOutputs[HeadGraphs.Objectness], vlmWeights, refined, limits);
-            string canvasBoxes = graph.Node("Gather", "kept.canvas_boxes", [refined, kept.Proposals], ("axis", 0L));
-            string boxes = graph.Node("Min", "kept.boxes", [graph.Node("Max", "kept.above_zero", [graph.Node("Div", "kept.unscaled", [canvasBoxes, scale]), graph.Weight("kept.zero", [0f])]), extent]);
-            graph.Output(boxes, OutputName(Boxes, r), DataType.Float, "detections", 4);
-            graph.Output(kept.Scores, OutputName(Scores, r), DataType.Float, "detections");
-            graph.Output(kept.Classes, OutputName(Labels, r), DataType.Int64, "detections");
+            var kept = DetectionPostProcessor.ExportSelect(rank, settings, probabilities, vlmProbabilities[settings.Fusion.VlmBoxes], objectness, vlmWeights, refinedBoxes, limits);
+            string canvasBoxes = rank.Node("Gather", "kept.canvas_boxes", [refinedBoxes, kept.Proposals], ("axis", 0L));
+            string boxes = rank.Node("Min", "kept.boxes", [rank.Node("Max", "kept.above_zero", [rank.Node("Div", "kept.unscaled", [canvasBoxes, canvasScale]), rank.Weight("kept.zero", [0f])]), extent]);
+            rank.Output(boxes, OutputName(Boxes, r), DataType.Float, "detections", 4);
+            rank.Output(kept.Scores, OutputName(Scores, r), DataType.Float, "detections");
+            rank.Output(kept.Classes, OutputName(Labels, r), DataType.Int64, "detections");
             if (settings.PredictMasks)
             {
-                var maskInputs = Enumerable.Range(0, 4).ToDictionary(HeadGraphs.Level, i => levels[i]);
+                var maskInputs = Enumerable.Range(0, 4).ToDictionary(HeadGraphs.Level, i => maskLevels[i]);
                 maskInputs[HeadGraphs.Boxes] = canvasBoxes;
-                if (head.MasksUsePixels) maskInputs[HeadGraphs.Canvas] = canvas;
-                string logits = graph.Include(head.Masks, "mask_head", maskInputs)[HeadGraphs.MaskLogits];
-                graph.Output(graph.Node("Sigmoid", "kept.mask_probabilities", [logits]), OutputName(Masks, r), DataType.Float, "detections", RoiHeads.MaskSize, RoiHeads.MaskSize);
+                if (maskCanvas is not null) maskInputs[HeadGraphs.Canvas] = maskCanvas;
+                string logits = rank.Include(head.Masks, "mask_head", maskInputs)[HeadGraphs.MaskLogits];
+                rank.Output(rank.Node("Sigmoid", "kept.mask_probabilities", [logits]), OutputName(Masks, r), DataType.Float, "detections", RoiHeads.MaskSize, RoiHeads.MaskSize);
             }
-            graph.Output(kept.DetectionScores, OutputName(DetectionScores, r), DataType.Float, "detections");
-            graph.Output(kept.VlmScores, OutputName(VlmScores, r), DataType.Float, "detections");
-            graph.Output(kept.HighestScore, OutputName(HighestScore, r), DataType.Float);
+            rank.Output(kept.DetectionScores, OutputName(DetectionScores, r), DataType.Float, "detections");
+            rank.Output(kept.VlmScores, OutputName(VlmScores, r), DataType.Float, "detections");
+            rank.Output(kept.HighestScore, OutputName(HighestScore, r), DataType.Float);
         }
-        return graph.Build(Metadata(vlm, imageSize, first));
+        var metadata = Metadata(vlm, imageSize, first);
+        return regionsOutside ? (graph.Build(metadata), rank.Build(metadata)) : (graph.Build(metadata), null);
     }
+
+    /// <summary>Output of the first of two graphs: the projected region map at scale <paramref name="scale"/> (index in the region scales), [1, h, w, P].</summary>
+    public static string RegionMap(int scale) => $"region_map_{scale}";
+
+    /// <summary>Output of the first of two graphs: the boxes [R, 4] (canvas pixels at scale 1) whose region embeddings the VLM scores.</summary>
+    public static string RegionBoxes(VlmScoredBoxes boxes) => $"region_boxes_{boxes.ToString().ToLowerInvariant()}";
+
+    /// <summary>Input of the second of two graphs: the unit region embeddings [R, D] of <see cref="RegionBoxes"/>.</summary>
+    public static string RegionEmbeddings(VlmScoredBoxes boxes) => $"region_embeddings_{boxes.ToString().ToLowerInvariant()}";
+
+    /// <summary>A value the first of two graphs hands the second (an output of one, an input of the other).</summary>
+    public static string Carried(string name) => $"carried.{name}";
 
     /// <summary>The name of output <paramref name="output"/> of ranking <paramref name="ranking"/>: the contract's name for ranking 0, <c>name_k</c> for ranking k.</summary>
     public static string OutputName(string output, int ranking) => ranking == 0 ? output : $"{output}_{ranking}";

@@ -55,8 +55,19 @@ internal sealed class OnnxGraphBuilder
         return name;
     }
 
+    /// <summary>Declares a graph input of element type <paramref name="type"/> whose shape the graph does not state.</summary>
+    public string InputOfAnyShape(string name, TensorProto.Types.DataType type)
+    {
+        if (!_names.Add(name)) throw new ArgumentException($"The graph already has a value named '{name}'.", nameof(name));
+        _graph.Input.Add(ValueInfo(name, type, null));
+        return name;
+    }
+
+    /// <summary>Declares <paramref name="value"/> a graph output named <paramref name="name"/> whose shape the graph does not state.</summary>
+    public string OutputOfAnyShape(string value, string name, TensorProto.Types.DataType type) => Output(value, name, type, (object[]?)null);
+
     /// <summary>Declares <paramref name="value"/> a graph output named <paramref name="name"/> (through an Identity node when the names differ).</summary>
-    public string Output(string value, string name, TensorProto.Types.DataType type, params object[] dims)
+    public string Output(string value, string name, TensorProto.Types.DataType type, params object[]? dims)
     {
         if (value != name)
         {
@@ -204,8 +215,12 @@ internal sealed class OnnxGraphBuilder
         return candidate;
     }
 
-    private static ValueInfoProto ValueInfo(string name, TensorProto.Types.DataType type, object[] dims)
+    /// <param name="name">The value's name.</param>
+    /// <param name="type">Its element type.</param>
+    /// <param name="dims">Per dimension a size or a symbolic name; null for a shape the graph does not state.</param>
+    private static ValueInfoProto ValueInfo(string name, TensorProto.Types.DataType type, object[]? dims)
     {
+        if (dims is null) return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type } } };
         var shape = new TensorShapeProto();
         foreach (var dim in dims)
             shape.Dim.Add(dim switch

@@ -46,6 +46,37 @@ internal static class DirectRoiAlign
         return output;
     }
 
+    /// <summary>
+    /// RoIAlign of boxes <paramref name="first"/> to <paramref name="first"/> + <paramref name="count"/> - 1 on a map laid out
+    /// channels last in native memory (an ONNX Runtime output), written channels last into <paramref name="output"/>.
+    /// </summary>
+    /// <param name="map">[H, W, C] float32.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <param name="channels">C.</param>
+    /// <param name="corners">x0 y0 x1 y1 per box, input pixels.</param>
+    /// <param name="first">The first box.</param>
+    /// <param name="count">How many boxes.</param>
+    /// <param name="outputSize">g: output bins per side.</param>
+    /// <param name="spatialScale">Map cells per input pixel.</param>
+    /// <param name="samplingRatio">Samples per bin per side.</param>
+    /// <param name="output">At least [count, g, g, C]; overwritten (bins with no sample inside the map are zero).</param>
+    public static unsafe void ForwardChannelsLast(float* map, int height, int width, int channels, float[] corners, int first, int count, int outputSize,
+        double spatialScale, int samplingRatio, float[] output)
+    {
+        int g = outputSize, bins = g * g, mapLength = checked(height * width * channels);
+        long length = (long)count * bins * channels;
+        if (output.LongLength < length) throw new ArgumentException($"The output holds {output.LongLength} values; {count} boxes need {length}.", nameof(output));
+        Array.Clear(output, 0, (int)length);
+        fixed (float* destination = output)
+        {
+            float* target = destination;
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = length < 1 << 16 ? 1 : -1 }, r =>
+                PoolBox(new ReadOnlySpan<float>(map, mapLength), height, width, channels, corners.AsSpan((first + r) * 4, 4), g, spatialScale, samplingRatio,
+                    new Span<float>(target + (long)r * bins * channels, bins * channels)));
+        }
+    }
+
     /// <summary>The first element of a contiguous CPU tensor's native memory (it does not move while the tensor lives).</summary>
     private static unsafe IntPtr NativeData(Tensor tensor) =>
         (IntPtr)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));

@@ -544,6 +544,24 @@ internal sealed class FrozenVlm : IDisposable
         return projected;
     }
 
+    /// <summary>
+    /// The factorized path's last graph on the first <paramref name="count"/> channels-last RoIAlign outputs of the
+    /// projected map in <paramref name="projectedRois"/> ([R, g, g, P] row by row), without TorchSharp.
+    /// </summary>
+    /// <returns>[count, D] region embeddings, not normalised, row by row.</returns>
+    internal float[] AttendRegionValues(float[] projectedRois, int count)
+    {
+        var attention = Manifest.RegionAttention ?? throw new InvalidOperationException($"VLM '{Folder}' has no region attention graph (manifest version 1).");
+        int g = Manifest.RegionPooler.RoiOutputSize, channels = Manifest.RegionProjector!.Channels;
+        var output = new float[count * Manifest.EmbeddingDim];
+        if (count == 0) return output;
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, projectedRois.AsMemory(0, count * g * g * channels), [count, g, g, channels]);
+        using var embeddings = OrtValue.CreateTensorValueFromMemory(output, [count, Manifest.EmbeddingDim]);
+        using var runOptions = new RunOptions();
+        _attention!.Session.Run(runOptions, [attention.Input], [input], [attention.Output], [embeddings]);
+        return output;
+    }
+
     /// <summary>The factorized path's last graph on channels-last RoIAlign outputs of the projected map, [R, g, g, P].</summary>
     internal Tensor AttendRegions(Tensor projectedRois)
     {

@@ -73,6 +73,48 @@ public class FrozenVlmTests
         Assert.That(vlm.EmbedRegions(c5, zeros(0, 4)).shape, Is.EqualTo(new long[] { 0, vlm.Manifest.EmbeddingDim }));
     }
 
+    /// <summary>
+    /// <see cref="RegionEmbedder"/> (C#, on projected maps laid out channels last, as the detector's first graph hands them
+    /// over) gives the unit embeddings of <see cref="FrozenVlm.EmbedRegions(IReadOnlyList{Tensor}, Tensor, RegionScaling)"/>,
+    /// at one scale and at two, in one chunk of boxes or several.
+    /// </summary>
+    [Test]
+    public void RegionEmbeddingsOnProjectedMapsEqualTheTorchSharpPath()
+    {
+        using var vlm = FrozenVlm.Load(TinyModels.VlmFolder);
+        using var scope = NewDisposeScope();
+        manual_seed(7);
+        var levels = new[] { vlm.EncodeImages(randn(1, 3, 96, 128))[^1], vlm.EncodeImages(randn(1, 3, 192, 256))[^1] };
+        var centres = rand(300, 2) * tensor(new float[] { 128, 96 });
+        var sizes = rand(300, 2) * 80 + 2;
+        var boxes = cat([centres - sizes / 2, centres + sizes / 2], 1);   // some cross the border
+        float[] corners = boxes.contiguous().data<float>().ToArray();
+        var projected = levels.Select(l => vlm.ProjectRegionMap(l)[0].permute(1, 2, 0).contiguous()).ToArray();
+        var values = projected.Select(p => p.data<float>().ToArray()).ToArray();
+        int g = vlm.Manifest.RegionPooler.RoiOutputSize, channels = vlm.Manifest.RegionProjector!.Channels;
+
+        var pins = values.Select(v => System.Runtime.InteropServices.GCHandle.Alloc(v, System.Runtime.InteropServices.GCHandleType.Pinned)).ToArray();
+        try
+        {
+            var maps = pins.Select((pin, i) => new RegionEmbedder.ProjectedMap(pin.AddrOfPinnedObject(), (int)projected[i].shape[0], (int)projected[i].shape[1], channels)).ToArray();
+            foreach (var scaling in new[] { RegionScaling.Single, new RegionScaling([1.0, 2.0], 48, 0.5) })
+            {
+                var expected = vlm.EmbedRegions(levels.Take(scaling.Scales.Count).ToArray(), boxes, scaling);
+                vlm.RoiChunkBytes = 64L << 20;
+                var actual = tensor(RegionEmbedder.Embed(vlm, maps.Take(scaling.Scales.Count).ToArray(), corners, scaling), expected.shape);
+                vlm.RoiChunkBytes = 37 * channels * g * g * sizeof(float);   // 37 boxes per chunk
+                var chunked = tensor(RegionEmbedder.Embed(vlm, maps.Take(scaling.Scales.Count).ToArray(), corners, scaling), expected.shape);
+
+                Assert.That((actual - expected).abs().max().item<float>(), Is.LessThan(1e-5f), $"{scaling.Scales.Count} scales");
+                Assert.That((chunked - actual).abs().max().item<float>(), Is.EqualTo(0f), "chunks give the same embeddings");
+            }
+        }
+        finally
+        {
+            foreach (var pin in pins) pin.Free();
+        }
+    }
+
     [Test]
     public void WrongFactorizedGraphIsNamed()
     {

@@ -68,7 +68,17 @@ public sealed class FVlmEstimator : IEstimator<FVlmTransformer>
             trainer.Train(head, input, classNames, progress);
             log.Info($"Trained the detector head for {_options.Steps} steps on {classNames.Count} base classes.");
 
-            return new FVlmTransformer(new FVlmModel(vlm, head, architecture, classNames, _options.ImageSize, _options.Device), FVlmOptionsValidator.Scoring(_options), vocabulary);
+            FVlmModel model;
+            try
+            {
+                model = new FVlmModel(vlm, head, architecture, classNames, _options.ImageSize, _options.Device);
+            }
+            catch
+            {
+                head.Dispose();
+                throw;
+            }
+            return new FVlmTransformer(model, FVlmOptionsValidator.Scoring(_options), vocabulary);
         }
         catch
         {

@@ -18,7 +18,10 @@ internal sealed class FVlmModel
     private int _shares;
 
     private readonly IDisposable? _files;
-    private readonly Lazy<OpenVocabularyDetector> _detector;
+    private readonly Func<(DetectorHead Head, string Device)> _loadHead;
+    private readonly Lock _headLock = new();
+    // The TorchSharp detector, once made (null until then; a failure to make it is not kept: the next call tries again).
+    private OpenVocabularyDetector? _detector;
     private readonly byte[]? _savedHead;
 
     /// <summary>A model of a head just trained: its graphs are exported from it.</summary>
@@ -33,7 +36,7 @@ internal sealed class FVlmModel
         IDisposable? files = null)
         : this(vlm, HeadGraphs.Export(head, vlm.Manifest), architecture, baseClassNames, imageSize, () => (head, device), savedHead: null, files)
     {
-        _ = _detector.Value;
+        _ = Detector;
     }
 
     /// <summary>
@@ -58,11 +61,7 @@ internal sealed class FVlmModel
         Architecture = architecture;
         BaseClassNames = baseClassNames.ToArray();
         ImageSize = imageSize;
-        _detector = new Lazy<OpenVocabularyDetector>(() =>
-        {
-            var (head, device) = loadHead();
-            return new OpenVocabularyDetector(vlm, head, imageSize, device);
-        }, LazyThreadSafetyMode.ExecutionAndPublication);
+        _loadHead = loadHead;
         Graph = new GraphDetector(vlm, headGraphs, imageSize);
     }
 
@@ -81,13 +80,34 @@ internal sealed class FVlmModel
     public DetectorHead Head => Detector.Head;
 
     /// <summary>Whether the head's TorchSharp modules have been made (a loaded model makes them only when asked for).</summary>
-    public bool HeadIsMade => _detector.IsValueCreated;
+    public bool HeadIsMade => Volatile.Read(ref _detector) is not null;
 
     /// <summary>The head's TorchSharp device ("cpu", "cuda[:n]"), chosen when the head is made.</summary>
     public string Device => Detector.Device;
 
     /// <summary>The detector on TorchSharp (the head's modules), made on first use: benchmarks and tests compare it with the graph.</summary>
-    public OpenVocabularyDetector Detector => _detector.Value;
+    public OpenVocabularyDetector Detector
+    {
+        get
+        {
+            if (Volatile.Read(ref _detector) is { } made) return made;
+            lock (_headLock)
+            {
+                if (_detector is not null) return _detector;
+                var (head, device) = _loadHead();
+                try
+                {
+                    Volatile.Write(ref _detector, new OpenVocabularyDetector(Vlm, head, ImageSize, device));
+                }
+                catch
+                {
+                    head.Dispose();
+                    throw;
+                }
+                return _detector;
+            }
+        }
+    }
 
     /// <summary>The detector's ONNX graph on ONNX Runtime: how transformers detect.</summary>
     public GraphDetector Graph { get; }
@@ -124,7 +144,7 @@ internal sealed class FVlmModel
         // Nobody holds a share: free, unless a share was taken again in between (then its holder frees).
         if (Interlocked.CompareExchange(ref _shares, -1, 0) != 0) return;
         Graph.Dispose();
-        if (_detector.IsValueCreated) _detector.Value.Head.Dispose();
+        Volatile.Read(ref _detector)?.Head.Dispose();
         Vlm.Dispose();
         _files?.Dispose();
     }

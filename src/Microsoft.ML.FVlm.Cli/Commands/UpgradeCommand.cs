@@ -24,17 +24,32 @@ internal static class UpgradeCommand
         {
             var source = parse.GetValue(model)!;
             var file = parse.GetValue(output)!;
-            if (string.Equals(Path.GetFullPath(source.FullName), Path.GetFullPath(file.FullName), StringComparison.Ordinal))
+            if (SameFile(source, file))
                 throw new ArgumentException($"--out is --model ('{file.FullName}'): write the upgraded zip elsewhere, so that the original stays as it was until the new one is checked.");
             WritablePath.EnsureOutputFolder(file.Directory!.FullName, "--out", "the model zip");
             var mlContext = new MLContext();
             using var detector = ModelFile.Load(mlContext, source, out var schema);
             string temporary = file.FullName + ".partial";
-            mlContext.Model.Save(detector, schema, temporary);
-            File.Move(temporary, file.FullName, overwrite: true);
+            try
+            {
+                mlContext.Model.Save(detector, schema, temporary);
+                File.Move(temporary, file.FullName, overwrite: true);
+            }
+            finally
+            {
+                File.Delete(temporary);
+            }
             Console.WriteLine($"wrote {file.FullName} ({new FileInfo(file.FullName).Length / (1024.0 * 1024.0):F1} MB), the head's graphs included");
             return CliErrors.Success;
         });
         return command;
+    }
+
+    /// <summary>Whether the two paths name one file: after following links, compared as the file system compares names.</summary>
+    private static bool SameFile(FileInfo model, FileInfo output)
+    {
+        static string Resolved(FileInfo file) => file.Exists ? (file.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? file.FullName) : Path.GetFullPath(file.FullName);
+        var comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        return string.Equals(Resolved(model), Resolved(output), comparison);
     }
 }

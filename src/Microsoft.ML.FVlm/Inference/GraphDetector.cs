@@ -16,7 +16,9 @@ namespace Microsoft.ML.FVlm.Inference;
 /// from its RGB bytes to the kept detections and their mask probabilities, the masks pasted at the image's size in C#.
 /// A graph is built and its session opened the first time a structure (score source, fusion, region scales, masks)
 /// is asked for, on the device the VLM's sessions use; with one ranking, thresholds and the number of detections are
-/// inputs of the graph, so one session serves them all. Thread-safe: sessions run concurrently.
+/// inputs of the graph, so one graph serves them all. With a VLM whose region graphs are factorized the graph runs as
+/// two sessions, the VLM's region embeddings computed between them in C# (<see cref="RegionEmbedder"/>). Thread-safe:
+/// sessions run concurrently.
 /// </summary>
 internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSize) : IDisposable
 {

@@ -40,7 +40,7 @@ internal sealed record HeadGraphs(ModelProto Head, ModelProto Masks)
     /// <summary>Whether the mask head reads the canvas under each box (a pixel branch).</summary>
     public bool MasksUsePixels => Masks.Graph.Input.Any(i => i.Name == Canvas);
 
-    /// <summary>The head's two models from its TorchSharp modules (weights as they are: export after training, in evaluation mode).</summary>
+    /// <summary>The head's two models from its TorchSharp modules' weights (the inference path of each module, whatever the modules' mode).</summary>
     /// <param name="head">The trained head.</param>
     /// <param name="manifest">The VLM the head reads: its feature levels and embedding size.</param>
     public static HeadGraphs Export(DetectorHead head, VlmManifest manifest)
@@ -80,18 +80,25 @@ internal sealed record HeadGraphs(ModelProto Head, ModelProto Masks)
         }
     }
 
-    /// <summary>Reads what <see cref="Write"/> wrote, checking that each model has the inputs and outputs the graphs include it by.</summary>
-    /// <exception cref="InvalidDataException">A model is not an ONNX model, or lacks an input or output; <paramref name="source"/> names where it was read from.</exception>
+    /// <summary>
+    /// Reads what <see cref="Write"/> wrote, as untrusted input: each model must be one the detector's graph can include
+    /// (<see cref="OnnxGraphBuilder.CheckIncludable"/>: default operators, no subgraph, nothing read from a file), with the
+    /// inputs and outputs the graph binds it by and no other input. That the graphs hold the weights of <c>Head.bin</c> is
+    /// not checked: the two are saved together, and each entry's SHA-256 is.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A model is not an ONNX model, cannot be included, or has other inputs or outputs; <paramref name="source"/> names where it was read from.</exception>
     public static HeadGraphs Read(BinaryReader reader, VlmManifest manifest, string source)
     {
+        // Fields this library does not know (sparse tensors, say) are dropped, not carried into a graph it builds.
+        var parser = ModelProto.Parser.WithDiscardUnknownFields(true);
         ModelProto Next(string what)
         {
             long length = reader.ReadInt64();
-            if (length < 0 || length > reader.BaseStream.Length - reader.BaseStream.Position)
+            if (length < 0 || length > Math.Min(int.MaxValue, reader.BaseStream.Length - reader.BaseStream.Position))
                 throw new InvalidDataException($"{source}: the {what} model's length ({length}) is not within the entry.");
             try
             {
-                return ModelProto.Parser.ParseFrom(reader.ReadBytes((int)length));
+                return parser.ParseFrom(reader.ReadBytes((int)length));
             }
             catch (InvalidProtocolBufferException e)
             {
@@ -100,19 +107,36 @@ internal sealed record HeadGraphs(ModelProto Head, ModelProto Masks)
         }
         var graphs = new HeadGraphs(Next("head"), Next("mask head"));
         Expect(graphs.Head, "head", source,
-            [.. manifest.ImageEncoder.FeatureLevels.Select((_, i) => Feature(i)), TextEmbeddings, ImageSize],
+            [.. manifest.ImageEncoder.FeatureLevels.Select((_, i) => Feature(i)), TextEmbeddings, ImageSize], [],
             [Proposals, Objectness, Boxes, Probabilities, .. Enumerable.Range(0, LevelCount).Select(Level)]);
-        Expect(graphs.Masks, "mask head", source, [.. Enumerable.Range(0, 4).Select(Level), Boxes], [MaskLogits]);
+        Expect(graphs.Masks, "mask head", source, [.. Enumerable.Range(0, 4).Select(Level), Boxes], [Canvas], [MaskLogits]);
         return graphs;
     }
 
-    private static void Expect(ModelProto model, string what, string source, string[] inputs, string[] outputs)
+    /// <param name="model">The model read.</param>
+    /// <param name="what">Which of the two, for messages.</param>
+    /// <param name="source">Where it was read from, for messages.</param>
+    /// <param name="inputs">The inputs it must have.</param>
+    /// <param name="optional">The inputs it may have besides.</param>
+    /// <param name="outputs">The outputs it must have.</param>
+    private static void Expect(ModelProto model, string what, string source, string[] inputs, string[] optional, string[] outputs)
     {
-        var graph = model.Graph ?? throw new InvalidDataException($"{source}: the {what} model has no graph.");
-        var missingInputs = inputs.Except(graph.Input.Select(i => i.Name)).ToArray();
+        try
+        {
+            OnnxGraphBuilder.CheckIncludable(model);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{source}: the {what} model cannot be part of the detector's graph: {e.Message}", e);
+        }
+        var graph = model.Graph;
+        var initializers = graph.Initializer.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var actualInputs = graph.Input.Select(i => i.Name).Where(n => !initializers.Contains(n)).ToArray();
+        var missingInputs = inputs.Except(actualInputs).ToArray();
+        var otherInputs = actualInputs.Except(inputs).Except(optional).ToArray();
         var missingOutputs = outputs.Except(graph.Output.Select(o => o.Name)).ToArray();
-        if (missingInputs.Length > 0 || missingOutputs.Length > 0)
+        if (missingInputs.Length > 0 || missingOutputs.Length > 0 || otherInputs.Length > 0)
             throw new InvalidDataException($"{source}: the {what} model lacks the inputs [{string.Join(", ", missingInputs)}] and outputs [{string.Join(", ", missingOutputs)}] "
-                + "the detector's graph reads it by.");
+                + $"the detector's graph reads it by, or has other inputs [{string.Join(", ", otherInputs)}].");
     }
 }

@@ -138,16 +138,9 @@ internal sealed class OnnxGraphBuilder
     /// <returns>Per output of the included graph, its value in this graph.</returns>
     public IReadOnlyDictionary<string, string> Include(ModelProto model, string prefix, IReadOnlyDictionary<string, string> inputs)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        string source = model.Graph?.Name ?? "(unnamed)";
-        if (model.OpsetImport.Any(o => o.Domain is not ("" or "ai.onnx") || o.Version is < 13 or > Opset))
-            throw new ArgumentException($"Graph '{source}' uses operator sets {string.Join(", ", model.OpsetImport.Select(o => $"'{o.Domain}' {o.Version}"))}; "
-                + $"only the default set, versions 13 to {Opset}, can be included.", nameof(model));
-        var graph = model.Graph ?? throw new ArgumentException("The model has no graph.", nameof(model));
-        // A graph from a model zip is untrusted: none of its values may be read from a file.
-        if (graph.Initializer.Concat(graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Tensors.Append(a.T ?? new TensorProto())))
-            .FirstOrDefault(t => t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0) is { } external)
-            throw new ArgumentException($"Graph '{source}' keeps the values of '{external.Name}' in an external file, which is not read; include a graph that holds its values.", nameof(model));
+        CheckIncludable(model);
+        string source = model.Graph.Name;
+        var graph = model.Graph;
         var initializers = graph.Initializer.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var names = new Dictionary<string, string>(StringComparer.Ordinal) { [""] = "" };
         foreach (var input in graph.Input.Where(i => !initializers.Contains(i.Name)))
@@ -169,8 +162,6 @@ internal sealed class OnnxGraphBuilder
             : throw new ArgumentException($"Graph '{source}' reads '{value}' before any node writes it.", nameof(model));
         foreach (var node in graph.Node)
         {
-            if (node.Attribute.Any(a => a.G is not null || a.Graphs.Count > 0))
-                throw new ArgumentException($"Graph '{source}' has a subgraph in node '{node.Name}' ({node.OpType}), which cannot be included.", nameof(model));
             var copy = node.Clone();
             copy.Name = Unique($"{prefix}.{(node.Name.Length > 0 ? node.Name : node.OpType)}");
             copy.Input.Clear();
@@ -180,6 +171,34 @@ internal sealed class OnnxGraphBuilder
             _graph.Node.Add(copy);
         }
         return graph.Output.ToDictionary(o => o.Name, o => Rename(o.Name), StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="model"/> can be included (<see cref="Include"/>): the default operator set at a version
+    /// from 13 to <see cref="Opset"/>, no subgraph, no attribute but numbers, strings and dense tensors, and no value kept
+    /// in an external file (a graph from a model zip is untrusted: it may not make ONNX Runtime read a file).
+    /// </summary>
+    /// <exception cref="ArgumentException">What the model holds that cannot be included.</exception>
+    public static void CheckIncludable(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var graph = model.Graph ?? throw new ArgumentException("The model has no graph.", nameof(model));
+        string source = graph.Name;
+        if (model.OpsetImport.Any(o => o.Domain is not ("" or "ai.onnx") || o.Version is < 13 or > Opset))
+            throw new ArgumentException($"Graph '{source}' uses operator sets {string.Join(", ", model.OpsetImport.Select(o => $"'{o.Domain}' {o.Version}"))}; "
+                + $"only the default set, versions 13 to {Opset}, can be included.", nameof(model));
+        foreach (var node in graph.Node)
+        {
+            if (node.Domain is not ("" or "ai.onnx"))
+                throw new ArgumentException($"Graph '{source}' has node '{node.Name}' ({node.OpType}) of operator domain '{node.Domain}'; only the default domain can be included.", nameof(model));
+            if (node.Attribute.FirstOrDefault(a => a.Type is < AttributeProto.Types.AttributeType.Float or > AttributeProto.Types.AttributeType.Tensors
+                    or AttributeProto.Types.AttributeType.Graph || a.G is not null || a.Graphs.Count > 0) is { } attribute)
+                throw new ArgumentException($"Graph '{source}' has a subgraph, sparse tensor or other attribute of type {(int)attribute.Type} ('{attribute.Name}') in node '{node.Name}' "
+                    + $"({node.OpType}), which cannot be included.", nameof(model));
+        }
+        if (graph.Initializer.Concat(graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Tensors.Append(a.T ?? new TensorProto())))
+            .FirstOrDefault(t => t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0) is { } external)
+            throw new ArgumentException($"Graph '{source}' keeps the values of '{external.Name}' in an external file, which is not read; include a graph that holds its values.", nameof(model));
     }
 
     /// <summary>The model: this graph, the default operator set at <see cref="Opset"/>, and <paramref name="metadata"/> as metadata properties.</summary>

@@ -139,6 +139,7 @@ internal static class FVlmModelFormat
         var vocabulary = ReadJson<SavedVocabulary>(ctx, "Vocabulary.json");
         var files = ModelZipEntries.Read(ctx, "Vlm.bin", PayloadVersion, (reader, _) => ExtractedVlmFolder.Write(ReadVlmFiles(reader)));
         FrozenVlm? vlm = null;
+        (DetectorHead Head, string Device)? madeNow = null;
         try
         {
             vlm = FrozenVlm.Load(files.FolderPath, new VlmSessionOptions { GpuDeviceId = gpuDeviceId, FallbackToCpu = fallbackToCpu });
@@ -147,6 +148,7 @@ internal static class FVlmModelFormat
             // The TorchSharp head, made when something asks for it (or now, for a zip without the head's graphs).
             (DetectorHead, string) LoadHead()
             {
+                string device = MLNetEnvironment.HeadDevice(gpuDeviceId, fallbackToCpu);
                 var head = DetectorFactory.Create(loaded.Manifest, architecture);
                 try
                 {
@@ -161,33 +163,27 @@ internal static class FVlmModelFormat
                         $"'{ModelZipEntries.EntryPath(ctx, "Options.json")}' describes (pyramid {saved.PyramidChannels}, head convolutions {saved.HeadConvChannels}, " +
                         $"box head {saved.BoxHeadFcDim}, mask pixel channels {saved.MaskPixelChannels}): {e.Message}", e);
                 }
-                return (head, MLNetEnvironment.HeadDevice(gpuDeviceId, fallbackToCpu));
+                return (head, device);
             }
             string graphsEntry = ModelZipEntries.EntryPath(ctx, "HeadGraphs.bin");
             HeadGraphs? graphs = ModelZipEntries.TryRead(ctx, "HeadGraphs.bin", PayloadVersion, (reader, _) => HeadGraphs.Read(reader, loaded.Manifest, $"The model zip entry '{graphsEntry}'"));
-            (DetectorHead Head, string Device)? madeNow = null;
             if (graphs is null)
             {
                 // Saved before 0x00010007: the graphs come from the head's modules.
                 madeNow = LoadHead();
-                try
-                {
-                    graphs = HeadGraphs.Export(madeNow.Value.Head, vlm.Manifest);
-                }
-                catch
-                {
-                    madeNow.Value.Head.Dispose();
-                    throw;
-                }
+                graphs = HeadGraphs.Export(madeNow.Value.Head, vlm.Manifest);
             }
             ModelZipEntries.Read(ctx, "TextEmbeddings.bin", PayloadVersion, (reader, _) => { loaded.TextEmbeddings.Read(reader); return true; });
-            var model = new FVlmModel(vlm, graphs, architecture, vocabulary.BaseClassNames, options.ImageSize, () => madeNow ?? LoadHead(), headWeights, files);
+            var made = madeNow;
+            var model = new FVlmModel(vlm, graphs, architecture, vocabulary.BaseClassNames, options.ImageSize, () => made ?? LoadHead(), headWeights, files);
             // The head made to export the graphs is the model's (freed with it).
-            if (madeNow is not null) _ = model.Detector;
+            if (made is not null) _ = model.Detector;
             return new FVlmTransformer(model, FVlmOptionsValidator.Scoring(options), new Vocabulary(vocabulary.Names, vocabulary.IsNovel));
         }
         catch
         {
+            // The model, if made, is dropped unshared: the head made here is freed with the rest.
+            madeNow?.Head.Dispose();
             vlm?.Dispose();
             files.Dispose();
             throw;

@@ -85,8 +85,14 @@ internal static class ModelZipEntries
     }
 
     /// <summary>The payload of entry <paramref name="name"/> as bytes, checked as <see cref="Read{T}"/> checks it.</summary>
+    /// <exception cref="InvalidDataException">As for <see cref="Read{T}"/>, or the payload is larger than an array holds (2 GB).</exception>
     public static byte[] ReadPayload(ModelLoadContext ctx, string name, uint newestPayloadVersion) =>
-        Read(ctx, name, newestPayloadVersion, (reader, _) => reader.ReadBytes(checked((int)(reader.BaseStream.Length - reader.BaseStream.Position - TrailerSize))));
+        Read(ctx, name, newestPayloadVersion, (reader, _) =>
+        {
+            long length = reader.BaseStream.Length - reader.BaseStream.Position - TrailerSize;
+            return length <= Array.MaxLength ? reader.ReadBytes((int)length)
+                : throw new InvalidDataException($"The model zip entry '{EntryPath(ctx, name)}' has a payload of {length} bytes, more than this library reads as one array.");
+        });
 
     /// <summary>The path of entry <paramref name="name"/> in the zip, as errors name it.</summary>
     public static string EntryPath(ModelLoadContext ctx, string name) => string.IsNullOrEmpty(ctx.Directory) ? name : ctx.Directory + "/" + name;

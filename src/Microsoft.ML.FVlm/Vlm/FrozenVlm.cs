@@ -194,6 +194,17 @@ internal sealed class FrozenVlm : IDisposable
         var attention = Manifest.RegionAttention!;
         int g = Manifest.RegionPooler.RoiOutputSize, side = g + 2;
         var models = ReadGraphModels(includeImageEncoder: false);
+        foreach (var (model, file) in new[] { (models.RegionPooler, Manifest.RegionPooler.File), (models.RegionProjector!, projection.File), (models.RegionAttention!, attention.File) })
+        {
+            try
+            {
+                OnnxGraphBuilder.CheckIncludable(model);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"VLM folder '{Folder}': {file} cannot be part of the detector's graph: {e.Message}", e);
+            }
+        }
         var graph = new OnnxGraphBuilder("factorized_check");
         string map = graph.Input("map", Onnx.Proto.TensorProto.Types.DataType.Float, 1, level.Channels, side, side);
         float extent = side * level.Stride;

@@ -198,25 +198,48 @@ public class UntrustedModelZipTests
         Assert.That(messages, Does.Contain("HeadGraphs.bin'").And.Contain("head model lacks the inputs [] and outputs [proposals]"));
     }
 
-    [Test]
-    public void HeadGraphsThatReadValuesFromAFileAreRefused()
+    [TestCase("external data")]
+    [TestCase("sparse constant")]
+    [TestCase("custom operator")]
+    public void HeadGraphsThatCouldReadAFileOrRunForeignCodeFailAtLoad(string crafted)
     {
         RewriteEntry(_zip, "HeadGraphs.bin", payload =>
         {
             var reader = new BinaryReader(new MemoryStream(payload));
             var head = Microsoft.ML.FVlm.Onnx.Proto.ModelProto.Parser.ParseFrom(reader.ReadBytes((int)reader.ReadInt64()));
             byte[] masks = reader.ReadBytes((int)reader.ReadInt64());
-            var weight = head.Graph.Initializer[0];
-            weight.RawData = Google.Protobuf.ByteString.Empty;
-            weight.DataLocation = Microsoft.ML.FVlm.Onnx.Proto.TensorProto.Types.DataLocation.External;
-            weight.ExternalData.Add(new Microsoft.ML.FVlm.Onnx.Proto.StringStringEntryProto { Key = "location", Value = "/etc/passwd" });
+            switch (crafted)
+            {
+                case "external data":
+                    var weight = head.Graph.Initializer[0];
+                    weight.RawData = Google.Protobuf.ByteString.Empty;
+                    weight.DataLocation = Microsoft.ML.FVlm.Onnx.Proto.TensorProto.Types.DataLocation.External;
+                    weight.ExternalData.Add(new Microsoft.ML.FVlm.Onnx.Proto.StringStringEntryProto { Key = "location", Value = "/etc/passwd" });
+                    break;
+                case "sparse constant":
+                    // ONNX's SPARSE_TENSOR attribute (type 11), whose values could name a file.
+                    head.Graph.Node.Insert(0, new Microsoft.ML.FVlm.Onnx.Proto.NodeProto
+                    {
+                        OpType = "Constant", Name = "crafted", Output = { "crafted_value" },
+                        Attribute = { new Microsoft.ML.FVlm.Onnx.Proto.AttributeProto { Name = "sparse_value", Type = (Microsoft.ML.FVlm.Onnx.Proto.AttributeProto.Types.AttributeType)11 } },
+                    });
+                    break;
+                default:
+                    head.Graph.Node[0].Domain = "com.example.crafted";
+                    break;
+            }
             return Frame(head.ToByteArray(), masks);
         });
 
-        using var loaded = (FVlmTransformer)_ml.Model.Load(_zip, out _);
-        using var image = TinyModels.RandomImage(64, 80, seed: 3);
-        var error = Assert.Throws<ArgumentException>(() => loaded.Detect([image]))!;
-        Assert.That(error.Message, Does.Contain("in an external file, which is not read"));
+        var messages = LoadError(_zip);
+
+        Assert.That(messages, Does.Contain("HeadGraphs.bin'").And.Contain("head model cannot be part of the detector's graph"));
+        Assert.That(messages, Does.Contain(crafted switch
+        {
+            "external data" => "in an external file, which is not read",
+            "sparse constant" => "attribute of type 11",
+            _ => "operator domain 'com.example.crafted'",
+        }));
     }
 
     private static byte[] Frame(byte[] head, byte[] masks) =>

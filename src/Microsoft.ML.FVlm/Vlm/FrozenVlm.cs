@@ -390,27 +390,14 @@ internal sealed class FrozenVlm : IDisposable
         boxes = boxes.to(ScalarType.Float32).cpu();
         if (scaling.IsSingle || boxes.shape[0] == 0)
             return nn.functional.normalize(EmbedRegions(regionLevels[0], boxes), dim: -1).MoveToOuterDisposeScope();
-        int count = (int)boxes.shape[0], scaleCount = scaling.Scales.Count;
+        int count = (int)boxes.shape[0];
         float[] corners = boxes.contiguous().data<float>().ToArray();
-        float[] weights = scaling.Weights(corners);
-        var sum = new float[count * Manifest.EmbeddingDim];
-        for (int s = 0; s < scaleCount; s++)
+        // Array arithmetic between the native calls: no temporary scalars in them.
+        float[] sum = scaling.WeightedSum(corners, Manifest.EmbeddingDim, (s, scaled) =>
         {
-            // The boxes this scale weighs, scaled onto its canvas (array arithmetic: no temporary scalars in native calls).
-            var used = Enumerable.Range(0, count).Where(r => weights[r * scaleCount + s] > 0).ToArray();
-            if (used.Length == 0) continue;
-            var scaled = new float[used.Length * 4];
-            for (int i = 0; i < used.Length; i++)
-                for (int j = 0; j < 4; j++) scaled[i * 4 + j] = (float)(corners[used[i] * 4 + j] * scaling.Scales[s]);
             using var inner = NewDisposeScope();
-            float[] embedded = nn.functional.normalize(EmbedRegions(regionLevels[s], tensor(scaled, [used.Length, 4])), dim: -1).contiguous().data<float>().ToArray();
-            int dim = Manifest.EmbeddingDim;
-            for (int i = 0; i < used.Length; i++)
-            {
-                float weight = weights[used[i] * scaleCount + s];
-                for (int d = 0; d < dim; d++) sum[used[i] * dim + d] += weight * embedded[i * dim + d];
-            }
-        }
+            return nn.functional.normalize(EmbedRegions(regionLevels[s], tensor(scaled, [scaled.Length / 4, 4])), dim: -1).contiguous().data<float>().ToArray();
+        });
         return nn.functional.normalize(tensor(sum, [count, Manifest.EmbeddingDim]), dim: -1).MoveToOuterDisposeScope();
     }
 

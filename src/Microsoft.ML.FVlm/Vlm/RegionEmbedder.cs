@@ -30,25 +30,9 @@ internal static class RegionEmbedder
         ArgumentNullException.ThrowIfNull(scaling);
         if (maps.Count != scaling.Scales.Count)
             throw new ArgumentException($"{maps.Count} region maps for {scaling.Scales.Count} region scales.", nameof(maps));
-        int count = corners.Length / 4, dim = vlm.Manifest.EmbeddingDim, scaleCount = scaling.Scales.Count;
+        int count = corners.Length / 4, dim = vlm.Manifest.EmbeddingDim;
         if (scaling.IsSingle || count == 0) return Normalized(EmbedAt(vlm, maps[0], corners), dim);
-        float[] weights = scaling.Weights(corners);
-        var sum = new float[count * dim];
-        for (int s = 0; s < scaleCount; s++)
-        {
-            // The boxes this scale weighs, scaled onto its canvas.
-            var used = Enumerable.Range(0, count).Where(r => weights[r * scaleCount + s] > 0).ToArray();
-            if (used.Length == 0) continue;
-            var scaled = new float[used.Length * 4];
-            for (int i = 0; i < used.Length; i++)
-                for (int j = 0; j < 4; j++) scaled[i * 4 + j] = (float)(corners[used[i] * 4 + j] * scaling.Scales[s]);
-            float[] embedded = Normalized(EmbedAt(vlm, maps[s], scaled), dim);
-            for (int i = 0; i < used.Length; i++)
-            {
-                float weight = weights[used[i] * scaleCount + s];
-                for (int d = 0; d < dim; d++) sum[used[i] * dim + d] += weight * embedded[i * dim + d];
-            }
-        }
+        float[] sum = scaling.WeightedSum(corners, dim, (s, scaled) => Normalized(EmbedAt(vlm, maps[s], scaled), dim));
         return Normalized(sum, dim);
     }
 

@@ -55,6 +55,36 @@ public sealed record RegionScaling
     /// <summary>True when regions are embedded from the canvas at scale 1 only.</summary>
     public bool IsSingle => Scales.Count == 1 && Scales[0] == 1.0;
 
+    /// <summary>
+    /// The weighted sum, per box, of its unit embeddings at the scales that weigh it (<see cref="Weights"/>), not yet
+    /// normalised: each scale embeds only the boxes it weighs, scaled onto its canvas.
+    /// </summary>
+    /// <param name="corners">R boxes, x0 y0 x1 y1 each, canvas pixels at scale 1.</param>
+    /// <param name="dim">The embedding size D.</param>
+    /// <param name="unitEmbeddingsAt">Given a scale's index and boxes on its canvas (x0 y0 x1 y1 each), their unit embeddings [n, D] row by row.</param>
+    /// <returns>[R, D] row by row.</returns>
+    internal float[] WeightedSum(float[] corners, int dim, Func<int, float[], float[]> unitEmbeddingsAt)
+    {
+        int count = corners.Length / 4, scaleCount = Scales.Count;
+        float[] weights = Weights(corners);
+        var sum = new float[count * dim];
+        for (int s = 0; s < scaleCount; s++)
+        {
+            var used = Enumerable.Range(0, count).Where(r => weights[r * scaleCount + s] > 0).ToArray();
+            if (used.Length == 0) continue;
+            var scaled = new float[used.Length * 4];
+            for (int i = 0; i < used.Length; i++)
+                for (int j = 0; j < 4; j++) scaled[i * 4 + j] = (float)(corners[used[i] * 4 + j] * Scales[s]);
+            float[] embedded = unitEmbeddingsAt(s, scaled);
+            for (int i = 0; i < used.Length; i++)
+            {
+                float weight = weights[used[i] * scaleCount + s];
+                for (int d = 0; d < dim; d++) sum[used[i] * dim + d] += weight * embedded[i * dim + d];
+            }
+        }
+        return sum;
+    }
+
     /// <summary>Per box and scale, the weight of the box's embedding at that scale, normalised per box; 0 where skipped.</summary>
     /// <param name="corners">R boxes, x0 y0 x1 y1 each, canvas pixels at scale 1.</param>
     /// <returns>R x S weights, box-major.</returns>

@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Microsoft.ML.FVlm.Onnx;
 using Microsoft.ML.FVlm.Onnx.Proto;
 using Microsoft.ML.FVlm.Ops;
@@ -184,53 +183,37 @@ internal sealed class FrozenVlm : IDisposable
     /// <summary>
     /// The factorized graphs must be the pooler's own linear parts, not another export's: on a fixed
     /// pseudo-random map, the two paths' embeddings of a few boxes agree to 1e-4 of their scale. Both
-    /// paths run as one ONNX graph (RoIAlign then the pooler; the projector, RoIAlign and the attention
-    /// graph), so that opening a folder needs ONNX Runtime only.
+    /// paths run on the folder's open sessions with the C# RoIAlign (<see cref="RegionEmbedder"/>'s), so
+    /// that opening a folder needs ONNX Runtime only.
     /// </summary>
-    private void CheckFactorizedPathMatchesThePooler()
+    private unsafe void CheckFactorizedPathMatchesThePooler()
     {
         var level = Manifest.RegionLevel;
-        var projection = Manifest.RegionProjector!;
-        var attention = Manifest.RegionAttention!;
-        int g = Manifest.RegionPooler.RoiOutputSize, side = g + 2;
-        var models = ReadGraphModels(includeImageEncoder: false);
-        foreach (var (model, file) in new[] { (models.RegionPooler, Manifest.RegionPooler.File), (models.RegionProjector!, projection.File), (models.RegionAttention!, attention.File) })
-        {
-            try
-            {
-                OnnxGraphBuilder.CheckIncludable(model);
-            }
-            catch (ArgumentException e)
-            {
-                throw new InvalidDataException($"VLM folder '{Folder}': {file} cannot be part of the detector's graph: {e.Message}", e);
-            }
-        }
-        var graph = new OnnxGraphBuilder("factorized_check");
-        string map = graph.Input("map", Onnx.Proto.TensorProto.Types.DataType.Float, 1, level.Channels, side, side);
+        int g = Manifest.RegionPooler.RoiOutputSize, side = g + 2, channels = level.Channels, projected = Manifest.RegionProjector!.Channels;
         float extent = side * level.Stride;
-        string boxes = graph.Weight("boxes", [0, 0, extent, extent, extent / 4, extent / 3, extent * 0.9f, extent * 0.8f], 2, 4);
-        string batch = graph.Int64s("batch", 0, 0);
-        string pooled = graph.Include(models.RegionPooler, "pooler", new Dictionary<string, string>
-            { [Manifest.RegionPooler.Input] = graph.RoiAlign("pooler_rois", map, boxes, batch, g, 1.0 / level.Stride, RegionSamplingRatio) })[Manifest.RegionPooler.Output];
-        string projected = graph.Include(models.RegionProjector!, "projector", new Dictionary<string, string> { [projection.Input] = map })[projection.Output];
-        string rois = graph.Node("Transpose", "channels_last", [graph.RoiAlign("projected_rois", projected, boxes, batch, g, 1.0 / level.Stride, RegionSamplingRatio)],
-            ("perm", new long[] { 0, 2, 3, 1 }));
-        string attended = graph.Include(models.RegionAttention!, "attention", new Dictionary<string, string> { [attention.Input] = rois })[attention.Output];
-        graph.Output(pooled, "expected", Onnx.Proto.TensorProto.Types.DataType.Float, 2, Manifest.EmbeddingDim);
-        graph.Output(attended, "actual", Onnx.Proto.TensorProto.Types.DataType.Float, 2, Manifest.EmbeddingDim);
-
-        // A standard normal map (Box-Muller on a seeded generator).
+        float[] corners = [0, 0, extent, extent, extent / 4, extent / 3, extent * 0.9f, extent * 0.8f];
+        // A standard normal map [C, side, side] (Box-Muller on a seeded generator).
         var random = new Random(20261127);
-        var values = new float[level.Channels * side * side];
-        for (int i = 0; i < values.Length; i++)
-            values[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
-        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        using var session = new InferenceSession(graph.Build().ToByteArray(), options);
-        using var input = OrtValue.CreateTensorValueFromMemory(values, [1, level.Channels, side, side]);
-        using var runOptions = new RunOptions();
-        using var outputs = session.Run(runOptions, ["map"], [input], ["expected", "actual"]);
-        var expected = outputs[0].GetTensorDataAsSpan<float>();
-        var actual = outputs[1].GetTensorDataAsSpan<float>();
+        var map = new float[channels * side * side];
+        for (int i = 0; i < map.Length; i++)
+            map[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+
+        // The pooler on RoIAlign of the map.
+        var rois = new float[2 * g * g * channels];
+        fixed (float* channelsLast = Transpose(map, channels, side * side))
+            DirectRoiAlign.ForwardChannelsLast(channelsLast, side, side, channels, corners, 0, 2, g, 1.0 / level.Stride, RegionSamplingRatio, rois);
+        var pooledInput = new float[rois.Length];
+        for (int box = 0; box < 2; box++)
+            Transpose(rois.AsSpan(box * g * g * channels, g * g * channels), g * g, channels).CopyTo(pooledInput, box * g * g * channels);
+        var expected = RunValues(_pooler, Manifest.RegionPooler.Input, pooledInput.AsMemory(), [2, channels, g, g], Manifest.RegionPooler.Output, [2, Manifest.EmbeddingDim]);
+
+        // The factorized path: the projector on the map, then what the detector runs.
+        float[] projectedMap = Transpose(RunValues(_projector!, Manifest.RegionProjector.Input, map.AsMemory(), [1, channels, side, side],
+            Manifest.RegionProjector.Output, [1, projected, side, side]), projected, side * side);
+        float[] actual;
+        fixed (float* data = projectedMap)
+            actual = RegionEmbedder.EmbedUnnormalised(this, new RegionEmbedder.ProjectedMap((IntPtr)data, side, side, projected), corners);
+
         double scale = 0, error = 0;
         for (int i = 0; i < expected.Length; i++)
         {
@@ -238,8 +221,29 @@ internal sealed class FrozenVlm : IDisposable
             error = Math.Max(error, Math.Abs(actual[i] - expected[i]));
         }
         if (!(error <= 1e-4 * Math.Max(scale, 1e-12)))
-            throw new InvalidDataException($"VLM folder '{Folder}': {projection.File} and {attention.File} do not reproduce {Manifest.RegionPooler.File} " +
+            throw new InvalidDataException($"VLM folder '{Folder}': {Manifest.RegionProjector.File} and {Manifest.RegionAttention!.File} do not reproduce {Manifest.RegionPooler.File} " +
                 $"(relative difference {error / scale:G3} on a test map); they belong to another export. Export the folder again, or remove region_projector and region_attention from the manifest.");
+    }
+
+    /// <summary>A [rows, columns] matrix, row by row, as [columns, rows].</summary>
+    private static float[] Transpose(ReadOnlySpan<float> matrix, int rows, int columns)
+    {
+        var result = new float[matrix.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++) result[c * rows + r] = matrix[r * columns + c];
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="graph"/> on one input of <paramref name="inputShape"/> into a new float32 output of <paramref name="outputShape"/>, without TorchSharp.</summary>
+    private static float[] RunValues<T>(OnnxGraph graph, string inputName, Memory<T> input, long[] inputShape, string outputName, long[] outputShape) where T : unmanaged
+    {
+        var output = new float[outputShape.Aggregate(1L, (a, b) => a * b)];
+        if (output.Length == 0) return output;
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, inputShape);
+        using var outputValue = OrtValue.CreateTensorValueFromMemory(output, outputShape);
+        using var runOptions = new RunOptions();
+        graph.Session.Run(runOptions, [inputName], [inputValue], [outputName], [outputValue]);
+        return output;
     }
 
     /// <summary>
@@ -405,15 +409,24 @@ internal sealed class FrozenVlm : IDisposable
     /// The folder's graphs as ONNX models, read as they were when the folder was loaded (<see cref="OpenLoadedFile"/>),
     /// for including in an exported graph. Including one model object several times shares its weights.
     /// </summary>
-    /// <param name="includeImageEncoder">Whether to read the image encoder too (the largest graph); without it, <see cref="VlmGraphModels.ImageEncoder"/> is an empty model.</param>
-    internal VlmGraphModels ReadGraphModels(bool includeImageEncoder = true)
+    /// <exception cref="InvalidDataException">A graph cannot be part of a detector's graph (<see cref="OnnxGraphBuilder.CheckIncludable"/>), naming the folder and the file.</exception>
+    internal VlmGraphModels ReadGraphModels()
     {
         ModelProto Read(string file)
         {
             using var stream = OpenLoadedFile(file);
-            return ModelProto.Parser.ParseFrom(stream);
+            var model = ModelProto.Parser.ParseFrom(stream);
+            try
+            {
+                OnnxGraphBuilder.CheckIncludable(model);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"VLM folder '{Folder}': {file} cannot be part of the detector's graph: {e.Message}", e);
+            }
+            return model;
         }
-        return new VlmGraphModels(includeImageEncoder ? Read(Manifest.ImageEncoder.File) : new ModelProto(), Read(Manifest.RegionPooler.File),
+        return new VlmGraphModels(Read(Manifest.ImageEncoder.File), Read(Manifest.RegionPooler.File),
             Manifest.RegionProjector is { } projector ? Read(projector.File) : null, Manifest.RegionAttention is { } attention ? Read(attention.File) : null);
     }
 
@@ -551,13 +564,7 @@ internal sealed class FrozenVlm : IDisposable
     {
         var attention = Manifest.RegionAttention ?? throw new InvalidOperationException($"VLM '{Folder}' has no region attention graph (manifest version 1).");
         int g = Manifest.RegionPooler.RoiOutputSize, channels = Manifest.RegionProjector!.Channels;
-        var output = new float[count * Manifest.EmbeddingDim];
-        if (count == 0) return output;
-        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, projectedRois.AsMemory(0, count * g * g * channels), [count, g, g, channels]);
-        using var embeddings = OrtValue.CreateTensorValueFromMemory(output, [count, Manifest.EmbeddingDim]);
-        using var runOptions = new RunOptions();
-        _attention!.Session.Run(runOptions, [attention.Input], [input], [attention.Output], [embeddings]);
-        return output;
+        return RunValues(_attention!, attention.Input, projectedRois.AsMemory(0, count * g * g * channels), [count, g, g, channels], attention.Output, [count, Manifest.EmbeddingDim]);
     }
 
     /// <summary>The factorized path's last graph on channels-last RoIAlign outputs of the projected map, [R, g, g, P].</summary>
@@ -590,14 +597,9 @@ internal sealed class FrozenVlm : IDisposable
     /// <summary>What <see cref="EncodeTexts"/> returns, as the values of the [K, D] matrix row by row, without TorchSharp.</summary>
     public float[] EncodeTextValues(IReadOnlyList<string> texts)
     {
-        int length = Manifest.TextEncoder.ContextLength, dim = Manifest.EmbeddingDim;
-        var output = new float[texts.Count * dim];
-        if (texts.Count == 0) return output;
-        using var ids = OrtValue.CreateTensorValueFromMemory(Tokenizer.EncodeBatch(texts, length), [texts.Count, length]);
-        using var embeddings = OrtValue.CreateTensorValueFromMemory(output, [texts.Count, dim]);
-        using var runOptions = new RunOptions();
-        _text.Session.Run(runOptions, [Manifest.TextEncoder.Input], [ids], [Manifest.TextEncoder.Output], [embeddings]);
-        return output;
+        int length = Manifest.TextEncoder.ContextLength;
+        return RunValues(_text, Manifest.TextEncoder.Input, Tokenizer.EncodeBatch(texts, length).AsMemory(), [texts.Count, length], Manifest.TextEncoder.Output,
+            [texts.Count, Manifest.EmbeddingDim]);
     }
 
     private static void Run(OnnxGraph graph, string inputName, Tensor input, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs)

@@ -31,13 +31,13 @@ internal static class RegionEmbedder
         if (maps.Count != scaling.Scales.Count)
             throw new ArgumentException($"{maps.Count} region maps for {scaling.Scales.Count} region scales.", nameof(maps));
         int count = corners.Length / 4, dim = vlm.Manifest.EmbeddingDim;
-        if (scaling.IsSingle || count == 0) return Normalized(EmbedAt(vlm, maps[0], corners), dim);
-        float[] sum = scaling.WeightedSum(corners, dim, (s, scaled) => Normalized(EmbedAt(vlm, maps[s], scaled), dim));
+        if (scaling.IsSingle || count == 0) return Normalized(EmbedUnnormalised(vlm, maps[0], corners), dim);
+        float[] sum = scaling.WeightedSum(corners, dim, (s, scaled) => Normalized(EmbedUnnormalised(vlm, maps[s], scaled), dim));
         return Normalized(sum, dim);
     }
 
     /// <summary>Region embeddings [R, D] (not normalised) of boxes on one projected map: RoIAlign, then the attention graph, chunk by chunk.</summary>
-    private static unsafe float[] EmbedAt(FrozenVlm vlm, ProjectedMap map, float[] corners)
+    internal static unsafe float[] EmbedUnnormalised(FrozenVlm vlm, ProjectedMap map, float[] corners)
     {
         int g = vlm.Manifest.RegionPooler.RoiOutputSize, dim = vlm.Manifest.EmbeddingDim, count = corners.Length / 4;
         int perBox = g * g * map.Channels;

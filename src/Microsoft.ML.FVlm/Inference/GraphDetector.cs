@@ -42,9 +42,15 @@ internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSiz
 
     /// <summary>Detects every class of <paramref name="vocabulary"/> in <paramref name="images"/>, one image at a time.</summary>
     /// <param name="images">The images.</param>
-    /// <param name="vocabulary">Class names and novel flags.</param>
+    /// <param name="vocabulary">
+    /// Class names and novel flags, validated (<see cref="Vocabulary.Validate"/>): a transformer's, which validated it when
+    /// it was made. Validating on every batch cost 14.6 ms with 1,203 names.
+    /// </param>
     /// <param name="settings">The settings to detect with.</param>
-    /// <param name="timings">Adds the time of reading the pixels (<see cref="InferenceStage.Preprocessing"/>), of the graph (<see cref="InferenceStage.Graph"/>) and of pasting the masks (<see cref="InferenceStage.Masks"/>).</param>
+    /// <param name="timings">
+    /// Adds the time of reading the pixels (<see cref="InferenceStage.Preprocessing"/>), of the graph (<see cref="InferenceStage.Graph"/>),
+    /// of the region embeddings between two graphs (<see cref="InferenceStage.VlmRegionScoring"/>) and of pasting the masks (<see cref="InferenceStage.Masks"/>).
+    /// </param>
     public IReadOnlyList<ImageDetections> Detect(IReadOnlyList<MLImage> images, Vocabulary vocabulary, InferenceSettings settings, InferenceTimings? timings = null) =>
         Detect(images, vocabulary, [settings], timings)[0];
 
@@ -59,7 +65,6 @@ internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSiz
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(rankings);
         if (rankings.Count == 0) throw new ArgumentException("At least one inference setting is needed.", nameof(rankings));
-        vocabulary.Validate();
         var sessions = Sessions(rankings);
         float[] text = vlm.TextEmbeddings.GetValues(vocabulary.Names);
         // One vlm_weights input serves every ranking: they must agree on alpha and beta.

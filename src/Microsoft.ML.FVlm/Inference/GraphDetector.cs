@@ -99,7 +99,7 @@ internal sealed class GraphDetector(FrozenVlm vlm, HeadGraphs head, int imageSiz
                 using var outputs = sessions.Run(runOptions, imageValue, textValue, vocabularyInputs, outputNames, rankings[0].RegionScaling, out long regionTicks);
                 // The region embeddings between two graphs are the VLM's region scoring; the rest is the graph's.
                 timings?.Add(InferenceStage.Graph, start + regionTicks);
-                timings?.Add(InferenceStage.VlmRegionScoring, Stopwatch.GetTimestamp() - regionTicks);
+                timings?.AddTicks(InferenceStage.VlmRegionScoring, regionTicks);
                 start = Stopwatch.GetTimestamp();
                 int offset = 0;
                 for (int k = 0; k < rankings.Count; k++)

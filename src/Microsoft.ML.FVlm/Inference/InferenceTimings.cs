@@ -20,7 +20,10 @@ public sealed class InferenceTimings
     /// <summary>Images detected so far.</summary>
     public long Images => Interlocked.Read(ref _images);
 
-    internal void Add(InferenceStage stage, long startTimestamp) => Interlocked.Add(ref _ticks[(int)stage], Stopwatch.GetTimestamp() - startTimestamp);
+    internal void Add(InferenceStage stage, long startTimestamp) => AddTicks(stage, Stopwatch.GetTimestamp() - startTimestamp);
+
+    /// <summary>Adds <paramref name="ticks"/> (<see cref="Stopwatch"/> ticks) to <paramref name="stage"/>.</summary>
+    internal void AddTicks(InferenceStage stage, long ticks) => Interlocked.Add(ref _ticks[(int)stage], ticks);
 
     internal void AddImages(int count) => Interlocked.Add(ref _images, count);
 }
